@@ -1,0 +1,97 @@
+"""Where snapshots come from: a live appliance, the demo, or (later) a recording.
+
+The TUI, batch mode and recording all poll a :class:`FlowSource` and never care
+which one it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from flowtop.core.client import NitroClient
+from flowtop.core.model import Flow
+
+if TYPE_CHECKING:
+    from flowtop.core.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One poll's answer, parsed."""
+
+    flows: list[Flow]
+    received_at: float
+    latency: float
+    raw: bytes = b""
+    ignored_items: int = 0
+    # For replays: this snapshot's position ("poll 3 of 40"), else None.
+    position: tuple[int, int] | None = field(default=None)
+
+
+class FlowSource(Protocol):
+    """Anything that yields snapshots of an appliance's flows."""
+
+    @property
+    def description(self) -> str:
+        """Who is being watched, for the status line: ``admin@10.1.1.1``."""
+        ...
+
+    async def fetch(self, max_stats: int) -> Snapshot:
+        """One snapshot; raises a :class:`flowtop.core.errors.FlowtopError` on failure."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class ClientSource:
+    """Snapshots from an appliance (real or the built-in demo) through the Nitro client."""
+
+    def __init__(self, client: NitroClient, description: str) -> None:
+        self.client = client
+        self._description = description
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    async def fetch(self, max_stats: int) -> Snapshot:
+        raw, parsed = await self.client.get_flows(max_stats)
+        return Snapshot(
+            flows=parsed.flows,
+            received_at=raw.received_at,
+            latency=raw.latency,
+            raw=raw.body,
+            ignored_items=parsed.ignored_items,
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def build_source(settings: Settings) -> ClientSource:
+    """The source a run's settings describe: the in-process demo or a real appliance."""
+    if settings.demo:
+        from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
+        from flowtop.core.demo.transport import DemoTransport
+
+        appliance = DemoAppliance(seed=settings.demo_seed)
+        client = NitroClient(
+            "http://demo.invalid",
+            DEMO_USERNAME,
+            DEMO_PASSWORD,
+            timeout=settings.timeout,
+            transport=DemoTransport(appliance),
+        )
+        return ClientSource(client, f"{DEMO_USERNAME}@demo")
+    assert settings.url is not None and settings.user is not None
+    password = settings.password.get_secret_value() if settings.password else ""
+    client = NitroClient(
+        settings.url,
+        settings.user,
+        password,
+        insecure=settings.insecure,
+        ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout,
+    )
+    return ClientSource(client, f"{settings.user}@{client.host}")
