@@ -65,17 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"flowtop {__version__}")
     where = parser.add_argument_group("appliance")
-    where.add_argument(
-        "--url", help=f"appliance address; a bare host means https (env {ENV_URL})"
-    )
+    where.add_argument("--url", help=f"appliance address; a bare host means https (env {ENV_URL})")
     where.add_argument("--user", help=f"user name (env {ENV_USER}); password from {ENV_PASSWORD}")
     where.add_argument(
         "--demo", action="store_true", help="watch the built-in demo appliance instead"
     )
     where.add_argument("--demo-seed", type=int, default=1, help=argparse.SUPPRESS)
-    where.add_argument(
-        "--insecure", action="store_true", help="do not verify the TLS certificate"
-    )
+    where.add_argument("--insecure", action="store_true", help="do not verify the TLS certificate")
     where.add_argument("--ca-bundle", metavar="PATH", help="trust this CA bundle (PEM)")
     where.add_argument(
         "--timeout", type=_positive_float, default=10.0, metavar="SECONDS",
@@ -175,9 +171,7 @@ async def run_once(settings: Settings, output_format: str, width: int) -> str:
     store = FlowStore(history=1)
     store.apply(snapshot.flows, snapshot.received_at)
     view = FlowView()
-    result = view.compute(
-        store.records.values(), None if predicate.is_empty else predicate, sort
-    )
+    result = view.compute(store.records.values(), None if predicate.is_empty else predicate, sort)
     flows = [row.flow for row in result.rows]
     if output_format == "json":
         return render_json(flows)

@@ -61,7 +61,8 @@ class PollState:
     def failed(self, error: FlowtopError) -> None:
         self.failures += 1
         self.last_error = error
-        self.phase = PollPhase.STOPPED if isinstance(error, AuthenticationError) else PollPhase.ERROR
+        refused = isinstance(error, AuthenticationError)
+        self.phase = PollPhase.STOPPED if refused else PollPhase.ERROR
 
     @property
     def stale(self) -> bool:
@@ -76,7 +77,8 @@ class PollState:
         """Seconds until the next poll: the interval, or a capped backoff after failures."""
         if self.failures == 0:
             return self.interval
-        return min(MAX_BACKOFF, max(self.interval, 1.0) * 2 ** (self.failures - 1))
+        backoff: float = max(self.interval, 1.0) * 2.0 ** (self.failures - 1)
+        return min(MAX_BACKOFF, backoff)
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused

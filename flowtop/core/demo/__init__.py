@@ -1,0 +1,29 @@
+"""The built-in demo appliance: a simulated SD-WAN appliance speaking the Nitro API.
+
+:class:`DemoWorld` simulates the flow table; :class:`DemoAppliance` answers login and
+flows requests over it, misbehaving on demand (:class:`Faults`); :class:`DemoTransport`
+serves an ``httpx.AsyncClient`` in process and :class:`DemoServer` over real HTTP.
+"""
+
+from flowtop.core.demo.appliance import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    DemoAppliance,
+    DemoResponse,
+)
+from flowtop.core.demo.faults import Faults
+from flowtop.core.demo.server import DemoServer, run_demo_server
+from flowtop.core.demo.transport import DemoTransport
+from flowtop.core.demo.world import DemoWorld
+
+__all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_USERNAME",
+    "DemoAppliance",
+    "DemoResponse",
+    "DemoServer",
+    "DemoTransport",
+    "DemoWorld",
+    "Faults",
+    "run_demo_server",
+]
