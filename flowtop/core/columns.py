@@ -35,8 +35,8 @@ class Column:
     sort_value: Callable[[Flow], Any]
     # Narrow terminals drop columns with the highest priority number first.
     priority: int = 1
-    # The text depends only on the flow key, so a known row can reuse its cell.
-    keyed: bool = False
+    # Free text may be cut short to fit; an address or a protocol cut short misleads.
+    squeezable: bool = True
 
 
 def _address_order(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> Any:
@@ -110,7 +110,7 @@ COLUMNS: Final[dict[str, Column]] = {
             lambda f: format_endpoint(f.src_ip, f.src_port),
             lambda f: _endpoint_order(f, "src_ip", "src_port"),
             1,
-            keyed=True,
+            squeezable=False,
         ),
         Column(
             "dst",
@@ -120,10 +120,10 @@ COLUMNS: Final[dict[str, Column]] = {
             lambda f: format_endpoint(f.dest_ip, f.dest_port),
             lambda f: _endpoint_order(f, "dest_ip", "dest_port"),
             1,
-            keyed=True,
+            squeezable=False,
         ),
-        Column("proto", "Proto", 5, False, lambda f: f.protocol, _attr("ipp"), 3, keyed=True),
-        Column("dir", "Dir", 3, False, _direction, _folded("direction"), 3, keyed=True),
+        Column("proto", "Proto", 5, False, lambda f: f.protocol, _attr("ipp"), 3, squeezable=False),
+        Column("dir", "Dir", 3, False, _direction, _folded("direction"), 3, squeezable=False),
         Column("app", "Application", 14, False, _text("application"), _folded("application"), 1),
         Column("service", "Service", 16, False, _service, _service_order, 4),
         Column("path", "Path", 22, False, _text("path"), _folded("path"), 2),

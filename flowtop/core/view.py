@@ -7,8 +7,8 @@ which cells changed, so a table applies a tick without rebuilding itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec, resolve_column
 from flowtop.core.model import Flow, FlowKey
@@ -17,26 +17,80 @@ from flowtop.core.store import FlowRecord
 FlowPredicate = Callable[[Flow], bool]
 
 
-class Row(NamedTuple):
-    # A tuple rather than a dataclass: a thousand are made every tick.
-    key: FlowKey
-    flow: Flow
-    cells: tuple[str, ...]
+class Row:
+    """One shown flow.  Its cell texts are formatted on first use.
+
+    A table draws only the rows on screen, so formatting lazily saves formatting a
+    thousand rows a tick to show fifty.
+    """
+
+    __slots__ = ("_cells", "_formatters", "flow", "key")
+
+    def __init__(
+        self, key: FlowKey, flow: Flow, formatters: Sequence[Callable[[Flow], str]]
+    ) -> None:
+        self.key = key
+        self.flow = flow
+        self._formatters = formatters
+        self._cells: tuple[str, ...] | None = None
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        cells = self._cells
+        if cells is None:
+            flow = self.flow
+            cells = self._cells = tuple([text(flow) for text in self._formatters])
+        return cells
+
+    def __repr__(self) -> str:
+        return f"Row({self.key.label()})"
 
 
-@dataclass(slots=True)
 class ViewDiff:
-    """How to turn the previous view into this one."""
+    """How to turn the previous view into this one.
 
-    added: list[FlowKey] = field(default_factory=list)
-    removed: list[FlowKey] = field(default_factory=list)
-    # Key -> indexes of the cells whose text changed.
-    changed: dict[FlowKey, list[int]] = field(default_factory=dict)
-    order_changed: bool = False
+    ``changed`` (which cells of kept rows show new text) is computed on first use,
+    since it formats every kept row; a table that redraws only what is on screen
+    compares the visible rows' cells itself and never needs it.
+    """
+
+    __slots__ = ("_changed", "_current", "_previous", "added", "order_changed", "removed")
+
+    def __init__(
+        self,
+        added: list[FlowKey],
+        removed: list[FlowKey],
+        order_changed: bool,
+        previous: dict[FlowKey, Row],
+        current: list[Row],
+    ) -> None:
+        self.added = added
+        self.removed = removed
+        self.order_changed = order_changed
+        self._previous = previous
+        self._current = current
+        self._changed: dict[FlowKey, list[int]] | None = None
+
+    @property
+    def changed(self) -> dict[FlowKey, list[int]]:
+        """Key -> indexes of the cells whose text changed, for rows in both views."""
+        if self._changed is None:
+            changed: dict[FlowKey, list[int]] = {}
+            previous = self._previous
+            for row in self._current:
+                old = previous.get(row.key)
+                if old is None or old is row:
+                    continue
+                before, after = old.cells, row.cells
+                if before != after:
+                    pairs = enumerate(zip(before, after, strict=True))
+                    changed[row.key] = [i for i, (a, b) in pairs if a != b]
+            self._changed = changed
+        return self._changed
 
     @property
     def is_empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.order_changed)
+        return not (self.added or self.removed or self.order_changed or self.changed)
 
 
 @dataclass(slots=True)
@@ -79,7 +133,7 @@ class FlowView:
 
     def __init__(self, columns: Sequence[str] = DEFAULT_COLUMNS) -> None:
         self.columns: tuple[Column, ...] = tuple(resolve_column(name) for name in columns)
-        self._previous: dict[FlowKey, tuple[str, ...]] = {}
+        self._previous: dict[FlowKey, Row] = {}
         self._previous_order: list[FlowKey] = []
 
     def set_columns(self, columns: Sequence[str]) -> None:
@@ -107,36 +161,24 @@ class FlowView:
         if sort is not None:
             chosen = sort_records(chosen, resolve_column(sort.column), sort.descending)
         formatters = [column.text for column in self.columns]
-        # Cells that depend only on the key are copied from the previous view.
-        dynamic = [(i, column.text) for i, column in enumerate(self.columns) if not column.keyed]
         previous = self._previous
-        diff = ViewDiff()
+        current: dict[FlowKey, Row] = {}
         rows: list[Row] = []
-        current: dict[FlowKey, tuple[str, ...]] = {}
+        added: list[FlowKey] = []
         for record in chosen:
-            flow = record.flow
             key = record.key
-            old = previous.get(key)
-            if old is None:
-                cells = tuple([text(flow) for text in formatters])
-            else:
-                fresh = list(old)
-                for i, text in dynamic:
-                    fresh[i] = text(flow)
-                cells = tuple(fresh)
-            if old is None:
-                diff.added.append(key)
-            elif old != cells:
-                pairs = enumerate(zip(old, cells, strict=True))
-                diff.changed[key] = [i for i, (a, b) in pairs if a != b]
-            current[key] = cells
-            rows.append(Row(key, flow, cells))
-        diff.removed = [key for key in previous if key not in current]
+            row = Row(key, record.flow, formatters)
+            if key not in previous:
+                added.append(key)
+            current[key] = row
+            rows.append(row)
+        removed = [key for key in previous if key not in current]
         order = [row.key for row in rows]
         # A table that drops the removed rows and appends the added ones ends up in
         # this order; only when it differs must the table reorder.
         kept_before = [key for key in self._previous_order if key in current]
-        diff.order_changed = kept_before + diff.added != order
+        order_changed = kept_before + added != order
+        diff = ViewDiff(added, removed, order_changed, previous, rows)
         self._previous = current
         self._previous_order = order
         return ViewResult(rows, diff, total)

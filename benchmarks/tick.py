@@ -1,0 +1,515 @@
+"""Benchmark one refresh tick of the live table: parse, store, view, table.
+
+Run from the repository root::
+
+    python -m benchmarks.tick            # full run (about a minute and a half)
+    python -m benchmarks.tick --quick    # two ticks per size: a smoke run, not a measure
+    python -m benchmarks.tick --check    # exit 1 if the 1000-flow targets are missed
+
+Each size gets a synthetic appliance: a JSON body of that many flows with every
+value a string, as the appliance sends them, rates and counters moving every
+poll and about 2% of the flows ending and as many starting (give or take a few,
+so the row count moves).  The same seeded sequence of bodies is fed to each
+table variant, headless inside ``App.run_test()`` at 200x50, sorted by rate:
+
+* ``flowtable``: :class:`flowtop.tui.widgets.flow_table.FlowTable` applying the view.
+* ``rebuild``: the baseline, a plain ``DataTable`` cleared and refilled each tick
+  (cells as ``rich.text.Text`` so appliance text is not parsed as markup).
+* ``dt-diff``: a ``DataTable`` applying the view's diff (``remove_row``,
+  ``add_row``, ``update_cell(update_width=False)``, reorder), the alternative
+  design, measured up to 1000 flows to back the choice.
+
+The cursor is parked ten rows down, so following the selected flow (and
+scrolling to keep its place on screen) is part of every tick.
+
+How the table step is made fair: it is the update call *plus* ``await
+pilot.pause()``, which returns once the app is idle, after Textual has run the
+widget's idle work (a DataTable measures new rows there), laid out the screen and
+rendered every dirty line through the compositor.  Steps are timed in CPU time of
+this process (``time.process_time``), so the pause's sleeps and time given to
+other processes on a busy machine do not count, but all rendering work does.  The
+CPU cost of a pause when nothing changed ("idle pause") is printed; it is part of
+every table step.  The headless driver writes nothing to a terminal, for every
+variant alike.
+
+Two more steps make the tick's memory costs explicit instead of leaving them to
+land in whichever step drops a last reference or crosses a collector threshold:
+"free" drops the previous tick's flows and rows, "gc" collects the young
+generations (what the tick allocated).  Full collections depend on the whole
+process heap rather than on the tick and are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import random
+import statistics
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final, Protocol
+
+from rich.text import Text
+from textual._two_way_dict import TwoWayDict
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import DataTable
+from textual.widgets._data_table import RowKey
+
+from flowtop.core.columns import Column, SortSpec
+from flowtop.core.model import FlowKey, ParsedFlows, parse_flows
+from flowtop.core.store import FlowStore
+from flowtop.core.view import FlowView, ViewResult
+from flowtop.tui.widgets.flow_table import FlowTable
+
+SIZES: Final = (100, 1000, 10_000)
+SCREEN: Final = (200, 50)
+POLL_SECONDS: Final = 2.0
+CHURN: Final = 0.02
+TARGET_SIZE: Final = 1000
+TARGET_TICK_MS: Final = 20.0
+TARGET_SPEEDUP: Final = 5.0
+STEPS: Final = ("parse", "store", "view", "table", "free", "gc")
+
+_APPLICATIONS: Final = (
+    "Office365",
+    "Microsoft Teams",
+    "Zoom",
+    "Salesforce",
+    "YouTube",
+    "DNS",
+    "SSL",
+    "HTTP",
+    "Webex",
+    "SAP",
+    "Citrix ICA",
+    "Dropbox",
+    "SSH",
+    "NTP",
+    "Unknown",
+)
+_SERVICES: Final = (
+    ("Virtual Path", "DC-Branch042"),
+    ("Virtual Path", "DC2-Branch042"),
+    ("Internet", "Internet"),
+    ("Intranet", "Intranet-DC"),
+    ("Local", "Local"),
+    ("Passthrough", "Passthrough"),
+)
+_PATHS: Final = (
+    "DC-MPLS-> Branch-MPLS",
+    "DC-Broadband-> Branch-LTE",
+    "DC-Internet-> Branch-Broadband",
+    "DC2-MPLS-> Branch-MPLS",
+    "",
+)
+_DSCP: Final = ("default", "ef", "af11", "af21", "af31", "af41", "cs1", "cs6")
+_CLASSES: Final = ("realtime", "interactive", "bulk")
+_TRANSMISSION: Final = ("Persistent Path", "Load Balanced Paths", "Duplicate Paths")
+_PORTS: Final = (443, 443, 443, 80, 53, 123, 22, 3478, 5060, 8443)
+
+
+class SyntheticAppliance:
+    """A seeded stand-in for an appliance: each call to :meth:`body` is one poll."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self._random = random.Random(seed)
+        self._size = size
+        self._next_port = 20000
+        self._flows = [self._new_flow() for _ in range(size)]
+
+    def _new_flow(self) -> dict[str, Any]:
+        r = self._random
+        self._next_port = 20000 + (self._next_port - 19999) % 40000
+        if r.random() < 0.1:
+            src = f"fd00:10:{r.randrange(16):x}::{r.randrange(1, 500):x}"
+            dst = f"2001:db8:{r.randrange(64):x}::{r.randrange(1, 4000):x}"
+        else:
+            src = f"10.{r.randrange(1, 8)}.{r.randrange(256)}.{r.randrange(1, 255)}"
+            first = r.choice((13, 20, 52, 104, 142, 151))
+            dst = f"{first}.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 255)}"
+        service_type, service_name = r.choice(_SERVICES)
+        pps = r.lognormvariate(2.0, 1.5)
+        return {
+            "src_ip": src,
+            "src_port": self._next_port,
+            "dest_ip": dst,
+            "dest_port": r.choice(_PORTS),
+            "ipp": r.choice((6, 6, 6, 17, 17, 1)),
+            "direction": r.choice(("LAN to WAN", "WAN to LAN")),
+            "application": r.choice(_APPLICATIONS),
+            "service_type": service_type,
+            "service_name": service_name,
+            "path": r.choice(_PATHS),
+            "class_type": r.choice(_CLASSES),
+            "vpathclass": str(r.randrange(17)),
+            "transmission_type": r.choice(_TRANSMISSION),
+            "ip_dscp": r.choice(_DSCP),
+            "rule_id": str(r.randrange(1, 60)),
+            "app_rule_id": str(r.randrange(1, 30)),
+            "lan_gw_ip": f"10.{r.randrange(1, 8)}.0.1",
+            "age": r.randrange(0, 3_600_000),
+            "bytes": r.randrange(0, 50_000_000),
+            "packets": r.randrange(0, 60_000),
+            "hitcount": r.randrange(0, 60_000),
+            "hdr_compression_bytes": r.randrange(0, 100_000),
+            "pps": pps,
+            "size": r.choice((90, 200, 600, 1200, 1400)),
+        }
+
+    def _advance(self, flow: dict[str, Any]) -> None:
+        r = self._random
+        flow["pps"] = max(0.0, flow["pps"] * r.uniform(0.7, 1.4) + r.uniform(-0.5, 0.5))
+        packets = int(flow["pps"] * POLL_SECONDS)
+        flow["packets"] += packets
+        flow["hitcount"] += packets
+        flow["bytes"] += packets * flow["size"]
+        flow["age"] += int(POLL_SECONDS * 1000) + r.randrange(-50, 50)
+
+    def body(self) -> bytes:
+        """The next poll's answer: ``{"flows": [...]}`` with string values."""
+        r = self._random
+        flows = self._flows
+        for flow in flows:
+            self._advance(flow)
+        # About CHURN of the flows end and as many start, give or take a few, so
+        # the row count moves a little every poll as on a real appliance.
+        typical = round(self._size * CHURN)
+        ended = max(0, typical + r.randint(-2, 2))
+        started = max(0, typical + r.randint(-2, 2) + (self._size - len(flows)) // 4)
+        for _ in range(min(ended, len(flows))):
+            flows.pop(r.randrange(len(flows)))
+        flows.extend(self._new_flow() for _ in range(started))
+        return json.dumps({"flows": [_wire(flow) for flow in flows]}).encode()
+
+
+def _wire(flow: dict[str, Any]) -> dict[str, str]:
+    pps = flow["pps"]
+    kbps = pps * flow["size"] * 8 / 1000
+    out = {name: str(value) for name, value in flow.items() if name not in ("pps", "size")}
+    out["pps"] = f"{pps:.3f}"
+    out["customer_kbps"] = f"{kbps:.3f}"
+    out["ipsec_overhead_kbps"] = f"{kbps * 0.04:.3f}"
+    out["virtual_path_overhead_kbps"] = f"{kbps * 0.02:.3f}"
+    return out
+
+
+class Variant(Protocol):
+    """A table under test: a widget and how it takes one tick."""
+
+    def widget(self) -> Widget: ...
+
+    def apply(self, result: ViewResult, sort: SortSpec) -> None: ...
+
+
+class FlowTableVariant:
+    def __init__(self, columns: Sequence[Column]) -> None:
+        self.table = FlowTable(columns)
+
+    def widget(self) -> Widget:
+        return self.table
+
+    def apply(self, result: ViewResult, sort: SortSpec) -> None:
+        self.table.apply(result, sort)
+
+
+def _cells(columns: Sequence[Column], cells: Sequence[str]) -> list[Text]:
+    return [
+        Text(text, justify="right" if column.numeric else "left", no_wrap=True, end="")
+        for column, text in zip(columns, cells, strict=True)
+    ]
+
+
+class _BenchTable(DataTable[Text]):
+    def __init__(self, columns: Sequence[Column]) -> None:
+        super().__init__(cursor_type="row")
+        self.flow_columns = tuple(columns)
+
+    def on_mount(self) -> None:
+        for column in self.flow_columns:
+            self.add_column(column.title, width=column.width, key=column.id)
+
+
+class RebuildVariant:
+    """The baseline: clear the DataTable and add every row again, then restore the cursor."""
+
+    def __init__(self, columns: Sequence[Column]) -> None:
+        self.table = _BenchTable(columns)
+        self.keys: list[FlowKey] = []
+
+    def widget(self) -> Widget:
+        return self.table
+
+    def apply(self, result: ViewResult, sort: SortSpec) -> None:
+        table = self.table
+        columns = table.flow_columns
+        cursor = table.cursor_row
+        selected = self.keys[cursor] if cursor < len(self.keys) else None
+        table.clear()
+        table.add_rows(_cells(columns, row.cells) for row in result.rows)
+        self.keys = [row.key for row in result.rows]
+        index = result.index_of(selected) if selected is not None else None
+        table.move_cursor(row=cursor if index is None else index, animate=False)
+
+
+def _row_key(key: FlowKey) -> str:
+    return "|".join(map(str, key))
+
+
+class DiffVariant:
+    """The alternative design: a DataTable that applies the view's diff in place."""
+
+    def __init__(self, columns: Sequence[Column]) -> None:
+        self.table = _BenchTable(columns)
+
+    def widget(self) -> Widget:
+        return self.table
+
+    def apply(self, result: ViewResult, sort: SortSpec) -> None:
+        table = self.table
+        columns = table.flow_columns
+        ids = [column.id for column in columns]
+        diff = result.diff
+        cursor = table.cursor_row
+        selected = (
+            table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+            if table.row_count
+            else None
+        )
+        for key in diff.removed:
+            table.remove_row(_row_key(key))
+        by_key = {row.key: row for row in result.rows}
+        for key in diff.added:
+            table.add_row(*_cells(columns, by_key[key].cells), key=_row_key(key))
+        for key, changed in diff.changed.items():
+            cells = by_key[key].cells
+            for index in changed:
+                column = columns[index]
+                text = Text(cells[index], justify="right" if column.numeric else "left", end="")
+                table.update_cell(_row_key(key), ids[index], text)
+        if diff.order_changed:
+            # DataTable.sort() can only order by cell values; the view's order is
+            # imposed through the private row map, as a subclass would have to.
+            table._row_locations = TwoWayDict(
+                {RowKey(_row_key(row.key)): i for i, row in enumerate(result.rows)}
+            )
+            table._update_count += 1
+            table.refresh()
+        if selected is not None and selected in table._row_locations:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        elif table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
+
+
+VARIANTS: Final[dict[str, Callable[[Sequence[Column]], Variant]]] = {
+    "flowtable": FlowTableVariant,
+    "rebuild": RebuildVariant,
+    "dt-diff": DiffVariant,
+}
+
+
+class _BenchApp(App[None]):
+    CSS: ClassVar[str] = "Screen { layout: vertical; } #table { height: 1fr; }"
+
+    def __init__(self, table: Widget) -> None:
+        super().__init__()
+        self._table = table
+
+    def compose(self) -> ComposeResult:
+        self._table.id = "table"
+        yield self._table
+
+
+@dataclass
+class Timings:
+    """CPU milliseconds per tick, by step."""
+
+    steps: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
+    idle_pause: list[float] = field(default_factory=list)
+
+    def median(self, step: str) -> float:
+        return statistics.median(self.steps[step])
+
+    def tick(self) -> float:
+        per_step = [self.steps[step] for step in STEPS]
+        totals: list[float] = [sum(values) for values in zip(*per_step, strict=True)]
+        return statistics.median(totals)
+
+
+async def _measure(variant_name: str, size: int, ticks: int, warmup: int, seed: int) -> Timings:
+    view = FlowView()
+    variant = VARIANTS[variant_name](view.columns)
+    store = FlowStore()
+    appliance = SyntheticAppliance(size, seed)
+    sort = SortSpec("kbps", descending=True)
+    timings = Timings()
+    clock = time.process_time
+    # The last two ticks' flows stay referenced here, so the previous tick's objects
+    # are freed at one place for every variant (the "free" step) rather than inside
+    # whichever step happens to drop the last reference.
+    history: deque[tuple[ParsedFlows, ViewResult]] = deque(maxlen=2)
+    app = _BenchApp(variant.widget())
+    async with app.run_test(size=SCREEN) as pilot:
+        await pilot.pause()
+        for tick in range(warmup + ticks):
+            body = appliance.body()
+            gc.collect()
+            # Collected in a step of its own (see the module docstring).
+            gc.disable()
+            marks = [clock()]
+            parsed = parse_flows(body)
+            marks.append(clock())
+            store.apply(parsed.flows, tick * POLL_SECONDS)
+            marks.append(clock())
+            result = view.compute(store.records.values(), None, sort)
+            marks.append(clock())
+            variant.apply(result, sort)
+            await pilot.pause()
+            marks.append(clock())
+            history.append((parsed, result))
+            del parsed, result
+            marks.append(clock())
+            gc.collect(1)
+            marks.append(clock())
+            gc.enable()
+            if tick == 0:
+                await _park_cursor(pilot, variant)
+            if tick < warmup:
+                continue
+            for step, start, end in zip(STEPS, marks[:-1], marks[1:], strict=True):
+                timings.steps[step].append((end - start) * 1000)
+            idle_start = clock()
+            await pilot.pause()
+            timings.idle_pause.append((clock() - idle_start) * 1000)
+    return timings
+
+
+async def _park_cursor(pilot: Pilot[None], variant: Variant) -> None:
+    widget = variant.widget()
+    widget.focus()
+    for _ in range(10):
+        await pilot.press("down")
+    await pilot.pause()
+
+
+@dataclass
+class Plan:
+    sizes: tuple[int, ...]
+    ticks: dict[int, int]
+    warmup: int
+    variants: dict[int, tuple[str, ...]]
+
+
+# The DataTable-diff variant only backs the design choice; beyond this it takes minutes.
+DT_DIFF_MAX_SIZE: Final = 1000
+
+
+def make_plan(quick: bool, sizes: Sequence[int], skip_diff: bool) -> Plan:
+    ticks = {size: 2 if quick else (30 if size <= 1000 else 6) for size in sizes}
+    variants = {
+        size: tuple(
+            name
+            for name in VARIANTS
+            if name != "dt-diff" or (not skip_diff and size <= DT_DIFF_MAX_SIZE)
+        )
+        for size in sizes
+    }
+    return Plan(tuple(sizes), ticks, 1 if quick else 2, variants)
+
+
+def _format_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(
+        cell.ljust(width) if i == 0 else cell.rjust(width)
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+    )
+
+
+def report(results: dict[tuple[int, str], Timings], plan: Plan) -> bool:
+    """Print the tables; True when the 1000-flow targets are met (or not measured)."""
+    print(f"\nMedian CPU ms per tick, {SCREEN[0]}x{SCREEN[1]} headless, sorted by kbps desc")
+    print("(free: dropping the previous tick's objects; gc: collecting the young generations)")
+    widths = [20, 7, 7, 7, 7, 7, 7, 7, 10]
+    print(_format_row(["flows variant", *STEPS, "tick", "idle pause"], widths))
+    for size in plan.sizes:
+        for variant in plan.variants[size]:
+            timings = results[(size, variant)]
+            cells = [f"{size} {variant}"]
+            cells += [f"{timings.median(step):.2f}" for step in STEPS]
+            cells += [f"{timings.tick():.2f}", f"{statistics.median(timings.idle_pause):.2f}"]
+            print(_format_row(cells, widths))
+
+    print("\nRatios (less machine-dependent than the times)")
+    widths = [6, 18, 18, 12]
+    print(_format_row(["flows", "table vs rebuild", "table vs dt-diff", "table/tick"], widths))
+    for size in plan.sizes:
+        ours = results[(size, "flowtable")].median("table")
+        rebuild = results[(size, "rebuild")].median("table") / ours
+        if (size, "dt-diff") in results:
+            diff = f"{results[(size, 'dt-diff')].median('table') / ours:.1f}x faster"
+        else:
+            diff = "-"
+        share = ours / results[(size, "flowtable")].tick()
+        print(_format_row([str(size), f"{rebuild:.1f}x faster", diff, f"{share:.0%}"], widths))
+    if len(plan.sizes) > 1:
+        low, high = min(plan.sizes), max(plan.sizes)
+        print(f"\nTable step growth from {low} to {high} flows ({high // low}x the rows):")
+        for variant in ("flowtable", "rebuild"):
+            grow = results[(high, variant)].median("table") / results[(low, variant)].median(
+                "table"
+            )
+            print(f"  {variant}: {grow:.1f}x")
+
+    if TARGET_SIZE not in plan.sizes:
+        return True
+    ours_timings = results[(TARGET_SIZE, "flowtable")]
+    tick = ours_timings.tick()
+    speedup = results[(TARGET_SIZE, "rebuild")].median("table") / ours_timings.median("table")
+    tick_ok = tick <= TARGET_TICK_MS
+    speed_ok = speedup >= TARGET_SPEEDUP
+    print(
+        f"\nTargets at {TARGET_SIZE} flows: tick {tick:.2f} ms "
+        f"(<= {TARGET_TICK_MS:.0f} ms: {'met' if tick_ok else 'MISSED'}), "
+        f"table step {speedup:.1f}x faster than the rebuild "
+        f"(>= {TARGET_SPEEDUP:.0f}x: {'met' if speed_ok else 'MISSED'})"
+    )
+    return tick_ok and speed_ok
+
+
+async def run(plan: Plan, seed: int) -> dict[tuple[int, str], Timings]:
+    results: dict[tuple[int, str], Timings] = {}
+    for size in plan.sizes:
+        for variant in plan.variants[size]:
+            print(f"measuring {size} flows with {variant} ...", file=sys.stderr, flush=True)
+            results[(size, variant)] = await _measure(
+                variant, size, plan.ticks[size], plan.warmup, seed
+            )
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tick", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="two ticks per size (smoke run)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if targets are missed")
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: tuple(int(part) for part in text.split(",")),
+        default=SIZES,
+        help="comma-separated flow counts (default: 100,1000,10000)",
+    )
+    parser.add_argument("--no-dt-diff", action="store_true", help="skip the DataTable-diff variant")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    plan = make_plan(args.quick, args.sizes, args.no_dt_diff)
+    results = asyncio.run(run(plan, args.seed))
+    met = report(results, plan)
+    return 1 if args.check and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,652 @@
+"""The live flow table: applies one view result per poll and draws only what is on screen.
+
+A Line API widget (``render_line``) that scrolls itself, chosen by measurement
+(``python -m benchmarks.tick``; one tick at 1000 flows, 200x50, on a slow 2-core
+machine, table step including Textual's render of the screen):
+
+* a ``DataTable`` cleared and refilled: ~210 ms;
+* a ``DataTable`` applying the view's diff (``remove_row``/``add_row``/
+  ``update_cell``/reorder): ~120 ms.  Every call bumps the one counter that keys
+  all its caches, so each visible cell is rendered through Rich again, and the
+  per-row bookkeeping is linear (``remove_row`` rebuilds the row index);
+* a ``ScrollView`` with ``render_line`` (measured the same way while choosing,
+  not kept in the benchmark): ~8.5 ms, half of it spent on the scrollbar, redrawn
+  whenever the view follows the selected flow, and on the screen layout that
+  every change of ``virtual_size`` (the row count) triggers;
+* this widget, a plain ``Widget`` keeping its own first visible row: ~3.5 ms,
+  of which ~0.7 ms is the benchmark's own pause.  It stays flat up to 10,000 flows.
+
+A tick adopts the view's row list as it is (the view already filtered, sorted and
+formatted), so the rows cost nothing to update; the diff says which cached lines
+and "new" marks to drop.  Rendering makes one plain-text segment per visible line,
+cached per flow key with the cells and state it was drawn from.
+
+Cell text goes straight into segments: it is never parsed as markup, so appliance
+text such as ``[bold]x[/]`` is shown as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from operator import attrgetter
+from typing import ClassVar, Final
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from flowtop.core.columns import Column, SortSpec
+from flowtop.core.model import FlowKey, strip_control
+from flowtop.core.view import Row, ViewResult
+
+# A flow stays marked as new for this many applied polls (the one adding it included).
+NEW_TICKS: Final = 3
+# Text columns (other than addresses and other key columns) may shrink down to this
+# width before a column is dropped, so a narrow terminal keeps a truncated path.
+SQUEEZE_FLOOR: Final = 6
+# Text columns at least this wide share the room left over on a wide terminal.
+GROW_MIN_WIDTH: Final = 10
+SEPARATOR: Final = " "
+ELLIPSIS: Final = "…"
+DESCENDING_MARK: Final = "▼"
+ASCENDING_MARK: Final = "▲"
+
+_row_key: Final = attrgetter("key")
+
+# Row state bits: part of the line cache key.
+_CURSOR: Final = 1
+_NEW: Final = 2
+_STALE: Final = 4
+
+
+def min_width(column: Column) -> int:
+    """A column's narrowest width: its own, and room for its title plus a sort mark."""
+    return max(column.width, cell_len(column.title) + 1)
+
+
+def _squeezable(column: Column) -> bool:
+    # Numbers lose meaning when cut, and so do the columns that say so themselves.
+    return not column.numeric and column.squeezable
+
+
+def fit_columns(columns: Sequence[Column], available: int) -> list[tuple[int, int]]:
+    """Which columns to show in ``available`` cells, and how wide: ``(index, width)`` pairs.
+
+    Every column gets at least :func:`min_width`; extra room goes to the wide text
+    columns (see :func:`_grow`).  When there is too little room, the
+    column with the highest ``priority`` number (the rightmost among equals) is
+    dropped until the rest fit.  If the last one dropped is a free-text column
+    (path, application, ...), it is put back when squeezing the text columns
+    towards :data:`SQUEEZE_FLOOR` makes room for it: a cut path beats no path.
+    """
+    widths = [min_width(column) for column in columns]
+    shown = list(range(len(columns)))
+    dropped: int | None = None
+    while len(shown) > 1 and _needed(widths, shown) > available:
+        dropped = max(shown, key=lambda i: (columns[i].priority, i))
+        shown.remove(dropped)
+    if dropped is not None and _squeezable(columns[dropped]):
+        candidate = sorted([*shown, dropped])
+        slack = _slack(columns, widths, candidate)
+        deficit = _needed(widths, candidate) - available
+        if deficit <= sum(slack.values()):
+            shown = candidate
+    need = _needed(widths, shown)
+    if need > available:
+        # A rescued column, or a lone column too wide (cropped beyond the squeeze).
+        _squeeze(widths, _slack(columns, widths, shown), need - available)
+    else:
+        _grow(columns, widths, shown, available - need)
+    return [(i, widths[i]) for i in shown]
+
+
+def _grow(columns: Sequence[Column], widths: list[int], shown: list[int], extra: int) -> None:
+    """Share spare cells: free text (path, application, service) is the likeliest to be
+    cut, so it first gets up to half its width again; then all wide text columns
+    (addresses too, for IPv6) share the rest."""
+    wide = [i for i in shown if _grows(columns[i])]
+    free = [i for i in wide if _squeezable(columns[i])]
+    first = min(extra, sum(widths[i] // 2 for i in free))
+    _share(widths, free, first)
+    _share(widths, wide, extra - first)
+
+
+def _needed(widths: list[int], shown: list[int]) -> int:
+    return sum(widths[i] for i in shown) + len(SEPARATOR) * (len(shown) - 1)
+
+
+def _slack(columns: Sequence[Column], widths: list[int], shown: list[int]) -> dict[int, int]:
+    """How much each shown free-text column could give up."""
+    return {i: widths[i] - min(widths[i], SQUEEZE_FLOOR) for i in shown if _squeezable(columns[i])}
+
+
+def _grows(column: Column) -> bool:
+    return not column.numeric and min_width(column) >= GROW_MIN_WIDTH
+
+
+def _share(widths: list[int], indexes: list[int], extra: int) -> None:
+    """Add ``extra`` cells to ``indexes`` in proportion to their widths."""
+    total = sum(widths[i] for i in indexes)
+    if not total or extra <= 0:
+        return
+    given = 0
+    for i in indexes:
+        add = extra * widths[i] // total
+        widths[i] += add
+        given += add
+    for i in indexes[: extra - given]:
+        widths[i] += 1
+
+
+def _squeeze(widths: list[int], slack: dict[int, int], deficit: int) -> None:
+    """Take up to ``deficit`` cells from the columns in ``slack``, in proportion to it."""
+    total = sum(slack.values())
+    if not total or deficit <= 0:
+        return
+    deficit = min(deficit, total)
+    taken = 0
+    for i, room in slack.items():
+        cut = deficit * room // total
+        widths[i] -= cut
+        slack[i] = room - cut
+        taken += cut
+    for i, room in slack.items():
+        if taken >= deficit:
+            break
+        if room:
+            widths[i] -= 1
+            taken += 1
+
+
+def fit_cell(text: str, width: int, right: bool) -> str:
+    """``text`` padded to exactly ``width`` cells, or cut with an ellipsis; never wrapped."""
+    length = cell_len(text)
+    if length > width:
+        if width <= 1:
+            return ELLIPSIS[:width]
+        return set_cell_size(text, width - 1) + ELLIPSIS
+    padding = " " * (width - length)
+    return padding + text if right else text + padding
+
+
+class FlowTable(Widget, can_focus=True):
+    """A table of flows that applies :class:`ViewResult` ticks in place.
+
+    The header is the first line and stays put; rows scroll beneath it.  The
+    cursor follows its :class:`FlowKey` across ticks and keeps its place on screen.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "flow-table--header",
+        "flow-table--cursor",
+        "flow-table--new",
+        "flow-table--stale",
+    }
+
+    DEFAULT_CSS = """
+    FlowTable {
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+        & > .flow-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .flow-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .flow-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .flow-table--new {
+            color: $text-success;
+            text-style: bold;
+        }
+        & > .flow-table--stale {
+            color: $text-muted;
+            text-style: dim;
+        }
+    }
+    """
+
+    # Rows moved by one notch of the mouse wheel.
+    WHEEL_ROWS: ClassVar[int] = 3
+    # A drag would select the text of whole screen lines, not cells.
+    ALLOW_SELECT: ClassVar[bool] = False
+
+    class SortRequested(Message):
+        """A column header was clicked: the user wants to sort by ``column_id``."""
+
+        def __init__(self, table: FlowTable, column_id: str) -> None:
+            self.table = table
+            self.column_id = column_id
+            super().__init__()
+
+        @property
+        def control(self) -> FlowTable:
+            return self.table
+
+    class FlowHighlighted(Message):
+        """The cursor now rests on another flow (``None``: the table is empty)."""
+
+        def __init__(self, table: FlowTable, key: FlowKey | None) -> None:
+            self.table = table
+            self.key = key
+            super().__init__()
+
+        @property
+        def control(self) -> FlowTable:
+            return self.table
+
+    def __init__(
+        self,
+        columns: Sequence[Column] = (),
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._columns: tuple[Column, ...] = tuple(columns)
+        self._rows: list[Row] = []
+        self._sort: SortSpec | None = None
+        self._stale = False
+        self._cursor = 0
+        self._selected: FlowKey | None = None
+        # The index of the first row on screen (the table scrolls itself; see render_line).
+        self._top = 0
+        self._tick = 0
+        # Key -> the first tick at which it is no longer shown as new.
+        self._new_until: dict[FlowKey, int] = {}
+        # Layout for one width: (column index, width, right-aligned) per shown column.
+        self._layout_width = -1
+        self._slots: list[tuple[int, int, bool]] = []
+        self._padding = ""
+        self._header: Strip | None = None
+        # Styles by row state bits, rebuilt when the CSS gives different ones.
+        self._styles: dict[int, Style] = {}
+        self._style_signature: tuple[Style, ...] = ()
+        self._header_style = Style()
+        self._base_style = Style()
+        # Rendered lines by key, valid for the cells and state they were drawn from.
+        self._lines: dict[FlowKey, tuple[tuple[str, ...], int, Strip]] = {}
+
+    # Public API
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self._columns
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def selected_key(self) -> FlowKey | None:
+        return self._selected
+
+    @property
+    def cursor_row(self) -> int:
+        """The index of the highlighted row (0 when the table is empty)."""
+        return self._cursor
+
+    @property
+    def top_row(self) -> int:
+        """The index of the first row on screen."""
+        return self._top
+
+    @property
+    def stale(self) -> bool:
+        return self._stale
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Show these columns; the next :meth:`apply` must carry cells in the same order."""
+        self._columns = tuple(columns)
+        self._invalidate_layout()
+
+    def apply(
+        self,
+        result: ViewResult,
+        sort: SortSpec,
+        *,
+        stale: bool = False,
+        new: Iterable[FlowKey] | None = None,
+    ) -> None:
+        """Show one tick of the view.
+
+        The rows are taken in the view's order; the diff says which cached lines
+        and marks to drop.  ``stale`` dims every row (the data is kept, visibly
+        old).  ``new`` names the keys to mark as new for :data:`NEW_TICKS` ticks;
+        by default they are the rows the diff added, unless it added them all (the
+        first fill, or a view reset).  A caller that knows better, say after a filter
+        change that brings in rows of old flows, passes ``StoreUpdate.added``.
+        """
+        self._tick += 1
+        was_empty = not self._rows
+        old_key = self._selected
+        old_offset = self._cursor - self._top
+        cursor_was_visible = not was_empty and 0 <= old_offset < self._page_height()
+
+        diff = result.diff
+        lines = self._lines
+        marked = self._new_until
+        for key in diff.removed:
+            lines.pop(key, None)
+            marked.pop(key, None)
+        if new is None:
+            # When every row is "added" this is the first fill or a view reset (new
+            # columns): nothing in it is news.
+            new = () if was_empty or len(diff.added) >= len(result.rows) else diff.added
+        until = self._tick + NEW_TICKS
+        for key in new:
+            marked[key] = until
+        if marked:
+            tick = self._tick
+            self._new_until = {key: end for key, end in marked.items() if end > tick}
+        if sort != self._sort:
+            self._sort = sort
+            self._header = None
+        self._stale = stale
+
+        rows = result.rows
+        self._rows = rows
+        index = self._find(old_key, self._cursor)
+        if index is None:
+            # The selected flow is gone (or there was none): stay at the same place.
+            index = max(0, min(self._cursor, len(rows) - 1))
+        self._cursor = index
+        self._selected = rows[index].key if rows else None
+        self._show_from(index - old_offset if cursor_was_visible else self._top)
+        # Every visible line may have changed (ages move every poll); Textual only
+        # repaints the lines on screen, and unchanged rows come from the line cache.
+        self.refresh()
+        if self._selected != old_key:
+            self.post_message(self.FlowHighlighted(self, self._selected))
+
+    def select_key(self, key: FlowKey) -> None:
+        """Move the cursor to this flow, if it is shown."""
+        index = self._find(key, self._cursor)
+        if index is not None:
+            self._move_cursor(index)
+
+    def row_keys(self) -> list[FlowKey]:
+        """The keys in display order."""
+        return [row.key for row in self._rows]
+
+    def cell_text(self, key: FlowKey, column_id: str) -> str:
+        """The full text of one cell (before any truncation to the column width)."""
+        index = self._find(key, 0)
+        if index is None:
+            raise KeyError(key)
+        for position, column in enumerate(self._columns):
+            if column.id == column_id:
+                cells = self._rows[index].cells
+                return cells[position] if position < len(cells) else ""
+        raise KeyError(column_id)
+
+    def shown_column_ids(self) -> list[str]:
+        """The ids of the columns that fit the current width, left to right."""
+        self._ensure_layout()
+        return [self._columns[i].id for i, _, _ in self._slots]
+
+    # Cursor and scrolling
+
+    def _find(self, key: FlowKey | None, hint: int) -> int | None:
+        """The index of ``key``; ``hint`` is tried first, as rows seldom move far."""
+        rows = self._rows
+        if key is None or not rows:
+            return None
+        if 0 <= hint < len(rows) and rows[hint].key == key:
+            return hint
+        try:
+            # C-level scan: about half the time of a Python loop at 10,000 rows.
+            return list(map(_row_key, rows)).index(key)
+        except ValueError:
+            return None
+
+    def _page_height(self) -> int:
+        """How many rows fit under the header."""
+        return max(1, self.size.height - 1)
+
+    def _show_from(self, top: int) -> None:
+        """Make ``top`` the first row on screen, within bounds and keeping the cursor shown."""
+        page = self._page_height()
+        top = max(self._cursor - page + 1, min(top, self._cursor))
+        top = max(0, min(top, len(self._rows) - page))
+        if top != self._top:
+            self._top = top
+            self.refresh()
+
+    def _scroll_by(self, rows: int) -> None:
+        """Move the view without moving the cursor (which may leave the screen)."""
+        top = max(0, min(self._top + rows, len(self._rows) - self._page_height()))
+        if top != self._top:
+            self._top = top
+            self.refresh()
+
+    def _move_cursor(self, index: int) -> None:
+        rows = self._rows
+        if not rows:
+            return
+        index = max(0, min(index, len(rows) - 1))
+        old = self._cursor
+        self._cursor = index
+        self._refresh_row(old)
+        self._refresh_row(index)
+        self._show_from(self._top)
+        key = rows[index].key
+        if key != self._selected:
+            self._selected = key
+            self.post_message(self.FlowHighlighted(self, key))
+
+    def _refresh_row(self, index: int) -> None:
+        y = index - self._top + 1
+        if 0 < y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def action_cursor_up(self) -> None:
+        self._move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._move_cursor(self._cursor - self._page_height())
+
+    def action_page_down(self) -> None:
+        self._move_cursor(self._cursor + self._page_height())
+
+    def action_first(self) -> None:
+        self._move_cursor(0)
+
+    def action_last(self) -> None:
+        self._move_cursor(len(self._rows) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            column = self._column_at(offset.x)
+            if column is not None:
+                self.post_message(self.SortRequested(self, column.id))
+        else:
+            index = self._top + offset.y - 1
+            if index < len(self._rows):
+                self._move_cursor(index)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self._scroll_by(self.WHEEL_ROWS)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self._scroll_by(-self.WHEEL_ROWS)
+
+    def _column_at(self, x: int) -> Column | None:
+        self._ensure_layout()
+        left = 0
+        for index, width, _ in self._slots:
+            if left <= x < left + width + len(SEPARATOR):
+                return self._columns[index]
+            left += width + len(SEPARATOR)
+        return None
+
+    # Layout and rendering
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._invalidate_layout()
+        self._show_from(self._top)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_signature = ()
+        self.refresh()
+
+    def _invalidate_layout(self) -> None:
+        self._layout_width = -1
+        self.refresh()
+
+    def _ensure_layout(self) -> None:
+        width = self.size.width
+        if width == self._layout_width:
+            return
+        self._layout_width = width
+        columns = self._columns
+        slots = []
+        left = width
+        for index, size in fit_columns(columns, width):
+            # Only a lone column can be wider than the table: cut it to fit.
+            size = min(size, left)
+            if size <= 0:
+                break
+            slots.append((index, size, columns[index].numeric))
+            left -= size + len(SEPARATOR)
+        self._slots = slots
+        used = sum(size for _, size, _ in slots) + len(SEPARATOR) * max(0, len(slots) - 1)
+        self._padding = " " * max(0, width - used)
+        self._header = None
+        self._lines.clear()
+
+    def _ensure_styles(self) -> None:
+        """Take the row styles from the CSS; drop rendered lines when they changed."""
+        signature = (
+            self.rich_style,
+            self.get_component_rich_style("flow-table--header"),
+            self.get_component_rich_style("flow-table--cursor", partial=True),
+            self.get_component_rich_style("flow-table--new", partial=True),
+            self.get_component_rich_style("flow-table--stale", partial=True),
+        )
+        if signature == self._style_signature:
+            return
+        self._style_signature = signature
+        base, header, cursor, new, stale = signature
+        styles: dict[int, Style] = {}
+        for state in range(8):
+            style = base
+            if state & _NEW:
+                style += new
+            if state & _STALE:
+                style += stale
+            if state & _CURSOR:
+                style += cursor
+            styles[state] = style
+        self._styles = styles
+        self._base_style = base
+        self._header_style = header
+        self._header = None
+        self._lines.clear()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Once per frame rather than per line: focus and theme changes restyle rows.
+        self._ensure_styles()
+        self._ensure_layout()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        if not self._styles:
+            self._ensure_styles()
+        self._ensure_layout()
+        if y == 0:
+            if self._header is None:
+                self._header = self._render_header()
+            return self._header
+        index = self._top + y - 1
+        rows = self._rows
+        if index >= len(rows):
+            return Strip.blank(self._layout_width, self._base_style)
+        row = rows[index]
+        key, cells = row.key, row.cells
+        state = _STALE if self._stale else 0
+        if index == self._cursor:
+            state |= _CURSOR
+        if key in self._new_until:
+            state |= _NEW
+        cached = self._lines.get(key)
+        if cached is not None and cached[1] == state and cached[0] == cells:
+            return cached[2]
+        strip = self._render_row(cells, self._styles[state])
+        if len(self._lines) > 4 * self._page_height() + 64:
+            # Rows scrolled past would otherwise stay until their flows end.
+            self._lines.clear()
+        self._lines[key] = (cells, state, strip)
+        return strip
+
+    def _render_row(self, cells: tuple[str, ...], style: Style) -> Strip:
+        count = len(cells)
+        parts = [
+            fit_cell(strip_control(cells[index]) if index < count else "", size, right)
+            for index, size, right in self._slots
+        ]
+        return self._strip(SEPARATOR.join(parts) + self._padding, style)
+
+    def _render_header(self) -> Strip:
+        sort = self._sort
+        parts = []
+        for index, size, right in self._slots:
+            column = self._columns[index]
+            title = column.title
+            if sort is not None and sort.column == column.id:
+                title += DESCENDING_MARK if sort.descending else ASCENDING_MARK
+            parts.append(fit_cell(title, size, right))
+        return self._strip(SEPARATOR.join(parts) + self._padding, self._header_style)
+
+    def _strip(self, text: str, style: Style) -> Strip:
+        """One line of exactly the layout's width.
+
+        Runs of plain text become one segment each.  The ellipsis gets its own
+        segment because Rich measures any text holding it character by character,
+        and Textual measures each line's segments several times on its way out.
+        """
+        if not text:
+            return Strip([], 0)
+        if ELLIPSIS not in text:
+            return Strip([Segment(text, style)], self._layout_width)
+        segments = []
+        ellipsis = Segment(ELLIPSIS, style)
+        for number, part in enumerate(text.split(ELLIPSIS)):
+            if number:
+                segments.append(ellipsis)
+            if part:
+                segments.append(Segment(part, style))
+        return Strip(segments, self._layout_width)

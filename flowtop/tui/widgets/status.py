@@ -1,0 +1,87 @@
+"""The status line: who is watched, how fresh the data is, and what state polling is in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from flowtop.core.model import strip_control
+from flowtop.core.poller import PollPhase
+from flowtop.core.units import format_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """Everything the status line shows, computed by the app each second and tick."""
+
+    source: str
+    interval: float
+    max_stats: int
+    phase: PollPhase
+    shown: int
+    total: int
+    sort: str
+    filter: str
+    since_update: float | None = None
+    latency: float | None = None
+    error: str = ""
+    retry_in: float | None = None
+    notice: str = ""
+
+
+_PHASE_STYLE = {
+    PollPhase.CONNECTING: ("CONNECTING", "bold black on yellow"),
+    PollPhase.LIVE: ("LIVE", "bold black on green"),
+    PollPhase.PAUSED: ("PAUSED", "bold black on cyan"),
+    PollPhase.ERROR: ("STALE", "bold white on red"),
+    PollPhase.STOPPED: ("STOPPED", "bold white on red"),
+}
+
+
+def status_text(info: StatusInfo) -> Text:
+    """The status line as Rich Text; appliance-supplied text is never parsed as markup."""
+    label, style = _PHASE_STYLE[info.phase]
+    text = Text()
+    text.append(f" {label} ", style)
+    text.append(" ")
+    text.append(strip_control(info.source), "bold")
+    text.append(f"  every {format_seconds(info.interval)}  max {info.max_stats}", "dim")
+    if info.since_update is not None:
+        text.append("  updated ")
+        text.append(f"{format_seconds(round(info.since_update, 1))} ago", "bold")
+    if info.latency is not None:
+        text.append(f" ({info.latency * 1000:.0f} ms)", "dim")
+    text.append("  flows ")
+    text.append(f"{info.shown}/{info.total}", "bold")
+    text.append(f"  sort {info.sort}", "dim")
+    if info.filter:
+        text.append("  filter ")
+        text.append(strip_control(info.filter), "bold yellow")
+    if info.error:
+        text.append("\n")
+        text.append(" ERROR ", "bold white on red")
+        text.append(" ")
+        text.append(strip_control(info.error), "red")
+        if info.retry_in is not None:
+            text.append(f"  retry in {max(0.0, info.retry_in):.0f}s", "bold")
+        elif info.phase is PollPhase.STOPPED:
+            text.append("  polling stopped; press r to try again", "bold")
+    elif info.notice:
+        text.append("\n")
+        text.append(" NOTE ", "bold black on yellow")
+        text.append(" ")
+        text.append(strip_control(info.notice), "yellow")
+    return text
+
+
+class StatusBar(Static):
+    """Thin: renders a :class:`StatusInfo` given by the app."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: auto; max-height: 3; background: $panel; }
+    """
+
+    def show(self, info: StatusInfo) -> None:
+        self.update(status_text(info))

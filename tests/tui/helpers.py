@@ -1,0 +1,140 @@
+"""Deterministic sources and clocks for driving the real app with the pilot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual.pilot import Pilot
+
+from flowtop.core.client import NitroClient
+from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
+from flowtop.core.demo.faults import Faults
+from flowtop.core.demo.transport import DemoTransport
+from flowtop.core.errors import FlowtopError
+from flowtop.core.model import Flow
+from flowtop.core.source import ClientSource, Snapshot
+from flowtop.tui.app import FlowTopApp
+
+START = 1_790_000_000.0
+
+
+class Clock:
+    """Wall-clock time the test moves by hand."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class DemoSource:
+    """The real demo appliance through the real client, with a controlled clock.
+
+    Latency and receive time are pinned so that screens are identical run to run.
+    Each fetch advances the clock by ``step`` seconds, so the simulated world moves.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        seed: int = 7,
+        flows: int = 150,
+        faults: Faults | None = None,
+        step: float = 1.0,
+    ) -> None:
+        self.clock = clock
+        self.step = step
+        self.appliance = DemoAppliance(seed=seed, flows=flows, clock=clock, faults=faults)
+        client = NitroClient(
+            "http://demo.invalid",
+            DEMO_USERNAME,
+            DEMO_PASSWORD,
+            transport=DemoTransport(self.appliance),
+        )
+        self.inner = ClientSource(client, "admin@demo")
+        self.fetches = 0
+        self.closed = False
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    async def fetch(self, max_stats: int) -> Snapshot:
+        self.fetches += 1
+        self.clock.advance(self.step)
+        snapshot = await self.inner.fetch(max_stats)
+        return Snapshot(
+            flows=snapshot.flows,
+            received_at=self.clock(),
+            latency=0.012,
+            raw=snapshot.raw,
+            ignored_items=snapshot.ignored_items,
+        )
+
+    async def close(self) -> None:
+        self.closed = True
+        await self.inner.close()
+
+
+Step = list[Flow] | FlowtopError
+
+
+class ScriptedSource:
+    """Answers from a script: a list of flows, or an error to raise; the last repeats."""
+
+    def __init__(self, clock: Clock, script: list[Step], description: str = "ops@lab") -> None:
+        self.clock = clock
+        self.script = list(script)
+        self.fetches = 0
+        self.closed = False
+        self._description = description
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    async def fetch(self, max_stats: int) -> Snapshot:
+        step = self.script[min(self.fetches, len(self.script) - 1)]
+        self.fetches += 1
+        self.clock.advance(1.0)
+        if isinstance(step, FlowtopError):
+            raise step
+        return Snapshot(flows=step, received_at=self.clock(), latency=0.02)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def make_app(source: Any, clock: Clock, **options: Any) -> FlowTopApp:
+    options.setdefault("interval", 60.0)
+    return FlowTopApp(source, clock=clock, handle_signals=False, **options)
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0
+) -> None:
+    """Let the app run until ``condition`` holds; fail the test if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("the app never reached the expected state")
+        await pilot.pause(0.02)
+
+
+async def poll_now(pilot: Pilot[Any], app: FlowTopApp, source: Any) -> None:
+    """Ask for a poll (the `r` key) and wait until it has been applied."""
+    attempts = app.poll_attempts
+    await pilot.press("r")
+    await wait_until(pilot, lambda: app.poll_attempts > attempts)
+    await pilot.pause()
+
+
+RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
