@@ -38,8 +38,12 @@ def fit_columns(columns: Sequence[Column], width: int) -> list[tuple[Column, int
     return list(zip(kept, widths, strict=True))
 
 
-def _fit(text: str, width: int, right: bool) -> str:
+def _fit(text: str, width: int, right: bool, middle: bool = False) -> str:
     if len(text) > width:
+        if middle and width >= 7:
+            # Keep the end of an endpoint: the port outlives the middle hextets.
+            tail = (width - 1) // 2
+            return text[: width - 1 - tail] + "…" + text[-tail:]
         return text[: max(0, width - 1)] + "…" if width > 1 else text[:width]
     return text.rjust(width) if right else text.ljust(width)
 
@@ -54,7 +58,8 @@ def render_table(rows: Sequence[Row], columns: Sequence[Column], width: int) -> 
         cells = row.cells
         lines.append(
             gap.join(
-                _fit(cells[p], w, c.numeric) for p, (c, w) in zip(positions, layout, strict=True)
+                _fit(cells[p], w, c.numeric, not c.squeezable)
+                for p, (c, w) in zip(positions, layout, strict=True)
             ).rstrip()
         )
     return "\n".join(lines) + "\n"

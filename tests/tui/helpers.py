@@ -8,79 +8,14 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from flowtop.core.client import NitroClient
-from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.transport import DemoTransport
+from flowtop.core.demo.pinned import ManualClock, PinnedDemoSource
 from flowtop.core.errors import FlowtopError
 from flowtop.core.model import Flow
-from flowtop.core.source import ClientSource, Snapshot
+from flowtop.core.source import Snapshot
 from flowtop.tui.app import FlowTopApp
 
-START = 1_790_000_000.0
-
-
-class Clock:
-    """Wall-clock time the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class DemoSource:
-    """The real demo appliance through the real client, with a controlled clock.
-
-    Latency and receive time are pinned so that screens are identical run to run.
-    Each fetch advances the clock by ``step`` seconds, so the simulated world moves.
-    """
-
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        seed: int = 7,
-        flows: int = 150,
-        faults: Faults | None = None,
-        step: float = 1.0,
-    ) -> None:
-        self.clock = clock
-        self.step = step
-        self.appliance = DemoAppliance(seed=seed, flows=flows, clock=clock, faults=faults)
-        client = NitroClient(
-            "http://demo.invalid",
-            DEMO_USERNAME,
-            DEMO_PASSWORD,
-            transport=DemoTransport(self.appliance),
-        )
-        self.inner = ClientSource(client, "admin@demo")
-        self.fetches = 0
-        self.closed = False
-
-    @property
-    def description(self) -> str:
-        return self.inner.description
-
-    async def fetch(self, max_stats: int) -> Snapshot:
-        self.fetches += 1
-        self.clock.advance(self.step)
-        snapshot = await self.inner.fetch(max_stats)
-        return Snapshot(
-            flows=snapshot.flows,
-            received_at=self.clock(),
-            latency=0.012,
-            raw=snapshot.raw,
-            ignored_items=snapshot.ignored_items,
-        )
-
-    async def close(self) -> None:
-        self.closed = True
-        await self.inner.close()
+Clock = ManualClock
+DemoSource = PinnedDemoSource
 
 
 Step = list[Flow] | FlowtopError

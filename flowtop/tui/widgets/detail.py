@@ -122,12 +122,12 @@ def flow_fields_table(flow: Flow) -> Table:
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
     for title, fields in _SECTIONS:
-        table.add_row(Text(title, "bold underline"), Text(""))
+        table.add_row(Text(title, "bold"), Text(""))
         for label, name, kind in fields:
             table.add_row(Text(label), _shown(flow, name, kind))
     extras = flow.extras
     if extras:
-        table.add_row(Text("Other fields", "bold underline"), Text(""))
+        table.add_row(Text("Other fields", "bold"), Text(""))
         for name, value in extras.items():
             table.add_row(Text(strip_control(name)), Text(strip_control(str(value))))
     return table
@@ -161,7 +161,7 @@ class DetailPane(VerticalScroll):
     DetailPane { padding: 0 1; }
     DetailPane > .detail-title { text-style: bold; }
     DetailPane > Sparkline { height: 2; margin-bottom: 1; }
-    DetailPane > .detail-heading { text-style: bold underline; margin-top: 1; }
+    DetailPane > .detail-heading { text-style: bold; margin-top: 1; }
     """
 
     def compose(self) -> ComposeResult:

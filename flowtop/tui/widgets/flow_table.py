@@ -164,12 +164,20 @@ def _squeeze(widths: list[int], slack: dict[int, int], deficit: int) -> None:
             taken += 1
 
 
-def fit_cell(text: str, width: int, right: bool) -> str:
-    """``text`` padded to exactly ``width`` cells, or cut with an ellipsis; never wrapped."""
+def fit_cell(text: str, width: int, right: bool, middle: bool = False) -> str:
+    """``text`` padded to exactly ``width`` cells, or cut with an ellipsis; never wrapped.
+
+    ``middle`` cuts from the middle instead, so the end survives: the port of a long
+    IPv6 endpoint matters more than its middle hextets.
+    """
     length = cell_len(text)
     if length > width:
         if width <= 1:
             return ELLIPSIS[:width]
+        if middle and width >= 7 and text.isascii():
+            tail = (width - 1) // 2
+            head = width - 1 - tail
+            return text[:head] + ELLIPSIS + text[-tail:]
         return set_cell_size(text, width - 1) + ELLIPSIS
     padding = " " * (width - length)
     return padding + text if right else text + padding
@@ -614,8 +622,14 @@ class FlowTable(Widget, can_focus=True):
 
     def _render_row(self, cells: tuple[str, ...], style: Style) -> Strip:
         count = len(cells)
+        columns = self._columns
         parts = [
-            fit_cell(strip_control(cells[index]) if index < count else "", size, right)
+            fit_cell(
+                strip_control(cells[index]) if index < count else "",
+                size,
+                right,
+                not columns[index].squeezable,
+            )
             for index, size, right in self._slots
         ]
         return self._strip(SEPARATOR.join(parts) + self._padding, style)

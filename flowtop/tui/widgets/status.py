@@ -31,6 +31,10 @@ class StatusInfo:
     notice: str = ""
 
 
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 60 else format_seconds(round(seconds))
+
+
 _PHASE_STYLE = {
     PollPhase.CONNECTING: ("CONNECTING", "bold black on yellow"),
     PollPhase.LIVE: ("LIVE", "bold black on green"),
@@ -43,19 +47,21 @@ _PHASE_STYLE = {
 def status_text(info: StatusInfo) -> Text:
     """The status line as Rich Text; appliance-supplied text is never parsed as markup."""
     label, style = _PHASE_STYLE[info.phase]
-    text = Text()
+    # Each line is cropped, never wrapped: the least important parts come last.
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f" {label} ", style)
     text.append(" ")
     text.append(strip_control(info.source), "bold")
-    text.append(f"  every {format_seconds(info.interval)}  max {info.max_stats}", "dim")
-    if info.since_update is not None:
-        text.append("  updated ")
-        text.append(f"{format_seconds(round(info.since_update, 1))} ago", "bold")
-    if info.latency is not None:
-        text.append(f" ({info.latency * 1000:.0f} ms)", "dim")
-    text.append("  flows ")
+    text.append("  ")
     text.append(f"{info.shown}/{info.total}", "bold")
+    text.append(" flows", "dim")
     text.append(f"  sort {info.sort}", "dim")
+    if info.since_update is not None:
+        text.append("  ")
+        text.append(f"{_ago(info.since_update)} ago", "bold")
+    if info.latency is not None:
+        text.append(f" ({info.latency * 1000:.0f}ms)", "dim")
+    text.append(f"  every {format_seconds(info.interval)}  max {info.max_stats}", "dim")
     if info.filter:
         text.append("  filter ")
         text.append(strip_control(info.filter), "bold yellow")
@@ -80,7 +86,13 @@ class StatusBar(Static):
     """Thin: renders a :class:`StatusInfo` given by the app."""
 
     DEFAULT_CSS = """
-    StatusBar { height: auto; max-height: 3; background: $panel; }
+    StatusBar {
+        height: auto;
+        max-height: 3;
+        background: $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     """
 
     def show(self, info: StatusInfo) -> None:

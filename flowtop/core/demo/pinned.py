@@ -1,0 +1,81 @@
+"""A fully deterministic demo source: fixed seed, a clock moved by hand, pinned latency.
+
+Screenshots, snapshot tests and benchmarks use it, so that the same run draws the
+same screen on any machine.
+"""
+
+from __future__ import annotations
+
+from flowtop.core.client import NitroClient
+from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
+from flowtop.core.demo.faults import Faults
+from flowtop.core.demo.transport import DemoTransport
+from flowtop.core.source import ClientSource, Snapshot
+
+# 2026-09-21 08:53:20 UTC: any fixed instant will do.
+PINNED_START = 1_790_000_000.0
+
+
+class ManualClock:
+    """Wall-clock time that moves only when told to."""
+
+    def __init__(self, now: float = PINNED_START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class PinnedDemoSource:
+    """The real demo appliance through the real client, on a manual clock.
+
+    Each fetch moves the clock by ``step`` seconds, so the simulated world moves on;
+    latency is pinned so that status lines do not vary from run to run.
+    """
+
+    def __init__(
+        self,
+        clock: ManualClock,
+        *,
+        seed: int = 7,
+        flows: int = 150,
+        faults: Faults | None = None,
+        step: float = 1.0,
+        latency: float = 0.012,
+    ) -> None:
+        self.clock = clock
+        self.step = step
+        self.latency = latency
+        self.appliance = DemoAppliance(seed=seed, flows=flows, clock=clock, faults=faults)
+        client = NitroClient(
+            "http://demo.invalid",
+            DEMO_USERNAME,
+            DEMO_PASSWORD,
+            transport=DemoTransport(self.appliance),
+        )
+        self.inner = ClientSource(client, f"{DEMO_USERNAME}@demo")
+        self.fetches = 0
+        self.closed = False
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    async def fetch(self, max_stats: int) -> Snapshot:
+        self.fetches += 1
+        self.clock.advance(self.step)
+        snapshot = await self.inner.fetch(max_stats)
+        return Snapshot(
+            flows=snapshot.flows,
+            received_at=self.clock(),
+            latency=self.latency,
+            raw=snapshot.raw,
+            ignored_items=snapshot.ignored_items,
+        )
+
+    async def close(self) -> None:
+        self.closed = True
+        await self.inner.close()
