@@ -31,9 +31,9 @@ async def settle(pilot: Pilot[Any], condition: Callable[[], bool], timeout: floa
 async def poll(pilot: Pilot[Any], app: FlowTopApp, times: int = 1) -> None:
     """Poll now (the `r` key), ``times`` times, waiting for each to be applied."""
     for _ in range(times):
-        attempts = app.poll_attempts
+        target = app.poll_attempts + 1
         await pilot.press("r")
-        await settle(pilot, lambda done=attempts: app.poll_attempts > done)
+        await settle(pilot, lambda: app.poll_attempts >= target)  # noqa: B023
     await pilot.pause()
 
 
