@@ -1,4 +1,5 @@
-"""Command line: arguments -> settings -> the TUI, one-shot output or the demo server."""
+"""Command line: arguments -> settings -> the TUI, one-shot output, headless recording
+or the demo server."""
 
 from __future__ import annotations
 
@@ -8,22 +9,26 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from flowtop import __version__
-from flowtop.core.batch import FORMATS, render_csv, render_json, render_table
+from flowtop.core.batch import (
+    FORMATS,
+    render_csv,
+    render_json,
+    render_records_csv,
+    render_records_json,
+    render_table,
+)
 from flowtop.core.client import MAX_STATS_CHOICES
-from flowtop.core.columns import SortSpec
+from flowtop.core.columns import SortSpec, resolve_column
+from flowtop.core.config import ENV_CONFIG, parse_highlight_argument
 from flowtop.core.errors import FlowtopError, UsageError
 from flowtop.core.filter import compile_filter
-from flowtop.core.settings import (
-    ENV_PASSWORD,
-    ENV_URL,
-    ENV_USER,
-    Settings,
-    password_from_environment,
-)
-from flowtop.core.source import build_source
+from flowtop.core.groups import GROUP_JSON_FIELDS, GROUPINGS, group_columns, resolve_grouping
+from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
+from flowtop.core.settings import ENV_PASSWORD, ENV_URL, ENV_USER, Settings, resolve_settings
+from flowtop.core.source import FlowSource, build_source
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView
 
@@ -32,13 +37,22 @@ examples:
   flowtop --demo                              live view of the built-in demo appliance
   {ENV_PASSWORD}=... flowtop --url 10.0.0.1 --user admin
   flowtop --url https://sdwan.example --user viewer --ca-bundle appliance.pem
+  flowtop --profile lab                       connect with a profile of the config file
   flowtop --demo --once --format json         one snapshot as JSON, then exit
   flowtop --demo --once --filter 'app:zoom|teams pps>10' --sort bytes
+  flowtop --demo --once --group-by application --format json
+  flowtop --demo --highlight 'pps>500@red' --highlight 'dscp:ef@cyan'
+  flowtop --demo --headless --record polls.jsonl.gz --count 60
+  flowtop --replay polls.jsonl.gz --speed 10
   flowtop demo-server --port 8080             the demo appliance as a real HTTP server
 
 environment:
   {ENV_URL}, {ENV_USER}, {ENV_PASSWORD}   appliance URL, user and password
+  {ENV_CONFIG}                              config file (default: the XDG config path)
   NO_COLOR                                    no colours in the live view
+
+precedence: command line, then environment, then the profile, then the config file's
+[defaults], then built-in defaults.
 
 exit codes:
   0 success, 2 usage or filter error, 3 appliance unreachable or timed out,
@@ -46,7 +60,7 @@ exit codes:
 """
 
 
-def _positive_float(text: str) -> float:
+def _finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -56,7 +70,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # Defaults are None: "not given" lets lower layers (environment, profile) decide.
     parser = argparse.ArgumentParser(
         prog="flowtop",
         description="A top-like live monitor for the flows of an SD-WAN appliance.",
@@ -70,32 +95,65 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--demo", action="store_true", help="watch the built-in demo appliance instead"
     )
-    where.add_argument("--demo-seed", type=int, default=1, help=argparse.SUPPRESS)
-    where.add_argument("--insecure", action="store_true", help="do not verify the TLS certificate")
+    where.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
+    where.add_argument(
+        "--insecure", action="store_true", default=None,
+        help="do not verify the TLS certificate",
+    )  # fmt: skip
     where.add_argument("--ca-bundle", metavar="PATH", help="trust this CA bundle (PEM)")
     where.add_argument(
-        "--timeout", type=_positive_float, default=10.0, metavar="SECONDS",
+        "--timeout", type=_finite_float, metavar="SECONDS",
         help="connect and read timeout (default 10)",
     )  # fmt: skip
+    where.add_argument("--config", metavar="PATH", help=f"config file (env {ENV_CONFIG})")
+    where.add_argument("--profile", metavar="NAME", help="a profile of the config file")
     polling = parser.add_argument_group("polling")
     polling.add_argument(
-        "--interval", type=_positive_float, default=2.0, metavar="SECONDS",
-        help="seconds between polls, at least 0.5 (default 2)",
+        "--interval", type=_finite_float, metavar="SECONDS",
+        help="seconds between polls, 0.5 to 60 (default 2)",
     )  # fmt: skip
     polling.add_argument(
-        "--max-stats", type=int, default=100, choices=MAX_STATS_CHOICES,
+        "--max-stats", type=int, choices=MAX_STATS_CHOICES,
         help="how many flows the appliance returns (default 100)",
     )  # fmt: skip
     view = parser.add_argument_group("view")
-    view.add_argument("--filter", default="", metavar="EXPR", help="show only matching flows")
+    view.add_argument("--filter", metavar="EXPR", help="show only matching flows")
     view.add_argument(
-        "--sort", default="kbps", metavar="FIELD",
+        "--sort", metavar="FIELD",
         help="sort column; numbers descending, text ascending; FIELD:asc or FIELD:desc",
+    )  # fmt: skip
+    view.add_argument(
+        "--columns", metavar="LIST", help="columns to show, comma-separated, in order"
+    )
+    view.add_argument(
+        "--group-by", metavar="FIELD", choices=sorted(GROUPINGS),
+        help="sum flows per " + ", ".join(GROUPINGS),
+    )  # fmt: skip
+    view.add_argument(
+        "--highlight", metavar="EXPR[@COLOUR]", action="append",
+        help="colour matching flows (repeatable): 'pps>1000@red'; a final ! rings the bell",
     )  # fmt: skip
     batch = parser.add_argument_group("one-shot mode")
     batch.add_argument("--once", action="store_true", help="print one snapshot and exit")
     batch.add_argument(
         "--format", choices=FORMATS, default="table", help="output of --once (default table)"
+    )
+    recording = parser.add_argument_group("record and replay")
+    recording.add_argument(
+        "--record", metavar="FILE", help="append every poll to FILE (JSON lines; .gz compresses)"
+    )
+    recording.add_argument(
+        "--headless", action="store_true", help="with --record: no screen, just record"
+    )
+    recording.add_argument(
+        "--count", type=_positive_int, metavar="N", help="--headless: stop after N polls"
+    )
+    recording.add_argument(
+        "--duration", type=_finite_float, metavar="SECONDS", help="--headless: stop after this"
+    )
+    recording.add_argument("--replay", metavar="FILE", help="play a recording in the live view")
+    recording.add_argument(
+        "--speed", type=_finite_float, metavar="X", help="replay speed (default 1)"
     )
     return parser
 
@@ -117,35 +175,67 @@ def _refuse_password_argument(argv: Sequence[str]) -> None:
     for token in argv:
         if token.startswith("--pass"):
             raise UsageError(
-                f"flowtop never takes a password on the command line: set {ENV_PASSWORD}"
-                " or answer the prompt"
+                f"flowtop never takes a password on the command line: set {ENV_PASSWORD},"
+                " use a profile's password_command, or answer the prompt"
             )
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    if args.headless and not args.record:
+        raise UsageError("--headless records without a screen: it needs --record FILE")
+    if (args.count or args.duration) and not args.headless:
+        raise UsageError("--count and --duration go with --headless")
+    if args.replay and (args.record or args.once or args.demo or args.url):
+        raise UsageError("--replay plays a file: it takes no appliance, --record or --once")
+    if args.speed is not None and not args.replay:
+        raise UsageError("--speed goes with --replay")
+    if args.once and args.headless:
+        raise UsageError("--once and --headless are two different modes: choose one")
+
+
+def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the command line gives; None for anything not given."""
+    columns = None
+    if args.columns:
+        names = [name for name in args.columns.split(",") if name.strip()]
+        columns = tuple(resolve_column(name).id for name in names) or None
+    highlight = None
+    if args.highlight:
+        highlight = tuple(parse_highlight_argument(text) for text in args.highlight)
+    return {
+        "url": args.url,
+        "user": args.user,
+        "demo": True if args.demo else None,
+        "demo_seed": args.demo_seed,
+        "insecure": args.insecure,
+        "ca_bundle": args.ca_bundle,
+        "timeout": args.timeout,
+        "interval": args.interval,
+        "max_stats": args.max_stats,
+        "filter": args.filter,
+        "sort": args.sort,
+        "columns": columns,
+        "highlight": highlight,
+        "group_by": args.group_by,
+        "record": args.record,
+        "replay": args.replay,
+        "speed": args.speed,
+    }
 
 
 def settings_from_arguments(
     args: argparse.Namespace, environ: dict[str, str] | None = None
 ) -> Settings:
     env = dict(os.environ) if environ is None else environ
-    url = args.url or env.get(ENV_URL) or None
-    user = args.user or env.get(ENV_USER) or None
-    settings = Settings(
-        url=url,
-        user=user,
-        demo=args.demo,
-        demo_seed=args.demo_seed,
-        insecure=args.insecure,
-        ca_bundle=args.ca_bundle,
-        timeout=args.timeout,
-        interval=args.interval,
-        max_stats=args.max_stats,
-        filter=args.filter,
-        sort=args.sort,
-    ).check()
+    _check_combinations(args)
+    resolution = resolve_settings(
+        cli_layer(args), env, config_path=args.config, profile_name=args.profile
+    )
+    for warning in resolution.warnings:
+        sys.stderr.write(f"flowtop: warning: {warning}\n")
+    settings = resolution.settings
     compile_filter(settings.filter)
     SortSpec.parse(settings.sort)
-    if not settings.demo:
-        password = password_from_environment(env, user=settings.user or "")
-        settings = settings.model_copy(update={"password": password})
     return settings
 
 
@@ -159,10 +249,13 @@ def output_width(stream: TextIO) -> int:
     return 80
 
 
-async def run_once(settings: Settings, output_format: str, width: int) -> str:
-    """One snapshot, filtered and sorted, in the chosen format."""
+async def run_once(
+    settings: Settings, output_format: str, width: int, group_by: str | None = None
+) -> str:
+    """One snapshot, filtered, sorted and maybe grouped, in the chosen format."""
     predicate = compile_filter(settings.filter)
     sort = SortSpec.parse(settings.sort)
+    grouping = resolve_grouping(group_by) if group_by else None
     source = build_source(settings)
     try:
         snapshot = await source.fetch(settings.max_stats)
@@ -170,14 +263,87 @@ async def run_once(settings: Settings, output_format: str, width: int) -> str:
         await source.close()
     store = FlowStore(history=1)
     store.apply(snapshot.flows, snapshot.received_at)
-    view = FlowView()
-    result = view.compute(store.records.values(), None if predicate.is_empty else predicate, sort)
+    view = FlowView(settings.columns)
+    chosen = None if predicate.is_empty else predicate
+    if grouping is not None:
+        result = view.compute_groups(store.records.values(), grouping, chosen, sort)
+        records = [row.to_json_dict() for row in result.rows]
+        if output_format == "json":
+            return render_records_json(records)
+        if output_format == "csv":
+            return render_records_csv(records, GROUP_JSON_FIELDS)
+        return render_table(result.rows, group_columns(grouping), width)
+    result = view.compute(store.records.values(), chosen, sort)
     flows = [row.flow for row in result.rows]
     if output_format == "json":
         return render_json(flows)
     if output_format == "csv":
         return render_csv(flows)
     return render_table(result.rows, view.columns, width)
+
+
+async def run_headless(settings: Settings, count: int | None, duration: float | None) -> int:
+    """Record polls without a screen; errors of single polls are reported and survived."""
+    assert settings.record is not None
+    source = build_source(settings)
+    recorder = Recorder(settings.record, source=source.description, max_stats=settings.max_stats)
+
+    def report(error: FlowtopError) -> None:
+        sys.stderr.write(f"flowtop: poll failed: {error}\n")
+
+    try:
+        polls = await record_headless(
+            source,
+            recorder,
+            interval=settings.interval,
+            max_stats=settings.max_stats,
+            count=count,
+            duration=duration,
+            on_error=report,
+        )
+    finally:
+        recorder.close()
+        await source.close()
+    if recorder.last_error:
+        sys.stderr.write(f"flowtop: {recorder.last_error}\n")
+        return 5
+    sys.stderr.write(f"flowtop: recorded {polls} poll(s) to {settings.record}\n")
+    return 0
+
+
+def open_source(settings: Settings) -> FlowSource:
+    """The live source, or a replay of a recording."""
+    if settings.replay is not None:
+        recording = Recording.load(settings.replay)
+        if recording.damage:
+            sys.stderr.write(f"flowtop: warning: {recording.damage}\n")
+        return ReplaySource(recording, speed=settings.speed)
+    return build_source(settings)
+
+
+def run_tui(settings: Settings) -> int:
+    """Run the live monitor until the user quits."""
+    from flowtop.tui.app import FlowTopApp
+
+    source = open_source(settings)
+    recorder = None
+    if settings.record is not None:
+        recorder = Recorder(
+            settings.record, source=source.description, max_stats=settings.max_stats
+        )
+    app = FlowTopApp(
+        source,
+        interval=settings.interval,
+        max_stats=settings.max_stats,
+        filter_text=settings.filter,
+        sort=SortSpec.parse(settings.sort),
+        columns=settings.columns,
+        group_by=settings.group_by,
+        highlights=settings.highlight,
+        recorder=recorder,
+    )
+    app.run()
+    return app.return_code or 0
 
 
 def _run_demo_server(argv: Sequence[str]) -> int:
@@ -200,13 +366,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
         settings = settings_from_arguments(args)
         if args.once:
-            text = asyncio.run(run_once(settings, args.format, output_width(sys.stdout)))
+            width = output_width(sys.stdout)
+            text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
             sys.stdout.write(text)
             sys.stdout.flush()
             return 0
-        from flowtop.tui.app import run_app
-
-        return run_app(settings)
+        if args.headless:
+            return asyncio.run(run_headless(settings, args.count, args.duration))
+        return run_tui(settings)
     except FlowtopError as error:
         _report(error)
         return error.exit_code
@@ -219,3 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    except Exception as error:  # a bug: still one line, never a traceback
+        sys.stderr.write(
+            f"flowtop: unexpected error (please report it): {type(error).__name__}: {error}\n"
+        )
+        return 1

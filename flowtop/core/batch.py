@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from flowtop.core.columns import Column
 from flowtop.core.model import API_FIELDS, Flow
@@ -70,6 +70,36 @@ def render_json(flows: Sequence[Flow]) -> str:
     return json.dumps([flow.to_json_dict() for flow in flows], indent=2, ensure_ascii=False) + "\n"
 
 
+def render_records_json(records: Sequence[dict[str, Any]]) -> str:
+    """Rows that are not flows (group sums), as a JSON array."""
+    return json.dumps(list(records), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: empty for None, JSON for nested data, and appliance text
+    that a spreadsheet would run as a formula quoted with a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def render_records_csv(records: Sequence[dict[str, Any]], header: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for record in records:
+        writer.writerow([csv_cell(record.get(name)) for name in header])
+    return buffer.getvalue()
+
+
 def render_csv(flows: Sequence[Flow]) -> str:
     """A header row of the 26 API field names, then one row a flow; missing is empty."""
     buffer = io.StringIO()
@@ -77,5 +107,5 @@ def render_csv(flows: Sequence[Flow]) -> str:
     writer.writerow(API_FIELDS)
     for flow in flows:
         values = flow.to_json_dict()
-        writer.writerow(["" if values[name] is None else values[name] for name in API_FIELDS])
+        writer.writerow([csv_cell(values[name]) for name in API_FIELDS])
     return buffer.getvalue()

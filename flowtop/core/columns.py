@@ -31,8 +31,9 @@ class Column:
     title: str
     width: int
     numeric: bool
-    text: Callable[[Flow], str]
-    sort_value: Callable[[Flow], Any]
+    # A flow column takes a Flow; a group column (core/groups.py) takes a Group.
+    text: Callable[[Any], str]
+    sort_value: Callable[[Any], Any]
     # Narrow terminals drop columns with the highest priority number first.
     priority: int = 1
     # Free text may be cut short to fit; an address or a protocol cut short misleads.

@@ -913,3 +913,25 @@ def _failure(name: str, status: int, err: bytes, first_out: bytes) -> str:
     if len(shown) > _STDERR_SHOWN:
         shown = shown[: _STDERR_SHOWN - 1] + "…"
     return f"{message}: {shown}" if shown else message
+
+
+def parse_highlight_argument(text: str) -> HighlightRule:
+    """``EXPR`` or ``EXPR@COLOUR`` from the command line; ``!`` after the colour rings.
+
+    ``pps>1000@red``, ``dscp:ef path:LTE@#ff8800``, ``app:ssh@cyan!``.
+    """
+    expr, at, colour = text.rpartition("@")
+    if not at:
+        return HighlightRule(expr=text)
+    bell = colour.endswith("!")
+    colour = colour.removesuffix("!").strip()
+    try:
+        Color.parse(colour)
+    except ColorParseError:
+        raise UsageError(
+            f'--highlight "{text}": "{colour}" is not a colour (try red, yellow or #ff8800)'
+        ) from None
+    try:
+        return HighlightRule(expr=expr.strip(), color=colour, bell=bell)
+    except ValueError as error:
+        raise UsageError(f'--highlight "{text}": {error}') from None

@@ -8,42 +8,63 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec, resolve_column
+from flowtop.core.groups import Group, Grouping, build_groups, group_columns, group_key
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.store import FlowRecord
 
 FlowPredicate = Callable[[Flow], bool]
+T = TypeVar("T")
 
 
 class Row:
-    """One shown flow.  Its cell texts are formatted on first use.
+    """One shown row: a flow, or a group of flows.  Cell texts are formatted on first use.
 
     A table draws only the rows on screen, so formatting lazily saves formatting a
     thousand rows a tick to show fifty.
     """
 
-    __slots__ = ("_cells", "_formatters", "flow", "key")
+    __slots__ = ("_cells", "_formatters", "item", "key")
 
     def __init__(
-        self, key: FlowKey, flow: Flow, formatters: Sequence[Callable[[Flow], str]]
+        self, key: FlowKey, item: Flow | Group, formatters: Sequence[Callable[[Any], str]]
     ) -> None:
         self.key = key
-        self.flow = flow
+        self.item = item
         self._formatters = formatters
         self._cells: tuple[str, ...] | None = None
+
+    @property
+    def flow(self) -> Flow:
+        """The row's flow; for a group, its top flow (the one with the highest rate)."""
+        item = self.item
+        if isinstance(item, Group):
+            assert item.top is not None  # a group holds at least one flow
+            return item.top
+        return item
+
+    @property
+    def group(self) -> Group | None:
+        item = self.item
+        return item if isinstance(item, Group) else None
 
     @property
     def cells(self) -> tuple[str, ...]:
         cells = self._cells
         if cells is None:
-            flow = self.flow
-            cells = self._cells = tuple([text(flow) for text in self._formatters])
+            item = self.item
+            cells = self._cells = tuple([text(item) for text in self._formatters])
         return cells
 
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.item.to_json_dict()
+
     def __repr__(self) -> str:
-        return f"Row({self.key.label()})"
+        item = self.item
+        label = item.value if isinstance(item, Group) else self.key.label()
+        return f"Row({label})"
 
 
 class ViewDiff:
@@ -106,26 +127,31 @@ class ViewResult:
         return None
 
 
-def sort_records(records: list[FlowRecord], column: Column, descending: bool) -> list[FlowRecord]:
-    """Sort by the column's value, missing values last in both directions.
+def sort_by(items: list[T], value: Callable[[T], Any], descending: bool) -> list[T]:
+    """Sort by ``value``, missing values (None) last in both directions.
 
-    Ties keep first-seen order (the store's order), so equal rows never jitter.
+    Ties keep the incoming order (the store's first-seen order), so equal rows never
+    jitter from one tick to the next.
     """
-    value = column.sort_value
-    present: list[tuple[Any, FlowRecord]] = []
-    missing: list[FlowRecord] = []
-    for record in records:
-        v = value(record.flow)
+    present: list[tuple[Any, T]] = []
+    missing: list[T] = []
+    for item in items:
+        v = value(item)
         if v is None:
-            missing.append(record)
+            missing.append(item)
         else:
-            present.append((v, record))
+            present.append((v, item))
     try:
         present.sort(key=lambda pair: pair[0], reverse=descending)
     except TypeError:
         # Mixed types (an extra field holding numbers and text): compare as text.
         present.sort(key=lambda pair: str(pair[0]), reverse=descending)
-    return [record for _, record in present] + missing
+    return [item for _, item in present] + missing
+
+
+def sort_records(records: list[FlowRecord], column: Column, descending: bool) -> list[FlowRecord]:
+    flow_value = column.sort_value
+    return sort_by(records, lambda record: flow_value(record.flow), descending)
 
 
 class FlowView:
@@ -151,8 +177,8 @@ class FlowView:
         predicate: FlowPredicate | None = None,
         sort: SortSpec | None = None,
     ) -> ViewResult:
+        """Flow rows: the records that match, sorted."""
         everything = list(records)
-        total = len(everything)
         chosen = (
             everything
             if predicate is None
@@ -161,17 +187,43 @@ class FlowView:
         if sort is not None:
             chosen = sort_records(chosen, resolve_column(sort.column), sort.descending)
         formatters = [column.text for column in self.columns]
+        rows: list[Row] = [Row(record.key, record.flow, formatters) for record in chosen]
+        return self._result(rows, len(everything))
+
+    def compute_groups(
+        self,
+        records: Iterable[FlowRecord],
+        grouping: Grouping,
+        predicate: FlowPredicate | None = None,
+        sort: SortSpec | None = None,
+    ) -> ViewResult:
+        """Group rows: the matching flows summed per group, sorted like flows."""
+        everything = list(records)
+        items = [
+            (record.key, record.flow)
+            for record in everything
+            if predicate is None or predicate(record.flow)
+        ]
+        groups = build_groups(items, grouping)
+        columns = group_columns(grouping)
+        by_id = {column.id: column for column in columns}
+        if sort is not None:
+            column = by_id.get(sort.column)
+            if column is None:
+                column, descending = by_id["kbps"], True
+            else:
+                descending = sort.descending
+            groups = sort_by(groups, column.sort_value, descending)
+        formatters = [column.text for column in columns]
+        rows: list[Row] = [
+            Row(group_key(grouping, group.value), group, formatters) for group in groups
+        ]
+        return self._result(rows, len(everything))
+
+    def _result(self, rows: list[Row], total: int) -> ViewResult:
         previous = self._previous
-        current: dict[FlowKey, Row] = {}
-        rows: list[Row] = []
-        added: list[FlowKey] = []
-        for record in chosen:
-            key = record.key
-            row = Row(key, record.flow, formatters)
-            if key not in previous:
-                added.append(key)
-            current[key] = row
-            rows.append(row)
+        current = {row.key: row for row in rows}
+        added = [row.key for row in rows if row.key not in previous]
         removed = [key for key in previous if key not in current]
         order = [row.key for row in rows]
         # A table that drops the removed rows and appends the added ones ends up in

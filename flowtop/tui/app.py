@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,15 +17,21 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from flowtop.core.client import MAX_STATS_CHOICES
-from flowtop.core.columns import SortSpec, resolve_column
-from flowtop.core.errors import FlowtopError
+from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec, resolve_column
+from flowtop.core.config import HighlightRule
+from flowtop.core.errors import FlowtopError, UsageError
+from flowtop.core.export import ExportError, export_rows
 from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
+from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
 from flowtop.core.model import FlowKey
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
-from flowtop.core.settings import Settings
-from flowtop.core.source import FlowSource, Snapshot, build_source
-from flowtop.core.store import FlowStore
-from flowtop.core.view import FlowView, ViewResult
+from flowtop.core.recording import Recorder, ReplaySource
+from flowtop.core.source import FlowSource, Snapshot
+from flowtop.core.store import FlowStore, StoreUpdate
+from flowtop.core.view import FlowView, Row, ViewResult
+from flowtop.tui.highlight import Highlighter
+from flowtop.tui.screens.events import EventsScreen
+from flowtop.tui.screens.export import ExportScreen
 from flowtop.tui.screens.help import HelpScreen
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.detail import DetailPane
@@ -36,10 +42,14 @@ from flowtop.tui.widgets.status import StatusBar, StatusInfo
 # At this width and above the detail pane sits beside the table.
 WIDE_LAYOUT_MIN_WIDTH = 150
 CLOSE_TIMEOUT = 2.0
+# How long the status line calls out a failover.
+FAILOVER_NOTICE_SECONDS = 60.0
+# Stepping back in a replay rebuilds the store from this many polls before the target.
+REPLAY_REBUILD_POLLS = 60
 
 
 class FlowTopApp(App[int]):
-    """The live monitor."""
+    """The live monitor (and the replay of a recording)."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "flowtop"
@@ -49,10 +59,13 @@ class FlowTopApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("slash", "open_filter", "Filter", key_display="/"),
-        Binding("escape", "escape", "Clear", show=False),
+        Binding("escape", "escape", "Back", show=False),
         Binding("space,p", "toggle_pause", "Pause", key_display="spc"),
         Binding("r", "refresh", "Refresh"),
         Binding("s", "choose_sort", "Sort"),
+        Binding("g", "cycle_grouping", "Group"),
+        Binding("e", "events", "Events"),
+        Binding("d,enter", "toggle_detail", "Detail", key_display="d"),
         Binding("i", "invert_sort", "Invert", show=False),
         Binding("less_than_sign", "sort_left", "Sort left", show=False, key_display="<"),
         Binding("greater_than_sign", "sort_right", "Sort right", show=False, key_display=">"),
@@ -62,8 +75,10 @@ class FlowTopApp(App[int]):
         Binding("A", "sort_by('age')", "Sort age", show=False),
         Binding("plus", "slower", "Slower", show=False, key_display="+"),
         Binding("minus", "faster", "Faster", show=False, key_display="-"),
-        Binding("m", "cycle_max_stats", "Max", key_display="m"),
-        Binding("d,enter", "toggle_detail", "Detail", key_display="d"),
+        Binding("m", "cycle_max_stats", "Max", show=False),
+        Binding("ctrl+s", "export", "Export", show=False),
+        Binding("left_square_bracket", "replay_step(-1)", "Back", show=False, key_display="["),
+        Binding("right_square_bracket", "replay_step(1)", "Forward", show=False, key_display="]"),
     ]
 
     def __init__(
@@ -74,22 +89,37 @@ class FlowTopApp(App[int]):
         max_stats: int = 100,
         filter_text: str = "",
         sort: SortSpec | None = None,
+        columns: Sequence[str] = DEFAULT_COLUMNS,
+        group_by: str | None = None,
+        highlights: Sequence[HighlightRule] = (),
+        recorder: Recorder | None = None,
+        export_directory: Path | None = None,
         clock: Callable[[], float] = time.time,
         history: int = 300,
         handle_signals: bool = True,
     ) -> None:
         super().__init__()
         self.source = source
+        self.replay = source if isinstance(source, ReplaySource) else None
         self.clock = clock
         self.poll_state = PollState(interval=clamp_interval(interval))
         self.max_stats = max_stats
         self.sort = sort or SortSpec()
         self.flow_filter: FlowFilter = compile_filter(filter_text) if filter_text else MATCH_ALL
         self.store = FlowStore(history=history)
-        self.view = FlowView()
+        self.view = FlowView(columns)
+        self.grouping: Grouping | None = resolve_grouping(group_by) if group_by else None
+        self.highlighter = Highlighter(highlights)
+        self.recorder = recorder
+        self.export_directory = export_directory
         self.last_result: ViewResult | None = None
         self.selected: FlowKey | None = None
         self.notice = ""
+        self.position = ""
+        # (grouping, filter) to go back to with escape after a drill-down.
+        self._drill_stack: list[tuple[Grouping | None, FlowFilter]] = []
+        self._failover_notice: tuple[str, float] | None = None
+        self._recording_error_shown = False
         self._handle_signals = handle_signals
         self._wake = asyncio.Event()
         self._next_poll_at: float | None = None
@@ -121,6 +151,11 @@ class FlowTopApp(App[int]):
         return self.query_one("#filter-bar", FilterBar)
 
     @property
+    def columns(self) -> tuple[Column, ...]:
+        """The columns shown now: flow columns, or group columns when grouped."""
+        return group_columns(self.grouping) if self.grouping else self.view.columns
+
+    @property
     def wide(self) -> bool:
         return self.size.width >= WIDE_LAYOUT_MIN_WIDTH
 
@@ -143,7 +178,7 @@ class FlowTopApp(App[int]):
         self._apply_layout()
 
     async def on_mount(self) -> None:
-        self.table.set_columns(self.view.columns)
+        self.table.set_columns(self.columns)
         self._apply_layout()
         self.table.focus()
         self._update_status()
@@ -172,10 +207,7 @@ class FlowTopApp(App[int]):
             started = time.monotonic()
             if self.poll_state.may_poll:
                 await self._poll_once()
-            delay = self.poll_state.delay()
-            wait = max(delay - (time.monotonic() - started), min(0.2, delay))
-            if self.poll_state.paused or self.poll_state.phase is PollPhase.STOPPED:
-                wait = 3600.0
+            wait = self._next_wait(time.monotonic() - started)
             self._next_poll_at = self.clock() + wait
             self._update_status()
             try:
@@ -183,6 +215,23 @@ class FlowTopApp(App[int]):
             except TimeoutError:
                 pass
             self._wake.clear()
+
+    def _next_wait(self, spent: float) -> float:
+        state = self.poll_state
+        if state.paused or state.phase is PollPhase.STOPPED:
+            return 3600.0
+        if self.replay is not None and state.failures == 0:
+            gap = self.replay.interval_to_next()
+            if gap is None:
+                self._end_of_replay()
+                return 3600.0
+            return gap
+        delay = state.delay()
+        return max(delay - spent, min(0.2, delay))
+
+    def _end_of_replay(self) -> None:
+        self.poll_state.set_paused(True)
+        self.notice = "end of the recording: [ and ] step through it, q quits"
 
     async def _poll_once(self) -> None:
         try:
@@ -209,48 +258,121 @@ class FlowTopApp(App[int]):
         recovered = self.poll_state.stale and self.poll_state.last_success_at is not None
         update = self.store.apply(snapshot.flows, snapshot.received_at)
         self.poll_state.succeeded(snapshot.received_at, snapshot.latency)
+        self._record(snapshot)
+        self._note(snapshot, update)
+        self._render(stale=False, new=update.added)
+        if isinstance(self.screen, EventsScreen):
+            self.screen.refresh_events()
+        if recovered:
+            self.notify("The appliance answers again.", title="Recovered", markup=False)
+
+    def _record(self, snapshot: Snapshot) -> None:
+        recorder = self.recorder
+        if recorder is None or self.replay is not None:
+            return
+        if not recorder.write(snapshot, self.max_stats) and not self._recording_error_shown:
+            self._recording_error_shown = True
+            message = recorder.last_error or "recording stopped"
+            self.notify(message, title="Recording", severity="error", markup=False)
+
+    def _note(self, snapshot: Snapshot, update: StoreUpdate) -> None:
         notes = []
+        if self.replay is not None and snapshot.position is not None:
+            number, count = snapshot.position
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snapshot.received_at))
+            self.position = f"replay poll {number} of {count} at {stamp}"
         if update.duplicate_keys:
             notes.append(f"the appliance repeated {update.duplicate_keys} flow key(s)")
         if snapshot.ignored_items:
             notes.append(f"{snapshot.ignored_items} item(s) in the answer were not flows")
-        for failover in update.failovers[:1]:
-            notes.append(f"{failover.count} flows moved {failover.old} → {failover.new}")
+        if update.failovers:
+            failover = update.failovers[0]
+            text = f"failover: {failover.count} flows moved {failover.old} → {failover.new}"
+            self._failover_notice = (text, self.clock() + FAILOVER_NOTICE_SECONDS)
+        if self._failover_notice is not None:
+            text, until = self._failover_notice
+            if self.clock() < until or self.replay is not None:
+                notes.append(text)
+            else:
+                self._failover_notice = None
+        if self.recorder is not None and self.recorder.last_error:
+            notes.append(self.recorder.last_error)
         self.notice = "; ".join(notes)
-        self._render(stale=False)
-        if recovered:
-            self.notify("The appliance answers again.", title="Recovered", markup=False)
 
     def wake(self) -> None:
         self._wake.set()
 
     # ---- rendering ----------------------------------------------------------------
 
-    def _render(self, *, stale: bool | None = None) -> None:
+    def _render(self, *, stale: bool | None = None, new: Iterable[FlowKey] = ()) -> None:
         if stale is None:
             stale = self.poll_state.stale
         predicate = None if self.flow_filter.is_empty else self.flow_filter
-        result = self.view.compute(self.store.records.values(), predicate, self.sort)
+        records = self.store.records.values()
+        if self.grouping is not None:
+            result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
+            new = ()
+        else:
+            result = self.view.compute(records, predicate, self.sort)
+        highlights = None
+        if self.highlighter:
+            highlights, started = self.highlighter.styles(result.rows)
+            if started:
+                self.bell()
         self.last_result = result
-        self.table.apply(result, self.sort, stale=stale)
+        self.table.apply(result, self.sort, stale=stale, new=new, highlights=highlights)
         self.selected = self.table.selected_key
         self._update_detail()
         self._update_status()
 
+    def selected_row(self) -> Row | None:
+        result = self.last_result
+        if result is None or self.selected is None:
+            return None
+        index = result.index_of(self.selected)
+        return None if index is None else result.rows[index]
+
     def _update_detail(self) -> None:
         if not self.detail_visible:
             return
-        record = self.store.get(self.selected) if self.selected is not None else None
-        self.detail.show(record, self.clock(), stale=self.poll_state.stale)
+        key = self.selected
+        row = self.selected_row()
+        if row is not None and row.group is not None:
+            # A group shows its top flow.
+            key = row.flow.key
+        record = self.store.get(key) if key is not None else None
+        self.detail.show(record, self._now(), stale=self.poll_state.stale)
+
+    def _now(self) -> float:
+        """Now, or in a replay the time of the poll shown."""
+        if self.replay is not None and self.poll_state.last_success_at is not None:
+            return self.poll_state.last_success_at
+        return self.clock()
+
+    def _sort_title(self) -> str:
+        arrow = "▼" if self.sort.descending else "▲"
+        for column in self.columns:
+            if column.id == self.sort.column:
+                return f"{column.title}{arrow}"
+        try:
+            return f"{resolve_column(self.sort.column).title}{arrow}"
+        except UsageError:
+            return f"Rate{arrow}"
 
     def status_info(self) -> StatusInfo:
         state = self.poll_state
         now = self.clock()
-        since = None if state.last_success_at is None else max(0.0, now - state.last_success_at)
+        since = None
+        if state.last_success_at is not None and self.replay is None:
+            since = max(0.0, now - state.last_success_at)
         retry_in = None
         if state.phase is PollPhase.ERROR and self._next_poll_at is not None:
             retry_in = self._next_poll_at - now
         result = self.last_result
+        filter_text = self.flow_filter.expression
+        if self.grouping is not None:
+            filter_text = f"{filter_text}  group by {self.grouping.title.lower()}".strip()
+        notice = "; ".join(part for part in (self.position, self.notice) if part)
         return StatusInfo(
             source=self.source.description,
             interval=state.interval,
@@ -258,13 +380,13 @@ class FlowTopApp(App[int]):
             phase=state.phase,
             shown=len(result.rows) if result else 0,
             total=result.total if result else 0,
-            sort=f"{resolve_column(self.sort.column).title}{'▼' if self.sort.descending else '▲'}",
-            filter=self.flow_filter.expression,
+            sort=self._sort_title(),
+            filter=filter_text,
             since_update=since,
-            latency=state.last_latency,
+            latency=state.last_latency if self.replay is None else None,
             error=str(state.last_error) if state.last_error and state.stale else "",
             retry_in=retry_in,
-            notice=self.notice,
+            notice=notice,
         )
 
     def _update_status(self) -> None:
@@ -282,7 +404,7 @@ class FlowTopApp(App[int]):
         if event.column_id == self.sort.column:
             self.set_sort(self.sort.inverted())
         else:
-            self.set_sort(SortSpec.parse(event.column_id))
+            self.set_sort(self._sort_for(event.column_id))
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:
@@ -294,21 +416,28 @@ class FlowTopApp(App[int]):
         self.filter_bar.close()
         self.table.focus()
 
-    # ---- actions ------------------------------------------------------------------
+    # ---- sorting ------------------------------------------------------------------
+
+    def _sort_for(self, column_id: str) -> SortSpec:
+        """The natural sort for a shown column: numbers descending, text ascending."""
+        for column in self.columns:
+            if column.id == column_id:
+                return SortSpec(column.id, column.numeric)
+        return SortSpec.parse(column_id)
 
     def set_sort(self, sort: SortSpec) -> None:
         self.sort = sort
         self._render()
 
     def action_sort_by(self, column: str) -> None:
-        wanted = SortSpec.parse(column)
+        wanted = self._sort_for(column)
         self.set_sort(self.sort.inverted() if wanted.column == self.sort.column else wanted)
 
     def action_invert_sort(self) -> None:
         self.set_sort(self.sort.inverted())
 
     def _move_sort(self, step: int) -> None:
-        ids = [column.id for column in self.view.columns]
+        ids = [column.id for column in self.columns]
         index = ids.index(self.sort.column) if self.sort.column in ids else 0
         target = ids[(index + step) % len(ids)]
         self.set_sort(SortSpec(target, self.sort.descending))
@@ -322,12 +451,57 @@ class FlowTopApp(App[int]):
     def action_choose_sort(self) -> None:
         def chosen(column_id: str | None) -> None:
             if column_id:
-                self.set_sort(SortSpec.parse(column_id))
+                self.set_sort(self._sort_for(column_id))
 
-        self.push_screen(SortScreen(self.view.columns, self.sort.column), chosen)
+        self.push_screen(SortScreen(self.columns, self.sort.column), chosen)
+
+    # ---- grouping -----------------------------------------------------------------
+
+    def set_grouping(self, grouping: Grouping | None) -> None:
+        self.grouping = grouping
+        self.view.reset()
+        if grouping is None and self.sort.column in ("group", "flows", "top"):
+            self.sort = SortSpec()
+        self.table.set_columns(self.columns)
+        self._render()
+
+    def action_cycle_grouping(self) -> None:
+        current = self.grouping.id if self.grouping else None
+        index = GROUP_CYCLE.index(current) if current in GROUP_CYCLE else 0
+        following = GROUP_CYCLE[(index + 1) % len(GROUP_CYCLE)]
+        self._drill_stack.clear()
+        self.set_grouping(resolve_grouping(following) if following else None)
+
+    def _drill_into(self, row: Row) -> None:
+        group = row.group
+        assert group is not None and self.grouping is not None
+        self._drill_stack.append((self.grouping, self.flow_filter))
+        expression = f"{self.flow_filter.expression} {group.grouping.drill_filter(group.value)}"
+        self.flow_filter = compile_filter(expression.strip())
+        self.set_grouping(None)
+
+    def _drill_back(self) -> None:
+        grouping, flow_filter = self._drill_stack.pop()
+        self.flow_filter = flow_filter
+        self.set_grouping(grouping)
+
+    # ---- actions ------------------------------------------------------------------
+
+    # Actions that work on the flow table; they make no sense over the events view.
+    _TABLE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "choose_sort", "invert_sort", "sort_left", "sort_right", "sort_by",
+            "toggle_detail", "cycle_grouping", "open_filter", "export", "events",
+        }
+    )  # fmt: skip
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self._TABLE_ACTIONS and isinstance(self.screen, EventsScreen))
 
     def action_toggle_pause(self) -> None:
         self.poll_state.set_paused(not self.poll_state.paused)
+        if not self.poll_state.paused and self.replay is not None and self.replay.at_end:
+            self.notice = ""
         self.wake()
         self._update_status()
 
@@ -337,6 +511,30 @@ class FlowTopApp(App[int]):
             self.run_worker(self._poll_once(), group="refresh", exclusive=True)
         else:
             self.wake()
+
+    def action_replay_step(self, delta: int) -> None:
+        replay = self.replay
+        if replay is None:
+            self.notify("[ and ] step through a replay (--replay FILE)", markup=False)
+            return
+        self.poll_state.set_paused(True)
+        target = max(0, min(replay.count - 1, replay.position + delta))
+        self.run_worker(self._replay_to(target), group="refresh", exclusive=True)
+
+    async def _replay_to(self, target: int) -> None:
+        """Show poll ``target``; going back rebuilds the store from shortly before it."""
+        replay = self.replay
+        assert replay is not None
+        if target < replay.position:
+            self.store.clear()
+            self.view.reset()
+            replay.seek(max(0, target - REPLAY_REBUILD_POLLS))
+            while replay.position + 1 < target:
+                snapshot = await replay.fetch(self.max_stats)
+                self.store.apply(snapshot.flows, snapshot.received_at)
+        else:
+            replay.seek(target)
+        await self._poll_once()
 
     def _set_interval(self, seconds: float) -> None:
         self.poll_state.interval = clamp_interval(seconds)
@@ -360,6 +558,7 @@ class FlowTopApp(App[int]):
         self.filter_bar.open(self.flow_filter.expression)
 
     def action_escape(self) -> None:
+        """Back out of the innermost thing: filter bar, full-screen pane, drill, filter."""
         if self.filter_bar.is_open:
             self.filter_bar.close()
             self.table.focus()
@@ -367,6 +566,8 @@ class FlowTopApp(App[int]):
         elif not self.wide and self.detail_visible:
             self._detail_wanted = False
             self._apply_layout()
+        elif self._drill_stack:
+            self._drill_back()
         elif not self.flow_filter.is_empty:
             self.clear_filter()
 
@@ -375,9 +576,39 @@ class FlowTopApp(App[int]):
         self._render()
 
     def action_toggle_detail(self) -> None:
+        row = self.selected_row()
+        if row is not None and row.group is not None:
+            self._drill_into(row)
+            return
         self._detail_wanted = not self.detail_visible
         self._apply_layout()
         self._update_detail()
+
+    def action_events(self) -> None:
+        self.push_screen(
+            EventsScreen(
+                lambda: list(self.store.events),
+                lambda: list(self.store.failovers),
+                clock=self._now,
+            )
+        )
+
+    def action_export(self) -> None:
+        directory = self.export_directory or Path.cwd()
+        rows = list(self.last_result.rows) if self.last_result else []
+        kind = f"groups-{self.grouping.id}" if self.grouping else "flows"
+
+        def chosen(fmt: str | None) -> None:
+            if not fmt:
+                return
+            try:
+                path = export_rows(rows, fmt, directory, now=self.clock(), kind=kind)
+            except ExportError as error:
+                self.notify(str(error), title="Export failed", severity="error", markup=False)
+                return
+            self.notify(f"{len(rows)} rows written to {path}", title="Exported", markup=False)
+
+        self.push_screen(ExportScreen(directory), chosen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -391,6 +622,8 @@ class FlowTopApp(App[int]):
             await asyncio.wait_for(self.source.close(), timeout=CLOSE_TIMEOUT)
         except (Exception, asyncio.CancelledError):
             pass  # logging out is a courtesy; leaving promptly matters more
+        if self.recorder is not None:
+            self.recorder.close()
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
@@ -402,23 +635,14 @@ class FlowTopApp(App[int]):
             ("Clear the filter", "Show every flow", self.clear_filter),
             ("Choose sort column", "Sort by a column", self.action_choose_sort),
             ("Invert sort", "Ascending / descending", self.action_invert_sort),
+            ("Group flows", "Cycle: application, path, service, DSCP, hosts, direction",
+             self.action_cycle_grouping),
+            ("Path and flow events", "Failovers, path changes, new and ended flows",
+             self.action_events),
+            ("Export the view", "Write the rows shown to CSV or JSON", self.action_export),
             ("Toggle detail pane", "Show or hide flow details", self.action_toggle_detail),
             ("Cycle max_stats", "50, 100, 1000 flows", self.action_cycle_max_stats),
             ("Show keys", "Every key flowtop knows", self.action_help),
-        )
+        )  # fmt: skip
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)
-
-
-def run_app(settings: Settings) -> int:
-    """Run the live monitor until the user quits; the exit code for the CLI."""
-    source = build_source(settings)
-    app = FlowTopApp(
-        source,
-        interval=settings.interval,
-        max_stats=settings.max_stats,
-        filter_text=settings.filter,
-        sort=SortSpec.parse(settings.sort),
-    )
-    app.run()
-    return app.return_code or 0

@@ -27,7 +27,7 @@ text such as ``[bold]x[/]`` is shown as written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import ClassVar, Final
 
@@ -296,8 +296,10 @@ class FlowTable(Widget, can_focus=True):
         self._style_signature: tuple[Style, ...] = ()
         self._header_style = Style()
         self._base_style = Style()
-        # Rendered lines by key, valid for the cells and state they were drawn from.
-        self._lines: dict[FlowKey, tuple[tuple[str, ...], int, Strip]] = {}
+        # Rendered lines by key, valid for the cells, state and highlight drawn from.
+        self._lines: dict[FlowKey, tuple[tuple[str, ...], int, Style | None, Strip]] = {}
+        # Highlight rules' styles by key, given by the app with each tick.
+        self._highlights: Mapping[FlowKey, Style] = {}
 
     # Public API
 
@@ -339,6 +341,7 @@ class FlowTable(Widget, can_focus=True):
         *,
         stale: bool = False,
         new: Iterable[FlowKey] | None = None,
+        highlights: Mapping[FlowKey, Style] | None = None,
     ) -> None:
         """Show one tick of the view.
 
@@ -375,6 +378,7 @@ class FlowTable(Widget, can_focus=True):
             self._sort = sort
             self._header = None
         self._stale = stale
+        self._highlights = highlights or {}
 
         rows = result.rows
         self._rows = rows
@@ -610,14 +614,22 @@ class FlowTable(Widget, can_focus=True):
             state |= _CURSOR
         if key in self._new_until:
             state |= _NEW
+        # A highlight colours the row, except under the cursor, which must stay legible.
+        highlight = None if state & _CURSOR else self._highlights.get(key)
         cached = self._lines.get(key)
-        if cached is not None and cached[1] == state and cached[0] == cells:
-            return cached[2]
-        strip = self._render_row(cells, self._styles[state])
+        if (
+            cached is not None
+            and cached[1] == state
+            and cached[2] == highlight
+            and cached[0] == cells
+        ):
+            return cached[3]
+        style = self._styles[state]
+        strip = self._render_row(cells, style + highlight if highlight else style)
         if len(self._lines) > 4 * self._page_height() + 64:
             # Rows scrolled past would otherwise stay until their flows end.
             self._lines.clear()
-        self._lines[key] = (cells, state, strip)
+        self._lines[key] = (cells, state, highlight, strip)
         return strip
 
     def _render_row(self, cells: tuple[str, ...], style: Style) -> Strip:

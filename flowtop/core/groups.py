@@ -1,0 +1,152 @@
+"""Group-by: flows summed per application, path, service, DSCP, host or direction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from flowtop.core.columns import Column
+from flowtop.core.errors import UsageError
+from flowtop.core.filter import quote_value
+from flowtop.core.model import Flow, FlowKey
+from flowtop.core.units import format_bytes, format_count, format_kbps
+
+NO_VALUE: Final = "(none)"
+GROUP_JSON_FIELDS: Final = ("group_by", "value", "flows", "pps", "kbps", "bytes", "top_flow")
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """One way to group: the value of a flow, and the filter that selects a group."""
+
+    id: str
+    title: str
+    value: Callable[[Flow], str | None]
+    filter_field: str
+
+    def drill_filter(self, value: str) -> str:
+        """The filter expression that selects the flows of one group."""
+        if value == NO_VALUE:
+            # The filter language has no "empty" value; no text at all is "not anything".
+            return f"!{self.filter_field}~."
+        return f"{self.filter_field}:{quote_value(value)}"
+
+
+def _text(name: str) -> Callable[[Flow], str | None]:
+    def value(flow: Flow) -> str | None:
+        text = getattr(flow, name)
+        return None if text is None else str(text)
+
+    return value
+
+
+GROUPINGS: Final[dict[str, Grouping]] = {
+    grouping.id: grouping
+    for grouping in (
+        Grouping("application", "Application", _text("application"), "app"),
+        Grouping("path", "Path", _text("path"), "path"),
+        Grouping("service", "Service", _text("service_name"), "service_name"),
+        Grouping("dscp", "DSCP", _text("ip_dscp"), "dscp"),
+        Grouping("src", "Source host", _text("src_ip"), "src"),
+        Grouping("dst", "Destination host", _text("dest_ip"), "dst"),
+        Grouping("direction", "Direction", _text("direction"), "dir"),
+    )
+}
+# The order `g` cycles through; None is "no grouping".
+GROUP_CYCLE: Final[tuple[str | None, ...]] = (None, *GROUPINGS)
+
+_ALIASES: Final = {
+    "app": "application",
+    "service_name": "service",
+    "svc": "service",
+    "ip_dscp": "dscp",
+    "src_ip": "src",
+    "source": "src",
+    "dest_ip": "dst",
+    "dest": "dst",
+    "destination": "dst",
+    "dir": "direction",
+}
+
+
+def resolve_grouping(name: str) -> Grouping:
+    wanted = name.strip().lower()
+    wanted = _ALIASES.get(wanted, wanted)
+    if wanted in GROUPINGS:
+        return GROUPINGS[wanted]
+    choices = ", ".join(GROUPINGS)
+    raise UsageError(f'cannot group by "{name}" (choose from {choices})')
+
+
+@dataclass(slots=True)
+class Group:
+    """The flows that share one value, with their sums."""
+
+    grouping: Grouping
+    value: str
+    count: int = 0
+    pps: float = 0.0
+    kbps: float = 0.0
+    bytes: int = 0
+    top: Flow | None = None
+    keys: list[FlowKey] = field(default_factory=list)
+
+    def add(self, key: FlowKey, flow: Flow) -> None:
+        self.count += 1
+        self.keys.append(key)
+        self.pps += flow.pps or 0.0
+        kbps = flow.customer_kbps or 0.0
+        self.kbps += kbps
+        self.bytes += flow.bytes or 0
+        if self.top is None or kbps > (self.top.customer_kbps or 0.0):
+            self.top = flow
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "group_by": self.grouping.id,
+            "value": self.value,
+            "flows": self.count,
+            "pps": round(self.pps, 3),
+            "kbps": round(self.kbps, 3),
+            "bytes": self.bytes,
+            "top_flow": self.top.key.label() if self.top is not None else None,
+        }
+
+
+def build_groups(items: Iterable[tuple[FlowKey, Flow]], grouping: Grouping) -> list[Group]:
+    """Groups in first-seen order; a flow without the value falls in "(none)"."""
+    groups: dict[str, Group] = {}
+    value_of = grouping.value
+    for key, flow in items:
+        value = value_of(flow) or NO_VALUE
+        group = groups.get(value)
+        if group is None:
+            group = groups[value] = Group(grouping, value)
+        group.add(key, flow)
+    return list(groups.values())
+
+
+def group_key(grouping: Grouping, value: str) -> FlowKey:
+    """A row key for a group, which can never equal a real flow's key."""
+    return FlowKey("\x00group", None, value, None, None, grouping.id)
+
+
+def group_columns(grouping: Grouping) -> tuple[Column, ...]:
+    """The table columns of a grouped view; ids match the flow columns where they can."""
+    return (
+        Column("group", grouping.title, 24, False, lambda g: g.value, lambda g: g.value.casefold()),
+        Column("flows", "Flows", 6, True, lambda g: str(g.count), lambda g: g.count),
+        Column("pps", "pps", 6, True, lambda g: format_count(g.pps), lambda g: g.pps),
+        Column("kbps", "Rate", 6, True, lambda g: format_kbps(g.kbps), lambda g: g.kbps),
+        Column("bytes", "Bytes", 6, True, lambda g: format_bytes(g.bytes), lambda g: g.bytes),
+        Column(
+            "top",
+            "Top flow",
+            30,
+            False,
+            lambda g: g.top.key.label() if g.top is not None else "",
+            lambda g: g.top.customer_kbps if g.top is not None else None,
+            2,
+        ),
+    )
