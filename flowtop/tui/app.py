@@ -119,6 +119,7 @@ class FlowTopApp(App[int]):
         # (grouping, filter) to go back to with escape after a drill-down.
         self._drill_stack: list[tuple[Grouping | None, FlowFilter]] = []
         self._failover_notice: tuple[str, float] | None = None
+        self._replay_target: int | None = None
         self._recording_error_shown = False
         self._handle_signals = handle_signals
         self._wake = asyncio.Event()
@@ -370,8 +371,6 @@ class FlowTopApp(App[int]):
             retry_in = self._next_poll_at - now
         result = self.last_result
         filter_text = self.flow_filter.expression
-        if self.grouping is not None:
-            filter_text = f"{filter_text}  group by {self.grouping.title.lower()}".strip()
         notice = "; ".join(part for part in (self.position, self.notice) if part)
         return StatusInfo(
             source=self.source.description,
@@ -387,6 +386,7 @@ class FlowTopApp(App[int]):
             error=str(state.last_error) if state.last_error and state.stale else "",
             retry_in=retry_in,
             notice=notice,
+            groups=self.grouping is not None,
         )
 
     def _update_status(self) -> None:
@@ -518,7 +518,10 @@ class FlowTopApp(App[int]):
             self.notify("[ and ] step through a replay (--replay FILE)", markup=False)
             return
         self.poll_state.set_paused(True)
-        target = max(0, min(replay.count - 1, replay.position + delta))
+        # Keys pressed faster than polls are shown add up: count from the pending target.
+        start = self._replay_target if self._replay_target is not None else replay.position
+        target = max(0, min(replay.count - 1, start + delta))
+        self._replay_target = target
         self.run_worker(self._replay_to(target), group="refresh", exclusive=True)
 
     async def _replay_to(self, target: int) -> None:
@@ -528,13 +531,18 @@ class FlowTopApp(App[int]):
         if target < replay.position:
             self.store.clear()
             self.view.reset()
-            replay.seek(max(0, target - REPLAY_REBUILD_POLLS))
-            while replay.position + 1 < target:
-                snapshot = await replay.fetch(self.max_stats)
+            start = max(0, target - REPLAY_REBUILD_POLLS)
+            replay.seek(start)
+            for _ in range(target - start):
+                try:
+                    snapshot = await replay.fetch(self.max_stats)
+                except FlowtopError:
+                    continue  # a damaged poll on the way: the target is what matters
                 self.store.apply(snapshot.flows, snapshot.received_at)
-        else:
-            replay.seek(target)
+        replay.seek(target)
         await self._poll_once()
+        if self._replay_target == target:
+            self._replay_target = None
 
     def _set_interval(self, seconds: float) -> None:
         self.poll_state.interval = clamp_interval(seconds)

@@ -29,6 +29,7 @@ class StatusInfo:
     error: str = ""
     retry_in: float | None = None
     notice: str = ""
+    groups: bool = False
 
 
 def _ago(seconds: float) -> str:
@@ -53,8 +54,17 @@ def status_text(info: StatusInfo) -> Text:
     text.append(" ")
     text.append(strip_control(info.source), "bold")
     text.append("  ")
-    text.append(f"{info.shown}/{info.total}", "bold")
+    if info.groups:
+        text.append(f"{info.shown}", "bold")
+        text.append(" groups of ", "dim")
+        text.append(f"{info.total}", "bold")
+    else:
+        text.append(f"{info.shown}/{info.total}", "bold")
     text.append(" flows", "dim")
+    # The filter comes early: on a narrow terminal the line is cropped at its end.
+    if info.filter:
+        text.append("  filter ")
+        text.append(strip_control(info.filter), "bold yellow")
     text.append(f"  sort {info.sort}", "dim")
     if info.since_update is not None:
         text.append("  ")
@@ -62,9 +72,6 @@ def status_text(info: StatusInfo) -> Text:
     if info.latency is not None:
         text.append(f" ({info.latency * 1000:.0f}ms)", "dim")
     text.append(f"  every {format_seconds(info.interval)}  max {info.max_stats}", "dim")
-    if info.filter:
-        text.append("  filter ")
-        text.append(strip_control(info.filter), "bold yellow")
     if info.error:
         text.append("\n")
         text.append(" ERROR ", "bold white on red")
