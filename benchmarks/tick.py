@@ -34,9 +34,10 @@ variant alike.
 
 Two more steps make the tick's memory costs explicit instead of leaving them to
 land in whichever step drops a last reference or crosses a collector threshold:
-"free" drops the previous tick's flows and rows, "gc" collects the young
-generations (what the tick allocated).  Full collections depend on the whole
-process heap rather than on the tick and are left out.
+"free" drops the previous tick's flows and rows; "gc" is the time the collector
+ran during the tick, measured with ``gc.callbacks`` and taken out of the step it
+interrupted.  The collector runs automatically, with the settings the app uses
+(``flowtop.core.memory.tune_garbage_collector``), for every variant alike.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from textual.widgets import DataTable
 from textual.widgets._data_table import RowKey
 
 from flowtop.core.columns import Column, SortSpec
+from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.model import FlowKey, ParsedFlows, parse_flows
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView, ViewResult
@@ -76,6 +78,7 @@ TARGET_SIZE: Final = 1000
 TARGET_TICK_MS: Final = 20.0
 TARGET_SPEEDUP: Final = 5.0
 STEPS: Final = ("parse", "store", "view", "table", "free", "gc")
+DEFAULT_GC_THRESHOLDS: Final = gc.get_threshold()
 
 _APPLICATIONS: Final = (
     "Office365",
@@ -355,39 +358,60 @@ async def _measure(variant_name: str, size: int, ticks: int, warmup: int, seed: 
     # whichever step happens to drop the last reference.
     history: deque[tuple[ParsedFlows, ViewResult]] = deque(maxlen=2)
     app = _BenchApp(variant.widget())
-    async with app.run_test(size=SCREEN) as pilot:
-        await pilot.pause()
-        for tick in range(warmup + ticks):
-            body = appliance.body()
-            gc.collect()
-            # Collected in a step of its own (see the module docstring).
-            gc.disable()
-            marks = [clock()]
-            parsed = parse_flows(body)
-            marks.append(clock())
-            store.apply(parsed.flows, tick * POLL_SECONDS)
-            marks.append(clock())
-            result = view.compute(store.records.values(), None, sort)
-            marks.append(clock())
-            variant.apply(result, sort)
+    collecting = _CollectorClock(clock)
+    gc.callbacks.append(collecting.callback)
+    try:
+        async with app.run_test(size=SCREEN) as pilot:
             await pilot.pause()
-            marks.append(clock())
-            history.append((parsed, result))
-            del parsed, result
-            marks.append(clock())
-            gc.collect(1)
-            marks.append(clock())
-            gc.enable()
-            if tick == 0:
-                await _park_cursor(pilot, variant)
-            if tick < warmup:
-                continue
-            for step, start, end in zip(STEPS, marks[:-1], marks[1:], strict=True):
-                timings.steps[step].append((end - start) * 1000)
-            idle_start = clock()
-            await pilot.pause()
-            timings.idle_pause.append((clock() - idle_start) * 1000)
+            tune_garbage_collector()
+            for tick in range(warmup + ticks):
+                body = appliance.body()
+                marks = [(clock(), collecting.total)]
+                parsed = parse_flows(body)
+                marks.append((clock(), collecting.total))
+                store.apply(parsed.flows, tick * POLL_SECONDS)
+                marks.append((clock(), collecting.total))
+                result = view.compute(store.records.values(), None, sort)
+                marks.append((clock(), collecting.total))
+                variant.apply(result, sort)
+                await pilot.pause()
+                marks.append((clock(), collecting.total))
+                history.append((parsed, result))
+                del parsed, result
+                marks.append((clock(), collecting.total))
+                if tick == 0:
+                    await _park_cursor(pilot, variant)
+                if tick < warmup:
+                    continue
+                spent_collecting = marks[-1][1] - marks[0][1]
+                for step, (start, gc_start), (end, gc_end) in zip(
+                    STEPS[:-1], marks[:-1], marks[1:], strict=True
+                ):
+                    timings.steps[step].append((end - start - (gc_end - gc_start)) * 1000)
+                timings.steps["gc"].append(spent_collecting * 1000)
+                idle_start = clock()
+                await pilot.pause()
+                timings.idle_pause.append((clock() - idle_start) * 1000)
+    finally:
+        gc.callbacks.remove(collecting.callback)
+        gc.unfreeze()
+        gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
     return timings
+
+
+class _CollectorClock:
+    """CPU seconds spent in the garbage collector, from ``gc.callbacks``."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._started = 0.0
+        self.total = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = self._clock()
+        else:
+            self.total += self._clock() - self._started
 
 
 async def _park_cursor(pilot: Pilot[None], variant: Variant) -> None:
@@ -433,7 +457,7 @@ def _format_row(cells: Sequence[str], widths: Sequence[int]) -> str:
 def report(results: dict[tuple[int, str], Timings], plan: Plan) -> bool:
     """Print the tables; True when the 1000-flow targets are met (or not measured)."""
     print(f"\nMedian CPU ms per tick, {SCREEN[0]}x{SCREEN[1]} headless, sorted by kbps desc")
-    print("(free: dropping the previous tick's objects; gc: collecting the young generations)")
+    print("(free: dropping the previous tick's objects; gc: collector time, tuned as in the app)")
     widths = [20, 7, 7, 7, 7, 7, 7, 7, 10]
     print(_format_row(["flows variant", *STEPS, "tick", "idle pause"], widths))
     for size in plan.sizes:

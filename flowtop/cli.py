@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from flowtop import __version__
 from flowtop.core.batch import (
@@ -26,6 +26,7 @@ from flowtop.core.config import ENV_CONFIG, parse_highlight_argument
 from flowtop.core.errors import FlowtopError, UsageError
 from flowtop.core.filter import compile_filter
 from flowtop.core.groups import GROUP_JSON_FIELDS, GROUPINGS, group_columns, resolve_grouping
+from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.settings import ENV_PASSWORD, ENV_URL, ENV_USER, Settings, resolve_settings
 from flowtop.core.source import FlowSource, build_source
@@ -80,9 +81,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (UsageError) instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            # Name the unknown options only: a stray value might be a password.
+            options = [word for word in message.split()[2:] if word.startswith("-")]
+            message = "unrecognized arguments" + (f": {' '.join(options)}" if options else "")
+        raise UsageError(f"{message} (see flowtop --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Defaults are None: "not given" lets lower layers (environment, profile) decide.
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="flowtop",
         description="A top-like live monitor for the flows of an SD-WAN appliance.",
         epilog=EXAMPLES,
@@ -125,10 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument(
         "--columns", metavar="LIST", help="columns to show, comma-separated, in order"
     )
-    view.add_argument(
-        "--group-by", metavar="FIELD", choices=sorted(GROUPINGS),
-        help="sum flows per " + ", ".join(GROUPINGS),
-    )  # fmt: skip
+    view.add_argument("--group-by", metavar="FIELD", help="sum flows per " + ", ".join(GROUPINGS))
     view.add_argument(
         "--highlight", metavar="EXPR[@COLOUR]", action="append",
         help="colour matching flows (repeatable): 'pps>1000@red'; a final ! rings the bell",
@@ -159,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_demo_server_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="flowtop demo-server",
         description="Serve the demo appliance's Nitro API over HTTP, for trying clients.",
     )
@@ -216,7 +225,7 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
         "sort": args.sort,
         "columns": columns,
         "highlight": highlight,
-        "group_by": args.group_by,
+        "group_by": resolve_grouping(args.group_by).id if args.group_by else None,
         "record": args.record,
         "replay": args.replay,
         "speed": args.speed,
@@ -232,7 +241,7 @@ def settings_from_arguments(
         cli_layer(args), env, config_path=args.config, profile_name=args.profile
     )
     for warning in resolution.warnings:
-        sys.stderr.write(f"flowtop: warning: {warning}\n")
+        sys.stderr.write(f"flowtop: warning: {warning.removeprefix('warning: ')}\n")
     settings = resolution.settings
     compile_filter(settings.filter)
     SortSpec.parse(settings.sort)
@@ -288,11 +297,14 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
     source = build_source(settings)
     recorder = Recorder(settings.record, source=source.description, max_stats=settings.max_stats)
 
+    failures: list[FlowtopError] = []
+
     def report(error: FlowtopError) -> None:
+        failures.append(error)
         sys.stderr.write(f"flowtop: poll failed: {error}\n")
 
     try:
-        polls = await record_headless(
+        await record_headless(
             source,
             recorder,
             interval=settings.interval,
@@ -307,7 +319,10 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
     if recorder.last_error:
         sys.stderr.write(f"flowtop: {recorder.last_error}\n")
         return 5
-    sys.stderr.write(f"flowtop: recorded {polls} poll(s) to {settings.record}\n")
+    sys.stderr.write(f"flowtop: recorded {recorder.polls_written} poll(s) to {settings.record}\n")
+    if recorder.polls_written == 0 and failures:
+        # Nothing recorded because every poll failed: exit as that failure would.
+        return failures[-1].exit_code
     return 0
 
 
@@ -333,6 +348,7 @@ def run_tui(settings: Settings) -> int:
         )
     app = FlowTopApp(
         source,
+        on_ready=tune_garbage_collector,
         interval=settings.interval,
         max_stats=settings.max_stats,
         filter_text=settings.filter,

@@ -8,6 +8,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
+from rich.cells import cell_len, set_cell_size
+
 from flowtop.core.columns import Column
 from flowtop.core.model import API_FIELDS, Flow
 from flowtop.core.view import Row
@@ -39,13 +41,16 @@ def fit_columns(columns: Sequence[Column], width: int) -> list[tuple[Column, int
 
 
 def _fit(text: str, width: int, right: bool, middle: bool = False) -> str:
-    if len(text) > width:
-        if middle and width >= 7:
+    """Exactly ``width`` terminal cells: wide characters (CJK, emoji) count as two."""
+    length = cell_len(text)
+    if length > width:
+        if middle and width >= 7 and text.isascii():
             # Keep the end of an endpoint: the port outlives the middle hextets.
             tail = (width - 1) // 2
             return text[: width - 1 - tail] + "…" + text[-tail:]
-        return text[: max(0, width - 1)] + "…" if width > 1 else text[:width]
-    return text.rjust(width) if right else text.ljust(width)
+        return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+    padding = " " * (width - length)
+    return padding + text if right else text + padding
 
 
 def render_table(rows: Sequence[Row], columns: Sequence[Column], width: int) -> str:

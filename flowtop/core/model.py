@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, NamedTuple
 
@@ -184,8 +185,11 @@ def parse_address(text: str) -> IPAddress | None:
 
 
 def _validate_address(value: Any) -> IPAddress | None:
-    if value is None or isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+    if value is None or isinstance(value, _IPv4 | _IPv6):
         return value
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        # Every stored address is one of ours, so its text is always at hand.
+        value = str(value)
     if isinstance(value, str):
         parsed = parse_address(value)
         if parsed is not None:
@@ -233,6 +237,8 @@ def format_endpoint(address: object, port: int | None) -> str:
 
 
 _new_key = tuple.__new__
+# Addresses in a Flow are always _IPv4/_IPv6 (see _validate_address).
+_address_text: Callable[[IPAddress], str] = operator.attrgetter("_text")
 
 
 class Flow(BaseModel):
@@ -328,14 +334,14 @@ class Flow(BaseModel):
     @property
     def key(self) -> FlowKey:
         src, dest = self.src_ip, self.dest_ip
-        # tuple.__new__ skips the NamedTuple's Python-level __new__: this runs per
-        # flow per poll.
+        # This runs per flow per poll: tuple.__new__ skips the NamedTuple's Python
+        # __new__, and the remembered text skips a Python-level __str__.
         return _new_key(
             FlowKey,
             (
-                "" if src is None else str(src),
+                "" if src is None else _address_text(src),
                 self.src_port,
-                "" if dest is None else str(dest),
+                "" if dest is None else _address_text(dest),
                 self.dest_port,
                 self.ipp,
                 self.direction or "",

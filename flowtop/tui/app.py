@@ -97,8 +97,10 @@ class FlowTopApp(App[int]):
         clock: Callable[[], float] = time.time,
         history: int = 300,
         handle_signals: bool = True,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
+        self._on_ready = on_ready
         self.source = source
         self.replay = source if isinstance(source, ReplaySource) else None
         self.clock = clock
@@ -186,6 +188,8 @@ class FlowTopApp(App[int]):
         self.set_interval(1.0, self._update_status)
         if self._handle_signals:
             self._install_signal_handlers()
+        if self._on_ready is not None:
+            self._on_ready()
         self._poll_loop()
 
     def _install_signal_handlers(self) -> None:

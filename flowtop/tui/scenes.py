@@ -96,6 +96,21 @@ async def _error(pilot: Pilot[Any]) -> None:
     await poll(pilot, app)
 
 
+async def _groups(pilot: Pilot[Any]) -> None:
+    await _loaded(pilot)
+    await pilot.press("g")
+    await pilot.pause()
+
+
+async def _events(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await settle(pilot, lambda: app.table.row_count > 0)
+    await poll(pilot, app, 40)
+    await pilot.press("e")
+    await pilot.pause()
+
+
 async def _help(pilot: Pilot[Any]) -> None:
     await _loaded(pilot)
     await pilot.press("question_mark")
@@ -109,6 +124,14 @@ SCENES: dict[str, Scene] = {
         Scene("main-160x45", "The main view at 160x45", (160, 45), _app, _loaded),
         Scene("filtered", "Filtered: app:zoom|teams dir:lan", (160, 45), _app, _filtered),
         Scene("detail", "The detail pane with sparklines", (200, 50), _app, _detail),
+        Scene("groups", "Grouped by application", (120, 32), _app, _groups),
+        Scene(
+            "events",
+            "Failovers, path changes, flows appearing and ending",
+            (140, 36),
+            _app,
+            _events,
+        ),
         Scene("error", "The appliance answers 503: data kept, stale", (120, 30), _app, _error),
         Scene("help", "Every key", (100, 40), _app, _help),
     )
