@@ -288,7 +288,11 @@ def test_appending_keeps_a_last_line_missing_only_its_newline(
         ("notes.txt", b"my notes\n", "is not a flowtop recording"),
         ("data.jsonl", b'{"a": 1}\n', "is not a flowtop recording"),
         ("plain.jsonl.gz", b'{"flowtop_recording": 1}\n', "name says otherwise"),
-        ("packed.jsonl", gzip.compress(b'{"flowtop_recording": 1}\n'), "name says otherwise"),
+        (
+            "packed.jsonl",
+            gzip.compress(b'{"flowtop_recording": 1}\n', mtime=0),
+            "name says otherwise",
+        ),
         ("future.jsonl", b'{"flowtop_recording": 99}\n', "newer format"),
     ],
 )
@@ -538,7 +542,7 @@ def test_recording_of_a_crashed_gzip_recorder(tmp_path: Path, snapshots: list[Sn
             "damaged at line 2 before its first poll: invalid JSON$",
         ),
         (b"\x1f\x8b\x08\x00garbage", "not a readable recording"),
-        (gzip.compress(b"plain text\n"), "is not a flowtop recording"),
+        (gzip.compress(b"plain text\n", mtime=0), "is not a flowtop recording"),
     ],
 )
 def test_files_that_cannot_be_replayed(tmp_path: Path, content: bytes, message: str) -> None:

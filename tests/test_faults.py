@@ -1,0 +1,604 @@
+"""Fault injection end to end: the demo appliance misbehaves over real loopback sockets.
+
+Every case runs twice: through ``flowtop --once`` (exit code, one line on stderr) and
+through the running app driven by the pilot (the screen state, the last good data kept
+while the appliance misbehaves, and recovery once it behaves again).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from flowtop.cli import main
+from flowtop.core.client import DEFAULT_MAX_BODY_BYTES, NitroClient
+from flowtop.core.demo.appliance import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    FLOWS_PATH,
+    DemoAppliance,
+    DemoResponse,
+)
+from flowtop.core.demo.faults import Faults
+from flowtop.core.demo.pinned import ManualClock
+from flowtop.core.demo.server import DemoServer
+from flowtop.core.poller import PollPhase
+from flowtop.core.source import ClientSource
+from flowtop.tui.app import FlowTopApp
+from flowtop.tui.widgets.status import status_text
+from tests.tui.helpers import poll_now, wait_until
+
+SEED = 7
+FLOWS = 300
+# Short enough to keep the file fast, long enough for a loaded 2-core machine to answer.
+CLIENT_TIMEOUT = 0.5
+SLOW_TIMEOUT = 3.0
+APP_SIZE = (160, 45)
+# The app polls at most 100 flows unless told otherwise.
+SHOWN = 100
+# The client's answer cap in the app; the demo pads its answer beyond it.
+APP_BODY_CAP = 256 * 1024
+ENV_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "FLOWTOP_URL",
+    "FLOWTOP_USER",
+    "FLOWTOP_PASSWORD",
+    "FLOWTOP_CONFIG",
+)
+
+
+# --- bodies -------------------------------------------------------------------------------
+
+
+def _flow(index: int, **values: Any) -> dict[str, Any]:
+    """A complete flow whose key is told apart by ``index``."""
+    row: dict[str, Any] = {
+        "src_ip": f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}",
+        "src_port": 40000 + index % 20000,
+        "dest_ip": "172.16.0.10",
+        "dest_port": 443,
+        "ipp": 6,
+        "direction": "LAN to WAN",
+        "application": f"app-{index % 37}",
+        "service_type": "Virtual Path",
+        "service_name": "DC-Branch",
+        "path": "DC-MPLS->Branch-MPLS",
+        "class_type": "interactive",
+        "vpathclass": "10",
+        "transmission_type": "load balanced",
+        "ip_dscp": "af41",
+        "rule_id": "12",
+        "app_rule_id": "3",
+        "lan_gw_ip": "10.0.0.1",
+        "age": 100 + index,
+        "bytes": 1_000_000 + index,
+        "packets": 1000 + index,
+        "hitcount": 5,
+        "hdr_compression_bytes": 0,
+        "pps": 10.0 + index % 100,
+        "customer_kbps": 80.0 + index % 100,
+        "ipsec_overhead_kbps": 1.5,
+        "virtual_path_overhead_kbps": 0.5,
+    }
+    row.update(values)
+    return row
+
+
+def _document(rows: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"flows": rows}).encode()
+
+
+REPEATED_KEYS = _document([_flow(1), _flow(1, application="twin"), _flow(2)])
+# Distinct keys: two flows lacking every key field would share one key.
+LACKING_FIELDS = _document(
+    [{"src_ip": "10.9.9.9"}, {"dest_ip": "10.9.9.8", "application": "lonely"}, {}]
+)
+ODD_TYPES = _document(
+    [
+        _flow(
+            1,
+            src_port="https",
+            dest_port=-5,
+            bytes="lots",
+            packets=[1, 2],
+            pps={"value": 3},
+            customer_kbps=True,
+            age=None,
+            application=12345,
+            path=["DC", "Branch"],
+            src_ip=17,
+            dest_ip="not-an-address",
+        ),
+        _flow(2, bytes="1.5e3", pps="N/A", hitcount="1,234"),
+    ]
+)
+TEN_THOUSAND = _document([_flow(index) for index in range(10_000)])
+HTML_PAGE = b"<!DOCTYPE html><html><body><h1>Gateway portal</h1></body></html>"
+GOOD_BODY = _document([_flow(index) for index in range(20)])
+TRUNCATED = GOOD_BODY[: len(GOOD_BODY) // 2]
+INVALID_UTF8 = b'{"flows":[{"application":"caf\xe9 \xff"}]}'
+
+
+def _backwards(appliance: DemoAppliance) -> bytes:
+    """The flows the appliance shows now, with every counter reset: a reboot."""
+    document = json.loads(appliance.world.encode(SHOWN))
+    for row in document["flows"]:
+        row.update(bytes=0, packets=0, hitcount=0, age=1, hdr_compression_bytes=0)
+    return json.dumps(document).encode()
+
+
+# --- the case table -----------------------------------------------------------------------
+
+
+Setup = Callable[[DemoAppliance], None]
+
+
+def _faults(**values: Any) -> Setup:
+    def apply(appliance: DemoAppliance) -> None:
+        appliance.faults = Faults(**values)
+
+    return apply
+
+
+def _body(body: bytes, content_type: str = "application/json") -> Setup:
+    return _faults(body=body, content_type=content_type)
+
+
+def _counters_backwards(appliance: DemoAppliance) -> None:
+    appliance.faults = Faults(body=_backwards(appliance))
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """The appliance misbehaves: ``--once`` fails, the app goes stale and keeps its rows."""
+
+    id: str
+    setup: Setup
+    exit_code: int
+    message: str
+    # --once only: the fault as the command line meets it, when that differs.
+    once_setup: Setup | None = None
+
+
+@dataclass(frozen=True)
+class DataCase:
+    """The appliance answers, oddly: ``--once`` succeeds, the app stays live."""
+
+    id: str
+    setup: Setup
+    once_flows: int | None
+    rows: int
+    notice: str = ""
+    # Flows that must be on screen, by (src_ip, src_port) text as the table shows them.
+    extra: Callable[[FlowTopApp, DemoAppliance], None] | None = field(default=None)
+
+
+ERROR_CASES = [
+    ErrorCase("read-timeout", _faults(delay=1.5), 3, "(read timeout)"),
+    ErrorCase("dropped-mid-body", _faults(drop_mid_body=True), 3, "dropped mid-answer"),
+    *(
+        ErrorCase(
+            f"status-{status}-empty-body",
+            _faults(status=status, error_body=b""),
+            5,
+            f"answered HTTP {status}",
+        )
+        for status in (400, 403, 500, 503)
+    ),
+    ErrorCase("html-with-200", _body(HTML_PAGE, "text/html"), 5, "HTML"),
+    ErrorCase("truncated-json", _body(TRUNCATED), 5, "invalid JSON at byte"),
+    ErrorCase("invalid-utf8", _body(INVALID_UTF8), 5, "not UTF-8"),
+    ErrorCase("bare-null", _body(b"null"), 5, "JSON null instead of a flows list"),
+    ErrorCase(
+        "over-the-size-cap",
+        _faults(pad_to=2 * APP_BODY_CAP),
+        5,
+        "larger than 256 KiB cap",
+        once_setup=_faults(pad_to=DEFAULT_MAX_BODY_BYTES + 1),
+    ),
+]
+
+
+def _history_continues(app: FlowTopApp, appliance: DemoAppliance) -> None:
+    # The same flows, seen twice: their rate history goes on despite the reset counters.
+    assert all(len(record.pps) == 2 for record in app.store.records.values())
+    assert all(record.flow.bytes == 0 for record in app.store.records.values())
+    assert not app.store.events, "a counter reset is neither a new flow nor an ended one"
+
+
+def _odd_values_kept(app: FlowTopApp, appliance: DemoAppliance) -> None:
+    flows = {record.flow.src_port: record.flow for record in app.store.records.values()}
+    odd = flows[None]
+    assert odd.bytes is None and odd.pps is None
+    assert odd.unparsed["src_port"] == "https"
+    assert odd.unparsed["bytes"] == "lots"
+
+
+DATA_CASES = [
+    DataCase("empty-list", _body(b"[]"), 0, 0),
+    DataCase("null-envelope", _body(b'{"flows": null}'), 0, 0),
+    DataCase(
+        "repeated-flow-keys",
+        _body(REPEATED_KEYS),
+        3,
+        3,
+        notice="the appliance repeated 1 flow key(s)",
+    ),
+    DataCase(
+        "counters-backwards",
+        _counters_backwards,
+        None,
+        SHOWN,
+        extra=_history_continues,
+    ),
+    DataCase("lacking-fields", _body(LACKING_FIELDS), 3, 3),
+    DataCase("odd-types", _body(ODD_TYPES), 2, 2, extra=_odd_values_kept),
+    DataCase("ten-thousand-flows", _body(TEN_THOUSAND), 10_000, 10_000),
+]
+
+
+# --- fixtures and helpers -----------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy on loopback, no setting of the developer; the demo password in the env."""
+    for name in ENV_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name in ("xdg", "home"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLOWTOP_PASSWORD", DEMO_PASSWORD)
+
+
+@pytest.fixture
+def appliance() -> DemoAppliance:
+    # A clock that stands still: every poll sees the same flows, so rows can be compared.
+    return DemoAppliance(seed=SEED, flows=FLOWS, clock=ManualClock())
+
+
+@pytest.fixture
+def server(appliance: DemoAppliance) -> Iterator[DemoServer]:
+    with DemoServer(appliance, host="127.0.0.1", port=0) as running:
+        yield running
+
+
+def run_once(capsys: pytest.CaptureFixture[str], url: str, *extra: str) -> Result:
+    capsys.readouterr()
+    code = main(
+        ["--url", url, "--user", DEMO_USERNAME, "--timeout", str(CLIENT_TIMEOUT)]
+        + ["--once", "--format", "json", *extra]
+    )
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def assert_one_line_failure(result: Result, code: int) -> str:
+    assert result.code == code, result.err
+    assert result.out == ""
+    assert "Traceback" not in result.err
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("flowtop: ")
+    return lines[0]
+
+
+def status(app: FlowTopApp) -> str:
+    return status_text(app.status_info()).plain
+
+
+def live_app(url: str, timeout: float = CLIENT_TIMEOUT, **options: Any) -> FlowTopApp:
+    client = NitroClient(
+        url, DEMO_USERNAME, DEMO_PASSWORD, timeout=timeout, max_body_bytes=APP_BODY_CAP
+    )
+    options.setdefault("interval", 60.0)
+    return FlowTopApp(
+        ClientSource(client, "admin@test"), clock=ManualClock(), handle_signals=False, **options
+    )
+
+
+async def first_good_poll(pilot: Pilot[Any], app: FlowTopApp) -> int:
+    await wait_until(pilot, lambda: app.poll_attempts > 0 and app.table.row_count > 0)
+    assert app.poll_state.phase is PollPhase.LIVE
+    assert app.table.row_count == SHOWN
+    return app.table.row_count
+
+
+def assert_stale_with_rows(app: FlowTopApp, rows: int, message: str) -> str:
+    text = status(app)
+    assert app.poll_state.phase is PollPhase.ERROR, text
+    assert "STALE" in text and message in text, text
+    assert app.table.row_count == rows, "the last good rows must survive"
+    assert app.table.stale
+    assert len(app.store) == rows
+    assert app.is_running
+    return text
+
+
+async def assert_recovers(pilot: Pilot[Any], app: FlowTopApp, rows: int) -> None:
+    await poll_now(pilot, app, app.source)
+    assert app.poll_state.phase is PollPhase.LIVE, status(app)
+    assert not app.table.stale
+    assert app.table.row_count == rows
+    assert "LIVE" in status(app) and "ERROR" not in status(app)
+
+
+@contextmanager
+def blackhole() -> Iterator[int]:
+    """A port that takes no connection: its accept queue is full, so SYNs go unanswered."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    fillers: list[socket.socket] = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port: int = listener.getsockname()[1]
+        for _ in range(3):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            fillers.append(filler)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+        time.sleep(0.05)
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+# --- --once end to end --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=[case.id for case in ERROR_CASES])
+def test_once_fails_with_one_line_and_its_exit_code(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    appliance: DemoAppliance,
+    case: ErrorCase,
+) -> None:
+    (case.once_setup or case.setup)(appliance)
+    line = assert_one_line_failure(run_once(capsys, server.url), case.exit_code)
+    expected = "larger than 64 MiB cap" if case.once_setup else case.message
+    assert expected in line
+    assert f"127.0.0.1:{server.port}" in line or case.exit_code == 5
+
+
+@pytest.mark.parametrize("case", DATA_CASES, ids=[case.id for case in DATA_CASES])
+def test_once_prints_what_the_appliance_sent(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    appliance: DemoAppliance,
+    case: DataCase,
+) -> None:
+    case.setup(appliance)
+    result = run_once(capsys, server.url)
+    assert result.code == 0, result.err
+    assert result.err == ""
+    flows = json.loads(result.out)
+    assert len(flows) == (SHOWN if case.once_flows is None else case.once_flows)
+
+
+def test_once_connection_refused_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    port = closed_port()
+    line = assert_one_line_failure(run_once(capsys, f"http://127.0.0.1:{port}"), 3)
+    assert "refused" in line and str(port) in line
+
+
+def test_once_connect_timeout_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    with blackhole() as port:
+        started = time.monotonic()
+        line = assert_one_line_failure(run_once(capsys, f"http://127.0.0.1:{port}"), 3)
+    assert "(connect timeout)" in line and str(port) in line
+    assert time.monotonic() - started < 3.0
+
+
+def test_once_slower_than_the_interval_but_within_the_timeout_succeeds(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, appliance: DemoAppliance
+) -> None:
+    appliance.faults = Faults(delay=0.6)
+    result = run_once(capsys, server.url, "--timeout", str(SLOW_TIMEOUT), "--interval", "0.5")
+    assert result.code == 0, result.err
+    assert len(json.loads(result.out)) == SHOWN
+
+
+def test_once_session_that_dies_at_once_means_one_login_and_exit_4(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, appliance: DemoAppliance
+) -> None:
+    appliance.faults = Faults(session_ttl=0.0)
+    line = assert_one_line_failure(run_once(capsys, server.url), 4)
+    assert "the new session was refused" in line
+    assert appliance.login_count == 1, "a session refused seconds after login is not retried"
+
+
+def test_once_bad_credentials_exit_4_after_one_login(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    appliance: DemoAppliance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWTOP_PASSWORD", "not-the-password")
+    line = assert_one_line_failure(run_once(capsys, server.url), 4)
+    assert "authentication failed" in line and "not-the-password" not in line
+    assert appliance.login_count == 1
+
+
+# --- the running app ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=[case.id for case in ERROR_CASES])
+async def test_app_goes_stale_keeps_its_rows_and_recovers(
+    server: DemoServer, appliance: DemoAppliance, case: ErrorCase
+) -> None:
+    app = live_app(server.url)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        rows = await first_good_poll(pilot, app)
+        case.setup(appliance)
+        await poll_now(pilot, app, app.source)
+        text = assert_stale_with_rows(app, rows, case.message)
+        assert "retry in" in text
+        appliance.faults = Faults()
+        await assert_recovers(pilot, app, rows)
+        await app.action_quit()
+
+
+@pytest.mark.parametrize("case", DATA_CASES, ids=[case.id for case in DATA_CASES])
+async def test_app_shows_odd_answers_and_stays_live(
+    server: DemoServer, appliance: DemoAppliance, case: DataCase
+) -> None:
+    app = live_app(server.url)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await first_good_poll(pilot, app)
+        case.setup(appliance)
+        await poll_now(pilot, app, app.source)
+        text = status(app)
+        assert app.poll_state.phase is PollPhase.LIVE, text
+        assert not app.table.stale
+        assert app.table.row_count == case.rows
+        assert f"{case.rows}/{case.rows} flows" in text
+        if case.notice:
+            assert case.notice in text
+        else:
+            assert "NOTE" not in text and "ERROR" not in text, text
+        if case.extra is not None:
+            case.extra(app, appliance)
+        assert app.is_running
+        await app.action_quit()
+
+
+async def test_app_connection_refused_keeps_rows_and_counts_down(
+    server: DemoServer,
+) -> None:
+    app = live_app(server.url)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        rows = await first_good_poll(pilot, app)
+        server.stop()
+        await poll_now(pilot, app, app.source)
+        text = assert_stale_with_rows(app, rows, "refused")
+        assert f"127.0.0.1:{server.port}" in text
+        assert "retry in" in text
+        await app.action_quit()
+
+
+async def test_app_connect_timeout_keeps_rows_and_recovers(server: DemoServer) -> None:
+    app = live_app(server.url)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        rows = await first_good_poll(pilot, app)
+        assert isinstance(app.source, ClientSource)
+        good = app.source.client
+        with blackhole() as port:
+            # The appliance becomes unreachable: the same source, now aimed at a dead address.
+            app.source.client = NitroClient(
+                f"http://127.0.0.1:{port}", DEMO_USERNAME, DEMO_PASSWORD, timeout=CLIENT_TIMEOUT
+            )
+            await poll_now(pilot, app, app.source)
+            assert_stale_with_rows(app, rows, "(connect timeout)")
+            await app.source.client.close()
+        app.source.client = good
+        await assert_recovers(pilot, app, rows)
+        await app.action_quit()
+
+
+async def test_app_answers_slower_than_the_interval_do_not_stack(
+    server: DemoServer, appliance: DemoAppliance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delay = 0.8
+    arrivals: list[float] = []
+    lock = threading.Lock()
+    handle = appliance.handle
+
+    def timed(method: str, target: str, headers: Mapping[str, str], body: bytes) -> DemoResponse:
+        if method == "GET" and target.startswith(FLOWS_PATH):
+            with lock:
+                arrivals.append(time.monotonic())
+        return handle(method, target, headers, body)
+
+    monkeypatch.setattr(appliance, "handle", timed)
+    app = live_app(server.url, timeout=SLOW_TIMEOUT, interval=0.5)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        rows = await first_good_poll(pilot, app)
+        appliance.faults = Faults(delay=delay)
+        attempts = app.poll_attempts
+        await wait_until(pilot, lambda: app.poll_attempts >= attempts + 3, timeout=8.0)
+        assert app.poll_state.phase is PollPhase.LIVE, status(app)
+        assert app.table.row_count == rows and not app.table.stale
+        await app.action_quit()
+    slow = arrivals[-3:]
+    gaps = [later - earlier for earlier, later in zip(slow, slow[1:], strict=False)]
+    # One request in flight at a time: the next GET waits for the slow answer.
+    assert all(gap >= delay - 0.05 for gap in gaps), gaps
+
+
+async def test_app_session_expiry_means_one_login_and_stays_live(
+    server: DemoServer, appliance: DemoAppliance
+) -> None:
+    app = live_app(server.url)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        rows = await first_good_poll(pilot, app)
+        logins = appliance.login_count
+        appliance.expire_sessions()
+        await poll_now(pilot, app, app.source)
+        assert app.poll_state.phase is PollPhase.LIVE, status(app)
+        assert appliance.login_count == logins + 1
+        assert app.table.row_count == rows and not app.table.stale
+        await poll_now(pilot, app, app.source)
+        assert appliance.login_count == logins + 1, "the new session is kept"
+        await app.action_quit()
+
+
+async def test_app_bad_credentials_stop_polling_without_more_logins(
+    server: DemoServer, appliance: DemoAppliance
+) -> None:
+    app = live_app(server.url, interval=0.5)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        rows = await first_good_poll(pilot, app)
+        # The password was changed on the appliance and the session ended.
+        appliance.password = "changed-by-an-admin"
+        appliance.expire_sessions()
+        attempts = app.poll_attempts
+        await wait_until(pilot, lambda: app.poll_attempts > attempts)
+        await pilot.pause()
+        text = status(app)
+        assert app.poll_state.phase is PollPhase.STOPPED, text
+        assert "STOPPED" in text and "authentication failed" in text, text
+        assert "press r to try again" in text
+        assert app.table.row_count == rows and app.table.stale
+        logins, attempts = appliance.login_count, app.poll_attempts
+        await pilot.pause(1.5)
+        assert appliance.login_count == logins, "no login attempts while stopped"
+        assert app.poll_attempts == attempts
+        assert app.is_running
+        appliance.password = DEMO_PASSWORD
+        await assert_recovers(pilot, app, rows)
+        await app.action_quit()

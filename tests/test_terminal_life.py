@@ -1,0 +1,236 @@
+"""The end of a terminal: SIGTERM, SIGHUP and a vanished terminal (an SSH session that
+dropped) end the real TUI promptly, with a logout, and leave nothing polling."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from flowtop.core.demo.appliance import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    FLOWS_PATH,
+    LOGIN_V1_PATH,
+    DemoAppliance,
+)
+from flowtop.core.demo.server import DemoServer
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS, LINES = 100, 30
+STARTUP_TIMEOUT = 15.0
+EXIT_TIMEOUT = 3.0
+QUIET_PERIOD = 1.5
+FLOWS = ("GET", FLOWS_PATH)
+# sshd makes the pty the session's controlling terminal (setsid, then TIOCSCTTY); Popen
+# only does the setsid.  The same process then execs flowtop, so its pid is flowtop's.
+BECOME_CONTROLLING_TERMINAL = (
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
+    " os.execv(sys.argv[1], sys.argv[1:])"
+)
+EXEC_ONLY = "import os, sys; os.execv(sys.argv[1], sys.argv[1:])"
+LOGOUT = ("DELETE", LOGIN_V1_PATH)
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    master: int | None
+    output: bytearray
+    reader: threading.Thread
+
+    def close_master(self) -> None:
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+
+
+@pytest.fixture
+def appliance() -> DemoAppliance:
+    return DemoAppliance(seed=3, flows=200)
+
+
+@pytest.fixture
+def server(appliance: DemoAppliance) -> Iterator[DemoServer]:
+    with DemoServer(appliance, host="127.0.0.1", port=0) as running:
+        yield running
+
+
+def _drain(master: int, output: bytearray) -> None:
+    # The TUI blocks on a full pty if nobody reads; EIO means the other side closed.
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        output.extend(chunk)
+
+
+def _environment() -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("FLOWTOP_") and "proxy" not in key.lower()
+    }
+    env.update(
+        TERM="xterm-256color",
+        FLOWTOP_PASSWORD=DEMO_PASSWORD,
+        COLUMNS=str(COLUMNS),
+        LINES=str(LINES),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+    )
+    env.pop("NO_COLOR", None)
+    env.pop("TEXTUAL", None)
+    return env
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def _count(appliance: DemoAppliance, request: tuple[str, str]) -> int:
+    return sum(1 for seen in list(appliance.requests) if seen == request)
+
+
+def _start(server: DemoServer, appliance: DemoAppliance, *, controlling: bool = True) -> Running:
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+    command = [
+        sys.executable,
+        "-c",
+        BECOME_CONTROLLING_TERMINAL if controlling else EXEC_ONLY,
+        sys.executable,
+        "-m",
+        "flowtop",
+        "--url",
+        server.url,
+        "--user",
+        DEMO_USERNAME,
+        "--interval",
+        "0.5",
+    ]
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=_environment(),
+            cwd=ROOT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(slave)
+    output = bytearray()
+    reader = threading.Thread(target=_drain, args=(master, output), daemon=True)
+    reader.start()
+    running = Running(process, master, output, reader)
+    if not _wait_for(lambda: _count(appliance, FLOWS) >= 2, STARTUP_TIMEOUT):
+        _kill(running)
+        tail = bytes(output[-2000:]).decode("utf-8", "replace")
+        raise AssertionError(f"flowtop never polled the demo appliance; it wrote: {tail!r}")
+    return running
+
+
+def _kill(running: Running) -> None:
+    process = running.process
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(5)
+    running.close_master()
+    running.reader.join(2)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ended_promptly(running: Running) -> None:
+    """Fail with a description of what the process does instead when it did not end."""
+    process = running.process
+    try:
+        process.wait(EXIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        before = _cpu_seconds(process.pid)
+        time.sleep(1.0)
+        busy = _cpu_seconds(process.pid) - before
+        raise AssertionError(
+            f"flowtop still runs {EXIT_TIMEOUT:g} s later, using {busy:.0%} of a CPU"
+        ) from None
+
+
+def _assert_quiet_afterwards(appliance: DemoAppliance) -> None:
+    polls = _count(appliance, FLOWS)
+    time.sleep(QUIET_PERIOD)
+    assert _count(appliance, FLOWS) == polls, "something still polls the appliance"
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_signal_ends_flowtop_promptly_with_logout(
+    server: DemoServer, appliance: DemoAppliance, signal_number: int
+) -> None:
+    running = _start(server, appliance)
+    try:
+        assert _count(appliance, LOGOUT) == 0
+        os.kill(running.process.pid, signal_number)
+        _ended_promptly(running)
+        assert running.process.returncode == 0
+        assert _count(appliance, LOGOUT) == 1
+        _assert_quiet_afterwards(appliance)
+    finally:
+        _kill(running)
+
+
+def test_vanished_terminal_ends_flowtop_without_spinning(
+    server: DemoServer, appliance: DemoAppliance
+) -> None:
+    """Closing the pty's master is what sshd does when the connection drops: the kernel
+    hangs up the session (SIGHUP) and every later read or write of the terminal fails."""
+    running = _start(server, appliance)
+    try:
+        running.close_master()
+        _ended_promptly(running)
+        assert _count(appliance, LOGOUT) == 1
+        _assert_quiet_afterwards(appliance)
+    finally:
+        _kill(running)
+
+
+def test_terminal_gone_without_a_hangup_ends_flowtop_without_spinning(
+    server: DemoServer, appliance: DemoAppliance
+) -> None:
+    """A terminal that is not the session's controlling terminal (a multiplexer's pane,
+    a pty handed over by a supervisor) sends no SIGHUP when it goes away: flowtop only
+    sees its reads and writes fail, and must end on that alone."""
+    running = _start(server, appliance, controlling=False)
+    try:
+        running.close_master()
+        _ended_promptly(running)
+        assert _count(appliance, LOGOUT) == 1
+        _assert_quiet_afterwards(appliance)
+    finally:
+        _kill(running)
