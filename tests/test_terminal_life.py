@@ -169,17 +169,19 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _ended_promptly(running: Running) -> None:
+def _ended_promptly(running: Running, appliance: DemoAppliance) -> None:
     """Fail with a description of what the process does instead when it did not end."""
     process = running.process
     try:
         process.wait(EXIT_TIMEOUT)
     except subprocess.TimeoutExpired:
-        before = _cpu_seconds(process.pid)
+        before, polls = _cpu_seconds(process.pid), _count(appliance, FLOWS)
         time.sleep(1.0)
         busy = _cpu_seconds(process.pid) - before
+        polled = _count(appliance, FLOWS) - polls
         raise AssertionError(
             f"flowtop still runs {EXIT_TIMEOUT:g} s later, using {busy:.0%} of a CPU"
+            f" and still polling ({polled} GETs in the last second)"
         ) from None
 
 
@@ -197,7 +199,7 @@ def test_signal_ends_flowtop_promptly_with_logout(
     try:
         assert _count(appliance, LOGOUT) == 0
         os.kill(running.process.pid, signal_number)
-        _ended_promptly(running)
+        _ended_promptly(running, appliance)
         assert running.process.returncode == 0
         assert _count(appliance, LOGOUT) == 1
         _assert_quiet_afterwards(appliance)
@@ -213,7 +215,7 @@ def test_vanished_terminal_ends_flowtop_without_spinning(
     running = _start(server, appliance)
     try:
         running.close_master()
-        _ended_promptly(running)
+        _ended_promptly(running, appliance)
         assert _count(appliance, LOGOUT) == 1
         _assert_quiet_afterwards(appliance)
     finally:
@@ -229,7 +231,7 @@ def test_terminal_gone_without_a_hangup_ends_flowtop_without_spinning(
     running = _start(server, appliance, controlling=False)
     try:
         running.close_master()
-        _ended_promptly(running)
+        _ended_promptly(running, appliance)
         assert _count(appliance, LOGOUT) == 1
         _assert_quiet_afterwards(appliance)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -46,6 +47,13 @@ CLOSE_TIMEOUT = 2.0
 FAILOVER_NOTICE_SECONDS = 60.0
 # Stepping back in a replay rebuilds the store from this many polls before the target.
 REPLAY_REBUILD_POLLS = 60
+
+
+def _is_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 class FlowTopApp(App[int]):
@@ -124,6 +132,7 @@ class FlowTopApp(App[int]):
         self._replay_target: int | None = None
         self._recording_error_shown = False
         self._handle_signals = handle_signals
+        self._terminal_fds: list[int] = []
         self._wake = asyncio.Event()
         self._next_poll_at: float | None = None
         self._detail_wanted: bool | None = None
@@ -199,6 +208,15 @@ class FlowTopApp(App[int]):
                 loop.add_signal_handler(number, self._on_signal)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
+        # A terminal can vanish without a hangup (a pty that was never the controlling
+        # terminal): its descriptors stop being terminals, and then flowtop must go.
+        self._terminal_fds = [fd for fd in (0, 1, 2) if _is_terminal(fd)]
+        if self._terminal_fds:
+            self.set_interval(1.0, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        if not all(_is_terminal(fd) for fd in self._terminal_fds):
+            self._on_signal()
 
     def _on_signal(self) -> None:
         self.call_later(self.action_quit)
