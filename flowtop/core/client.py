@@ -14,7 +14,8 @@ so no exception chain carries the request.
 Timeouts: ``timeout`` bounds each read, write and wait for a pooled connection; the
 connect phase (TCP plus TLS handshake) is bounded by ``min(timeout, 5 s)`` because
 an unreachable address should fail fast while a busy appliance may legitimately
-take longer to compute its answer.  The read timeout is per read, not per answer.
+take longer to compute its answer.  The read timeout is per read, not per answer, so the
+whole answer also has a deadline of ``ANSWER_DEADLINE_FACTOR * timeout``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ LOGIN_PATHS: Final = ("/sdwan/nitro/v1/config/login", "/sdwan/nitro/v2/config/lo
 
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 MESSAGE_CAP: Final = 200
+ANSWER_DEADLINE_FACTOR: Final = 3.0
 CONNECT_TIMEOUT_CAP: Final = 5.0
 # Logout happens while the program is quitting: it must not hold the exit up.
 LOGOUT_TIMEOUT: Final = 2.0
@@ -484,14 +486,20 @@ class NitroClient:
         started = time.perf_counter()
         phase = "connect"
         failure: FlowtopError
+        # Read timeouts are per read: a server trickling a byte at a time would hold
+        # the one request in flight forever.  The whole answer gets a deadline too.
+        deadline = ANSWER_DEADLINE_FACTOR * max(limits.read or self.timeout, self.timeout)
         try:
-            async with self._http.stream(
-                method,
-                url,
-                content=content,
-                headers=headers,
-                timeout=limits,
-            ) as response:
+            async with (
+                asyncio.timeout(deadline),
+                self._http.stream(
+                    method,
+                    url,
+                    content=content,
+                    headers=headers,
+                    timeout=limits,
+                ) as response,
+            ):
                 phase = "body"
                 encoding = response.headers.get("content-encoding", "identity").lower()
                 declared = response.headers.get("content-length", "")
@@ -516,6 +524,11 @@ class NitroClient:
                 )
         except httpx.HTTPError as error:
             failure = self._transport_failure(error, phase, limits)
+        except TimeoutError:
+            failure = ConnectError(
+                f"no complete answer from {self.host} within {_seconds(deadline)}"
+                " (the answer came too slowly)"
+            )
         raise failure
 
     def _transport_failure(
