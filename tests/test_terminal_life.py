@@ -30,7 +30,7 @@ from flowtop.core.demo.server import DemoServer
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS, LINES = 100, 30
 STARTUP_TIMEOUT = 15.0
-EXIT_TIMEOUT = 3.0
+EXIT_TIMEOUT = 6.0
 QUIET_PERIOD = 1.5
 FLOWS = ("GET", FLOWS_PATH)
 # sshd makes the pty the session's controlling terminal (setsid, then TIOCSCTTY); Popen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -43,6 +44,8 @@ from flowtop.tui.widgets.status import StatusBar, StatusInfo
 # At this width and above the detail pane sits beside the table.
 WIDE_LAYOUT_MIN_WIDTH = 150
 CLOSE_TIMEOUT = 2.0
+SIGNAL_CLOSE_TIMEOUT = 1.0
+SIGNAL_EXIT_DEADLINE = 5.0
 # How long the status line calls out a failover.
 FAILOVER_NOTICE_SECONDS = 60.0
 # Stepping back in a replay rebuilds the store from this many polls before the target.
@@ -133,6 +136,7 @@ class FlowTopApp(App[int]):
         self._recording_error_shown = False
         self._handle_signals = handle_signals
         self._terminal_fds: list[int] = []
+        self._hurry = False
         self._wake = asyncio.Event()
         self._next_poll_at: float | None = None
         self._detail_wanted: bool | None = None
@@ -219,6 +223,14 @@ class FlowTopApp(App[int]):
             self._on_signal()
 
     def _on_signal(self) -> None:
+        # The terminal may be gone: log out briefly, and if leaving still hangs, a
+        # watchdog ends the process, so no flowtop is left polling the appliance.
+        if self._hurry:
+            return
+        self._hurry = True
+        watchdog = threading.Timer(SIGNAL_EXIT_DEADLINE, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
         self.call_later(self.action_quit)
 
     # ---- polling ------------------------------------------------------------------
@@ -649,7 +661,9 @@ class FlowTopApp(App[int]):
         self._shutting_down = True
         self.workers.cancel_group(self, "poll")
         try:
-            await asyncio.wait_for(self.source.close(), timeout=CLOSE_TIMEOUT)
+            await asyncio.wait_for(
+                self.source.close(), timeout=SIGNAL_CLOSE_TIMEOUT if self._hurry else CLOSE_TIMEOUT
+            )
         except (Exception, asyncio.CancelledError):
             pass  # logging out is a courtesy; leaving promptly matters more
         if self.recorder is not None:
