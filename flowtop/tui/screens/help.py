@@ -43,7 +43,17 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("up/down, j/k", "move the cursor"),
             ("pgup/pgdn, home/end", "page, first, last"),
-            ("enter, d", "show or hide the detail pane"),
+            ("enter, d", "show or hide the detail pane; on a group, drill into it"),
+            ("esc", "back: filter bar, full-screen pane, drill-down, filter"),
+        ),
+    ),
+    (
+        "Views",
+        (
+            ("g", "group by: application, path, service, DSCP, hosts, direction, none"),
+            ("e", "events: failovers, path changes, new and ended flows"),
+            ("ctrl+s", "export the view as shown to CSV or JSON"),
+            ("[ / ]", "replay: step back / forward one poll"),
         ),
     ),
     (
@@ -68,7 +78,7 @@ def help_table() -> Table:
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
     for title, keys in KEY_GROUPS:
-        table.add_row(Text(title, "bold underline"), Text(""))
+        table.add_row(Text(title, "bold yellow"), Text(""))
         for key, meaning in keys:
             table.add_row(Text(key), Text(meaning))
         table.add_row(Text(""), Text(""))
