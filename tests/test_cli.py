@@ -12,12 +12,10 @@ import os
 import shlex
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +38,10 @@ from flowtop.core.model import (
     parse_flows,
 )
 from flowtop.core.recording import Recording
+from tests.support import Result, run_cli, server_tls_context
 
 SEED = 7
 FLOWS = 1200
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
-FLOWTOP_VARIABLES = ("FLOWTOP_URL", "FLOWTOP_USER", "FLOWTOP_PASSWORD", "FLOWTOP_CONFIG")
 
 
 class Clock:
@@ -64,22 +54,7 @@ class Clock:
         return self.now
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy routes loopback traffic, and no setting or config of the developer leaks in."""
-    for name in PROXY_VARIABLES + FLOWTOP_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name in ("xdg", "home"):
-        (tmp_path / name).mkdir()
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 
 @pytest.fixture
@@ -105,18 +80,12 @@ def server(appliance: DemoAppliance, monkeypatch: pytest.MonkeyPatch) -> Iterato
         yield running
 
 
-@pytest.fixture(scope="module")
-def certificate_authority() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def tls_server(
     appliance: DemoAppliance, certificate_authority: trustme.CA, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[DemoServer]:
     monkeypatch.setenv("FLOWTOP_PASSWORD", DEMO_PASSWORD)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    certificate_authority.issue_cert("127.0.0.1").configure_cert(context)
+    context = server_tls_context(certificate_authority)
     with DemoServer(appliance, host="127.0.0.1", port=0, ssl_context=context) as running:
         yield running
 
@@ -128,22 +97,12 @@ def closed_port() -> int:
     return port
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
-    capsys.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as leaving:  # argparse exits for --help, --version and its own errors
-        code = leaving.code if isinstance(leaving.code, int) else (0 if leaving.code is None else 1)
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
-
-
 def connect(server: DemoServer) -> list[str]:
     return ["--url", server.url, "--user", DEMO_USERNAME]
 
 
 def once_json(capsys: pytest.CaptureFixture[str], server: DemoServer, *extra: str) -> Any:
-    result = run(capsys, *connect(server), "--once", "--format", "json", *extra)
+    result = run_cli(capsys, *connect(server), "--once", "--format", "json", *extra)
     assert result.code == 0, result.err
     assert result.err == ""
     return json.loads(result.out)
@@ -194,7 +153,7 @@ def test_url_and_user_from_the_environment(
 ) -> None:
     monkeypatch.setenv("FLOWTOP_URL", server.url)
     monkeypatch.setenv("FLOWTOP_USER", DEMO_USERNAME)
-    result = run(capsys, "--once", "--format", "json")
+    result = run_cli(capsys, "--once", "--format", "json")
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 100
 
@@ -208,7 +167,7 @@ def test_bare_host_means_https_and_ca_bundle_is_trusted(
     bundle = tmp_path / "ca.pem"
     certificate_authority.cert_pem.write_to_path(str(bundle))
     bare = f"127.0.0.1:{tls_server.port}"
-    result = run(
+    result = run_cli(
         capsys, "--url", bare, "--user", DEMO_USERNAME, "--ca-bundle", str(bundle),
         "--once", "--format", "json", "--max-stats", "50",
     )  # fmt: skip
@@ -221,7 +180,7 @@ def test_bare_host_from_the_environment_with_insecure(
 ) -> None:
     monkeypatch.setenv("FLOWTOP_URL", f"127.0.0.1:{tls_server.port}")
     monkeypatch.setenv("FLOWTOP_USER", DEMO_USERNAME)
-    result = run(capsys, "--insecure", "--once", "--format", "json", "--max-stats", "50")
+    result = run_cli(capsys, "--insecure", "--once", "--format", "json", "--max-stats", "50")
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 50
 
@@ -230,7 +189,7 @@ def test_certificates_are_verified_by_default(
     capsys: pytest.CaptureFixture[str], tls_server: DemoServer
 ) -> None:
     bare = f"127.0.0.1:{tls_server.port}"
-    result = run(capsys, "--url", bare, "--user", DEMO_USERNAME, "--once")
+    result = run_cli(capsys, "--url", bare, "--user", DEMO_USERNAME, "--once")
     line = assert_one_line_failure(result, 3)
     assert "--insecure" in line and "--ca-bundle" in line
 
@@ -263,7 +222,7 @@ def test_no_password_and_no_terminal_is_a_usage_error(
 ) -> None:
     monkeypatch.delenv("FLOWTOP_PASSWORD")
     monkeypatch.setattr(sys, "stdin", io.StringIO())
-    line = assert_one_line_failure(run(capsys, *connect(server), "--once"), 2)
+    line = assert_one_line_failure(run_cli(capsys, *connect(server), "--once"), 2)
     assert "FLOWTOP_PASSWORD" in line
     assert server.appliance.login_count == 0
 
@@ -279,7 +238,7 @@ def test_no_password_and_no_terminal_is_a_usage_error(
 def test_password_option_is_refused_without_echoing_it(
     capsys: pytest.CaptureFixture[str], arguments: list[str]
 ) -> None:
-    line = assert_one_line_failure(run(capsys, *arguments), 2)
+    line = assert_one_line_failure(run_cli(capsys, *arguments), 2)
     assert "hunter2-value" not in line
     assert "password" in line and "FLOWTOP_PASSWORD" in line
 
@@ -311,14 +270,14 @@ def test_max_stats_sets_how_many_flows_come_back(
 def test_max_stats_outside_the_choices_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], value: str
 ) -> None:
-    assert run(capsys, "--demo", "--once", "--max-stats", value).code == 2
+    assert run_cli(capsys, "--demo", "--once", "--max-stats", value).code == 2
 
 
 @pytest.mark.parametrize(("interval", "code"), [("0.5", 0), ("60", 0), ("0.4", 2), ("61", 2)])
 def test_interval_is_at_least_half_a_second(
     capsys: pytest.CaptureFixture[str], interval: str, code: int
 ) -> None:
-    result = run(capsys, "--demo", "--once", "--format", "csv", "--interval", interval)
+    result = run_cli(capsys, "--demo", "--once", "--format", "csv", "--interval", interval)
     assert result.code == code, result.err
     if code:
         assert "--interval" in assert_one_line_failure(result, code)
@@ -326,11 +285,11 @@ def test_interval_is_at_least_half_a_second(
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan"])
 def test_timeout_must_be_positive(capsys: pytest.CaptureFixture[str], value: str) -> None:
-    assert run(capsys, "--demo", "--once", f"--timeout={value}").code == 2
+    assert run_cli(capsys, "--demo", "--once", f"--timeout={value}").code == 2
 
 
 def test_demo_needs_no_appliance(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run(capsys, "--demo", "--once", "--format", "json")
+    result = run_cli(capsys, "--demo", "--once", "--format", "json")
     assert result.code == 0, result.err
     flows = json.loads(result.out)
     assert len(flows) == 100 and all(len(flow) == 26 for flow in flows)
@@ -393,7 +352,7 @@ def test_csv_has_a_header_of_the_api_fields_and_the_same_rows_as_json(
     capsys: pytest.CaptureFixture[str], server: DemoServer
 ) -> None:
     flows = once_json(capsys, server)
-    result = run(capsys, *connect(server), "--once", "--format", "csv")
+    result = run_cli(capsys, *connect(server), "--once", "--format", "csv")
     assert result.code == 0, result.err
     rows = list(csv.reader(io.StringIO(result.out)))
     assert rows[0] == list(API_FIELDS)
@@ -406,7 +365,7 @@ def test_csv_has_a_header_of_the_api_fields_and_the_same_rows_as_json(
 def test_table_fits_80_columns_when_piped(
     capsys: pytest.CaptureFixture[str], server: DemoServer
 ) -> None:
-    result = run(capsys, *connect(server), "--once")
+    result = run_cli(capsys, *connect(server), "--once")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert len(lines) == 1 + 100
@@ -437,7 +396,7 @@ def test_table_of_wide_and_hostile_text_fits_80_cells(
     capsys: pytest.CaptureFixture[str], server: DemoServer, faults: Faults
 ) -> None:
     faults.hostile_text = True
-    result = run(capsys, *connect(server), "--once", "--max-stats", "1000")
+    result = run_cli(capsys, *connect(server), "--once", "--max-stats", "1000")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert len(lines) == 1 + 1000, "no line breaks from the appliance's text"
@@ -493,9 +452,9 @@ def test_filter_and_sort_apply_together_in_every_format(
     flows = once_json(capsys, server, *options)
     assert flows and all(flow["pps"] > 100 for flow in flows)
     assert is_sorted([flow["pps"] for flow in flows], descending=False)
-    table = run(capsys, *connect(server), "--once", *options)
+    table = run_cli(capsys, *connect(server), "--once", *options)
     assert table.code == 0 and len(table.out.splitlines()) == 1 + len(flows)
-    as_csv = run(capsys, *connect(server), "--once", "--format", "csv", *options)
+    as_csv = run_cli(capsys, *connect(server), "--once", "--format", "csv", *options)
     rows = list(csv.DictReader(io.StringIO(as_csv.out)))
     assert [float(row["pps"]) for row in rows] == [flow["pps"] for flow in flows]
 
@@ -513,7 +472,7 @@ def test_filter_and_sort_apply_together_in_every_format(
 def test_filter_and_sort_errors_are_usage_errors(
     capsys: pytest.CaptureFixture[str], server: DemoServer, option: str, value: str, expected: str
 ) -> None:
-    result = run(capsys, *connect(server), "--once", option, value)
+    result = run_cli(capsys, *connect(server), "--once", option, value)
     assert expected in assert_one_line_failure(result, 2)
     assert server.appliance.login_count == 0, "refused before connecting"
 
@@ -569,7 +528,9 @@ def test_group_totals_count_only_the_filtered_flows(
 
 def test_group_by_in_csv(capsys: pytest.CaptureFixture[str], server: DemoServer) -> None:
     groups = once_json(capsys, server, "--group-by", "application")
-    result = run(capsys, *connect(server), "--once", "--group-by", "application", "--format", "csv")
+    result = run_cli(
+        capsys, *connect(server), "--once", "--group-by", "application", "--format", "csv"
+    )
     assert result.code == 0, result.err
     rows = list(csv.reader(io.StringIO(result.out)))
     assert rows[0] == list(GROUP_JSON_FIELDS)
@@ -580,7 +541,7 @@ def test_group_by_in_csv(capsys: pytest.CaptureFixture[str], server: DemoServer)
 
 def test_group_by_as_a_table(capsys: pytest.CaptureFixture[str], server: DemoServer) -> None:
     groups = once_json(capsys, server, "--group-by", "application")
-    result = run(capsys, *connect(server), "--once", "--group-by", "application")
+    result = run_cli(capsys, *connect(server), "--once", "--group-by", "application")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0].startswith("Application")
@@ -599,7 +560,7 @@ def test_unreachable_appliance_exits_3(
 ) -> None:
     monkeypatch.setenv("FLOWTOP_PASSWORD", "pw")
     port = closed_port()
-    result = run(capsys, "--url", f"http://127.0.0.1:{port}", "--user", "admin", "--once")
+    result = run_cli(capsys, "--url", f"http://127.0.0.1:{port}", "--user", "admin", "--once")
     line = assert_one_line_failure(result, 3)
     assert str(port) in line
 
@@ -609,7 +570,7 @@ def test_timeout_exits_3(
 ) -> None:
     faults.delay = 2.0
     started = time.monotonic()
-    result = run(capsys, *connect(server), "--once", "--timeout", "0.3")
+    result = run_cli(capsys, *connect(server), "--once", "--timeout", "0.3")
     elapsed = time.monotonic() - started
     line = assert_one_line_failure(result, 3)
     assert "timeout" in line
@@ -620,7 +581,7 @@ def test_wrong_password_exits_4_without_showing_it(
     capsys: pytest.CaptureFixture[str], server: DemoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLOWTOP_PASSWORD", "wrong-secret-42")
-    line = assert_one_line_failure(run(capsys, *connect(server), "--once"), 4)
+    line = assert_one_line_failure(run_cli(capsys, *connect(server), "--once"), 4)
     assert "wrong-secret-42" not in line
 
 
@@ -638,7 +599,7 @@ def test_appliance_error_or_unreadable_answer_exits_5(
     capsys: pytest.CaptureFixture[str], server: DemoServer, appliance: DemoAppliance, fault: Faults
 ) -> None:
     appliance.faults = fault
-    assert_one_line_failure(run(capsys, *connect(server), "--once", "--format", "json"), 5)
+    assert_one_line_failure(run_cli(capsys, *connect(server), "--once", "--format", "json"), 5)
 
 
 # --- record and replay ------------------------------------------------------------------------
@@ -652,7 +613,7 @@ def test_headless_records_n_polls_without_the_password(
     monkeypatch.setenv("FLOWTOP_PASSWORD", secret)
     path = tmp_path / "polls.jsonl"
     with DemoServer(appliance, host="127.0.0.1", port=0) as server:
-        result = run(
+        result = run_cli(
             capsys, *connect(server), "--headless", "--record", str(path),
             "--count", "2", "--interval", "0.5", "--max-stats", "50",
         )  # fmt: skip
@@ -674,9 +635,9 @@ def test_replay_cannot_be_combined_with_once(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     path = tmp_path / "polls.jsonl"
-    assert run(capsys, "--demo", "--headless", "--record", str(path), "--count", "1").code == 0
+    assert run_cli(capsys, "--demo", "--headless", "--record", str(path), "--count", "1").code == 0
     assert len(Recording.load(path).polls) == 1
-    line = assert_one_line_failure(run(capsys, "--replay", str(path), "--once"), 2)
+    line = assert_one_line_failure(run_cli(capsys, "--replay", str(path), "--once"), 2)
     assert "--once" in line
 
 
@@ -696,7 +657,7 @@ def test_mode_combinations_that_make_no_sense_are_usage_errors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert_one_line_failure(run(capsys, *arguments), 2)
+    assert_one_line_failure(run_cli(capsys, *arguments), 2)
     assert not (tmp_path / "x.jsonl").exists()
 
 
@@ -705,7 +666,7 @@ def test_headless_against_an_unreachable_appliance_exits_3(
 ) -> None:
     monkeypatch.setenv("FLOWTOP_PASSWORD", "pw")
     path = tmp_path / "polls.jsonl"
-    result = run(
+    result = run_cli(
         capsys, "--url", f"http://127.0.0.1:{closed_port()}", "--user", "admin",
         "--headless", "--record", str(path), "--count", "1",
     )  # fmt: skip
@@ -732,7 +693,9 @@ def test_profile_connects_without_flags(
 ) -> None:
     monkeypatch.delenv("FLOWTOP_PASSWORD")
     config = write_config(tmp_path, lab_profile(server.url))
-    result = run(capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json")
+    result = run_cli(
+        capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json"
+    )
     assert result.code == 0, result.err
     assert result.err == ""
     assert len(json.loads(result.out)) == 100
@@ -747,7 +710,7 @@ def test_default_profile_from_flowtop_config(
     monkeypatch.delenv("FLOWTOP_PASSWORD")
     config = write_config(tmp_path, 'default_profile = "lab"\n\n' + lab_profile(server.url))
     monkeypatch.setenv("FLOWTOP_CONFIG", str(config))
-    result = run(capsys, "--once", "--format", "json", "--max-stats", "50")
+    result = run_cli(capsys, "--once", "--format", "json", "--max-stats", "50")
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 50
 
@@ -764,7 +727,7 @@ def test_config_at_the_xdg_path_is_read(
     (directory / "config.toml").write_text(
         'default_profile = "lab"\n\n' + lab_profile(server.url, extra="max_stats = 50\n")
     )
-    result = run(capsys, "--once", "--format", "json")
+    result = run_cli(capsys, "--once", "--format", "json")
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 50
 
@@ -788,7 +751,7 @@ def test_command_line_then_profile_then_defaults(
         tmp_path,
         "[defaults]\nmax_stats = 1000\n\n" + lab_profile(server.url, extra="max_stats = 50\n"),
     )
-    result = run(
+    result = run_cli(
         capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json",
         *options,
     )  # fmt: skip
@@ -800,7 +763,9 @@ def test_defaults_apply_when_the_profile_is_silent(
     capsys: pytest.CaptureFixture[str], server: DemoServer, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, "[defaults]\nmax_stats = 1000\n\n" + lab_profile(server.url))
-    result = run(capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json")
+    result = run_cli(
+        capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json"
+    )
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 1000
 
@@ -813,7 +778,9 @@ def test_environment_url_beats_the_profile(
 ) -> None:
     config = write_config(tmp_path, lab_profile(f"http://127.0.0.1:{closed_port()}"))
     monkeypatch.setenv("FLOWTOP_URL", server.url)
-    result = run(capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json")
+    result = run_cli(
+        capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json"
+    )
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 100
 
@@ -825,7 +792,7 @@ def test_invalid_config_names_file_key_and_line(
         tmp_path,
         '[defaults]\ninterval = 2\n\n[profiles.lab]\nurl = "http://h.example"\nmax_stats = 200\n',
     )
-    line = assert_one_line_failure(run(capsys, "--config", str(config), "--demo", "--once"), 2)
+    line = assert_one_line_failure(run_cli(capsys, "--config", str(config), "--demo", "--once"), 2)
     assert str(config) in line
     assert "line 6" in line
     assert "profiles.lab.max_stats" in line
@@ -835,7 +802,7 @@ def test_config_syntax_error_names_file_and_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, "[profiles.lab]\nurl = \n")
-    line = assert_one_line_failure(run(capsys, "--config", str(config), "--demo", "--once"), 2)
+    line = assert_one_line_failure(run_cli(capsys, "--config", str(config), "--demo", "--once"), 2)
     assert str(config) in line and "line 2" in line
 
 
@@ -843,7 +810,7 @@ def test_missing_named_config_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     missing = tmp_path / "nope.toml"
-    line = assert_one_line_failure(run(capsys, "--config", str(missing), "--demo", "--once"), 2)
+    line = assert_one_line_failure(run_cli(capsys, "--config", str(missing), "--demo", "--once"), 2)
     assert str(missing) in line
 
 
@@ -859,7 +826,9 @@ def test_readable_config_holding_a_password_warns(
         f"password = {toml(DEMO_PASSWORD)}\n"
     )
     config = write_config(tmp_path, text, mode=0o644)
-    result = run(capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json")
+    result = run_cli(
+        capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json"
+    )
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 100
     lines = result.err.splitlines()
@@ -869,7 +838,9 @@ def test_readable_config_holding_a_password_warns(
     assert DEMO_PASSWORD not in result.err
 
     config.chmod(0o600)
-    quiet = run(capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json")
+    quiet = run_cli(
+        capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json"
+    )
     assert quiet.code == 0 and quiet.err == ""
 
 
@@ -882,7 +853,7 @@ def test_failing_password_command_exits_2_without_its_output(
     monkeypatch.delenv("FLOWTOP_PASSWORD")
     command = python_command("import sys; print('command-stdout-secret'); sys.exit(3)")
     config = write_config(tmp_path, lab_profile(server.url, command=command))
-    result = run(capsys, "--config", str(config), "--profile", "lab", "--once")
+    result = run_cli(capsys, "--config", str(config), "--profile", "lab", "--once")
     line = assert_one_line_failure(result, 2)
     assert "command-stdout-secret" not in line
     assert "exit status 3" in line
@@ -893,7 +864,7 @@ def test_unknown_profile_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], server: DemoServer, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, lab_profile(server.url))
-    result = run(capsys, "--config", str(config), "--profile", "nope", "--once")
+    result = run_cli(capsys, "--config", str(config), "--profile", "nope", "--once")
     line = assert_one_line_failure(result, 2)
     assert '"nope"' in line and "lab" in line
 
@@ -902,7 +873,7 @@ def test_unknown_profile_is_a_usage_error(
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run(capsys, "--version")
+    result = run_cli(capsys, "--version")
     assert result.code == 0
     assert result.out.strip() == f"flowtop {flowtop.__version__}"
 
@@ -931,7 +902,7 @@ DOCUMENTED_OPTIONS = (
 
 
 def test_help_has_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run(capsys, "--help")
+    result = run_cli(capsys, "--help")
     assert result.code == 0
     assert result.out.startswith("usage: flowtop")
     for text in (
@@ -962,7 +933,7 @@ def test_help_has_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) ->
 def test_argument_errors_are_one_line(
     capsys: pytest.CaptureFixture[str], arguments: list[str]
 ) -> None:
-    assert_one_line_failure(run(capsys, *arguments), 2)
+    assert_one_line_failure(run_cli(capsys, *arguments), 2)
 
 
 def flowtop_process(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:

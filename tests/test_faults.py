@@ -15,13 +15,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
-from flowtop.cli import main
 from flowtop.core.client import DEFAULT_MAX_BODY_BYTES, NitroClient
 from flowtop.core.demo.appliance import (
     DEMO_PASSWORD,
@@ -37,6 +35,7 @@ from flowtop.core.poller import PollPhase
 from flowtop.core.source import ClientSource
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.widgets.status import status_text
+from tests.support import Result, run_cli
 from tests.tui.helpers import poll_now, wait_until
 
 SEED = 7
@@ -49,18 +48,6 @@ APP_SIZE = (160, 45)
 SHOWN = 100
 # The client's answer cap in the app; the demo pads its answer beyond it.
 APP_BODY_CAP = 256 * 1024
-ENV_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "FLOWTOP_URL",
-    "FLOWTOP_USER",
-    "FLOWTOP_PASSWORD",
-    "FLOWTOP_CONFIG",
-)
 
 
 # --- bodies -------------------------------------------------------------------------------
@@ -261,22 +248,9 @@ DATA_CASES = [
 # --- fixtures and helpers -----------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy on loopback, no setting of the developer; the demo password in the env."""
-    for name in ENV_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name in ("xdg", "home"):
-        (tmp_path / name).mkdir()
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+def demo_password(isolated_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean environment (see conftest) holding the demo appliance's password."""
     monkeypatch.setenv("FLOWTOP_PASSWORD", DEMO_PASSWORD)
 
 
@@ -293,11 +267,8 @@ def server(appliance: DemoAppliance) -> Iterator[DemoServer]:
 
 
 def run_once(capsys: pytest.CaptureFixture[str], url: str, *extra: str) -> Result:
-    capsys.readouterr()
     connect = ["--url", url, "--user", DEMO_USERNAME, "--timeout", str(CLIENT_TIMEOUT)]
-    code = main([*connect, "--once", "--format", "json", *extra])
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
+    return run_cli(capsys, *connect, "--once", "--format", "json", *extra)
 
 
 def assert_one_line_failure(result: Result, code: int) -> str:

@@ -8,13 +8,11 @@ import json
 import logging
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,6 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from flowtop.cli import main
 from flowtop.core.client import NitroClient
 from flowtop.core.config import permission_warning
 from flowtop.core.demo.appliance import DEMO_USERNAME, DemoAppliance
@@ -41,6 +38,7 @@ from flowtop.tui.app import FlowTopApp
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.widgets.status import StatusBar, status_text
 from tests.core.factories import flow
+from tests.support import run_cli, server_tls_context
 from tests.tui.helpers import Clock, DemoSource, ScriptedSource, make_app, wait_until
 
 PASSWORD = "S3cr3t-Pa55-ZZ"
@@ -55,23 +53,7 @@ SHORT_LINK = "[link=x]c[/link]"
 HOSTILE_ERROR = b'{"errorcode": 1, "errormessage": "[bold red]boom[/] \\u001b[2J"}'
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy routes loopback traffic, and no setting or config of the developer leaks in."""
-    for name in list(os.environ):
-        if name.startswith("FLOWTOP_") or name.lower().endswith("_proxy"):
-            monkeypatch.delenv(name)
-    for name in ("xdg", "home"):
-        (tmp_path / name).mkdir()
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 
 @pytest.fixture
@@ -85,24 +67,11 @@ def server(appliance: DemoAppliance) -> Iterator[DemoServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def certificate_authority() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def tls_server(appliance: DemoAppliance, certificate_authority: trustme.CA) -> Iterator[DemoServer]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    certificate_authority.issue_cert("127.0.0.1").configure_cert(context)
+    context = server_tls_context(certificate_authority)
     with DemoServer(appliance, host="127.0.0.1", port=0, ssl_context=context) as running:
         yield running
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
-    capsys.readouterr()
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
 
 
 def connect(server: DemoServer) -> list[str]:
@@ -123,7 +92,7 @@ def test_self_signed_certificate_is_refused_by_default(
     capsys: pytest.CaptureFixture[str], tls_server: DemoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLOWTOP_PASSWORD", PASSWORD)
-    result = run(capsys, *connect(tls_server), "--once")
+    result = run_cli(capsys, *connect(tls_server), "--once")
     assert result.code == 3
     assert result.out == ""
     lines = result.err.splitlines()
@@ -138,7 +107,7 @@ def test_insecure_accepts_the_self_signed_certificate(
     capsys: pytest.CaptureFixture[str], tls_server: DemoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLOWTOP_PASSWORD", PASSWORD)
-    result = run(capsys, *connect(tls_server), "--insecure", "--once", "--format", "json")
+    result = run_cli(capsys, *connect(tls_server), "--insecure", "--once", "--format", "json")
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 100
 
@@ -153,7 +122,7 @@ def test_ca_bundle_trusts_the_self_signed_certificate(
     monkeypatch.setenv("FLOWTOP_PASSWORD", PASSWORD)
     bundle = tmp_path / "appliance.pem"
     certificate_authority.cert_pem.write_to_path(str(bundle))
-    result = run(
+    result = run_cli(
         capsys, *connect(tls_server), "--ca-bundle", str(bundle), "--once", "--format", "json"
     )
     assert result.code == 0, result.err
@@ -161,7 +130,7 @@ def test_ca_bundle_trusts_the_self_signed_certificate(
     # Another CA's bundle does not trust it: the bundle replaces, not extends, the check.
     stranger = tmp_path / "stranger.pem"
     trustme.CA().cert_pem.write_to_path(str(stranger))
-    refused = run(capsys, *connect(tls_server), "--ca-bundle", str(stranger), "--once")
+    refused = run_cli(capsys, *connect(tls_server), "--ca-bundle", str(stranger), "--once")
     assert refused.code == 3 and "certificate" in refused.err
 
 
@@ -241,9 +210,9 @@ def test_cli_errors_do_not_show_the_password(
 ) -> None:
     monkeypatch.setenv("FLOWTOP_PASSWORD", PASSWORD)
     appliance.password = "not-" + PASSWORD
-    once = run(capsys, *connect(server), "--once")
+    once = run_cli(capsys, *connect(server), "--once")
     assert once.code == 4
-    headless = run(
+    headless = run_cli(
         capsys,
         *connect(server),
         "--headless",
@@ -266,7 +235,7 @@ def test_recording_does_not_hold_the_password(
 ) -> None:
     monkeypatch.setenv("FLOWTOP_PASSWORD", PASSWORD)
     record = tmp_path / "polls.jsonl"
-    result = run(
+    result = run_cli(
         capsys, *connect(server), "--headless", "--record", str(record), "--count", "2",
         "--interval", "0.5",
     )  # fmt: skip
@@ -580,7 +549,9 @@ def test_readable_config_with_a_password_is_warned_about(
     config = tmp_path / "config.toml"
     _config_with_password(config, server.url, mode)
     assert (permission_warning(config) is not None) is warned
-    result = run(capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json")
+    result = run_cli(
+        capsys, "--config", str(config), "--profile", "lab", "--once", "--format", "json"
+    )
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 100
     warnings = [line for line in result.err.splitlines() if line.startswith("flowtop: warning:")]
@@ -604,5 +575,5 @@ def test_readable_config_without_a_password_is_not_warned_about(
     config.write_text(f'[profiles.lab]\nurl = "{server.url}"\nuser = "{DEMO_USERNAME}"\n')
     config.chmod(0o644)
     assert permission_warning(config) is None
-    result = run(capsys, "--config", str(config), "--profile", "lab", "--once")
+    result = run_cli(capsys, "--config", str(config), "--profile", "lab", "--once")
     assert result.code == 0 and result.err == ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import ssl
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from flowtop.core.errors import (
     ConnectError,
     UnreadableAnswer,
 )
+from tests.support import server_tls_context
 
 LOGIN = ("POST", LOGIN_V1_PATH)
 FLOWS = ("GET", FLOWS_PATH)
@@ -259,16 +259,9 @@ async def test_connection_refused_names_the_address() -> None:
 # --------------------------------------------------------------------------- TLS
 
 
-@pytest.fixture(scope="module")
-def certificate_authority() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def tls_server(appliance: DemoAppliance, certificate_authority: trustme.CA) -> Iterator[DemoServer]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    certificate_authority.issue_cert("127.0.0.1").configure_cert(context)
-    with DemoServer(appliance, ssl_context=context) as running:
+    with DemoServer(appliance, ssl_context=server_tls_context(certificate_authority)) as running:
         yield running
 
 

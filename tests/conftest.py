@@ -1,0 +1,27 @@
+"""Fixtures shared by the end-to-end tests (CLI, faults, security, TLS)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import trustme
+
+
+@pytest.fixture
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy routes loopback traffic, and no setting or config of the developer leaks in."""
+    for name in list(os.environ):
+        if name.startswith("FLOWTOP_") or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    for name in ("xdg", "home"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="session")
+def certificate_authority() -> trustme.CA:
+    """A CA made for the test run; its certificates serve the demo over HTTPS."""
+    return trustme.CA()
