@@ -3,40 +3,47 @@
 An expression is a list of terms separated by whitespace; a flow must match every
 term.  Terms:
 
+The convention is that of Kibana's query language: a field term matches the whole
+value, a bare word is found anywhere.
+
 ``word``, ``"two words"``
     Case-insensitive substring of any text field, of the addresses as text, of the
     protocol name (``tcp``) or of a string value the appliance sent in an
     undocumented field.  Numbers are not searched: ``443`` alone would match every
     byte counter; use ``port:443``.  Addresses are searched only for words that can
     be part of one (hex digits, ``.``, ``:``, or any word with ``%`` for a scope).
+    An unquoted ``*`` in a word stands for any text within one value: ``micro*teams``.
 ``field:value`` (also ``field=value``, ``field==value``; ``field!=value`` negates)
     ``field`` is an API field name or an alias of :data:`FIELD_ALIASES`, in any case.
     An alias naming several fields (``port``, ``ip``, ``svc``, ``rule``) matches when
     any of them does.  The value depends on the field:
 
-    * text fields: case-insensitive substring;
+    * text fields: the whole value, case-insensitive (``app:http`` is not ``HTTPS``,
+      ``dscp:ef`` is not ``default``); an unquoted ``*`` is a wildcard for any text
+      (``app:micro*``, ``path:*INET*``);
     * addresses: an address is compared for equality (IPv4 or IPv6, normalised, so
       ``2001:DB8:0::5`` equals ``2001:db8::5``), a value with ``/`` is a network
-      (``10.1.0.0/16``; host bits are allowed) and anything else is a substring of the
-      address text, so a partial ``ip:10.1.`` narrows the table while it is typed;
+      (``10.1.0.0/16``; host bits are allowed) and a value with an unquoted ``*`` a
+      pattern of the address text (``ip:10.1.*``); anything else is an error;
     * numbers: equality, with an optional suffix ``k``/``K`` (1e3), ``M``/``m`` (1e6,
-      never milli) or ``G``/``g`` (1e9);
+      never milli) or ``G``/``g`` (1e9); no wildcards;
     * ``proto`` (``ipp``) also takes protocol names: ``tcp``, ``udp``, ``icmp`` ...
 
     ``|`` separates alternatives, any of which may match: ``app:zoom|teams``.
 ``field>N``, ``>=``, ``<``, ``<=``
     Comparison with a number (suffixes as above), only on numeric fields.
 ``field~regex``
-    Case-insensitive :func:`re.search` on the value's text (numbers and addresses
-    included).  ``|`` belongs to the regex here.
+    Case-insensitive regular expression search on the value's text (numbers and
+    addresses included).  ``|`` belongs to the regex here.  Matching is RE2's, in
+    linear time (:mod:`flowtop.core.regex`): no backreferences, no lookaround.
 ``!term``, ``-term``
     Negation.  A flow without the field matches a negated field term, so
     ``!app~.`` finds flows with no application.
 
 A flow without a value never matches a positive field term or a comparison.
 
-Quotes make one value of text with spaces, ``|`` or a leading ``-``/``!``:
-``app:"ms teams"``, ``app~"^ms "``.  Inside quotes ``\\"`` is a quote and ``\\\\`` a
+Quotes make one value of text with spaces, ``|``, a literal ``*`` or a leading
+``-``/``!``: ``app:"ms teams"``, ``app~"^ms "``.  Inside quotes ``\\"`` is a quote and ``\\\\`` a
 backslash; any other backslash is kept, so ``"\\d+"`` is the regex ``\\d+``.  Quoted
 and bare text join when nothing separates them.  A word of the shape of an IPv6
 address (``fe80::1``) is a word, not a field named ``fe80``.
@@ -57,7 +64,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from flowtop.core.errors import FilterError
 from flowtop.core.model import (
@@ -69,6 +76,7 @@ from flowtop.core.model import (
     IPAddress,
     parse_address,
 )
+from flowtop.core.regex import RegexError, compile_search
 
 Predicate = Callable[[Flow], bool]
 
@@ -118,7 +126,7 @@ _QUOTE_ESCAPE = re.compile(r'\\(["\\])')
 _BARE = re.compile(r'[^\s"|]+')
 _BARE_WITH_BARS = re.compile(r'[^\s"]+')
 _SPACE = re.compile(r"\s+")
-_SAFE_VALUE = re.compile(r"[\w.@/+,#%*-]+")
+_SAFE_VALUE = re.compile(r"[\w.@/+,#%-]+")
 
 _COMPARISONS: Final = frozenset({">", ">=", "<", "<="})
 # Flow strings never hold control characters (the model strips them), so NUL can
@@ -148,7 +156,8 @@ def parse_quantity(text: str) -> float:
 def quote_value(text: str) -> str:
     """``text`` written as one filter value, quoted when it needs to be.
 
-    ``f"app:{quote_value(name)}"`` compiles to a substring match of exactly ``name``,
+    ``f"app:{quote_value(name)}"`` compiles to a match of exactly ``name`` (a ``*`` in
+    it is quoted, so it is no wildcard),
     and ``quote_value(name)`` alone is a word for exactly ``name``.  The empty string
     gives ``""``, which the filter refuses as an empty value.
     """
@@ -301,20 +310,33 @@ def _kind(field: str) -> Kind:
 
 
 class _Value:
-    """One alternative of a term's value, with where it starts in the expression."""
+    """One alternative of a term's value, with where it starts in the expression.
 
-    __slots__ = ("position", "text")
+    ``glob`` holds the pieces between unquoted ``*`` wildcards (lowered), or is None
+    when the value has none; ``text`` is the value as written, without quotes.
+    """
 
-    def __init__(self, text: str, position: int) -> None:
+    __slots__ = ("glob", "position", "text")
+
+    def __init__(self, text: str, position: int, glob: tuple[str, ...] | None = None) -> None:
         self.text = text
         self.position = position
+        self.glob = glob
+
+
+# A word or field value: literal text, or the pieces between its wildcards.
+Needle = str | tuple[str, ...]
+
+
+def _needle(value: _Value) -> Needle:
+    return value.text.lower() if value.glob is None else value.glob
 
 
 class _Parser:
     def __init__(self, expression: str) -> None:
         self.text = expression
         self.field_predicates: list[Predicate] = []
-        self.words: list[tuple[tuple[str, ...], bool]] = []
+        self.words: list[tuple[tuple[Needle, ...], bool]] = []
 
     def parse(self) -> tuple[Predicate, ...]:
         text = self.text
@@ -338,7 +360,7 @@ class _Parser:
         if match is not None and not self._is_ipv6_word(match, body):
             return self._field_term(match, negated)
         values, position = self._values(body, split_bars=True)
-        self.words.append((tuple(value.text.lower() for value in values), negated))
+        self.words.append((tuple(_needle(value) for value in values), negated))
         return position
 
     def _is_ipv6_word(self, match: re.Match[str], body: int) -> bool:
@@ -368,11 +390,17 @@ class _Parser:
         else:
             values, position = self._values(match.end(), split_bars=True)
             if kind == "text":
-                needles = tuple(value.text.lower() for value in values)
-                predicate = _any_of([_substring(field, needles) for field in fields])
+                needles = tuple(_needle(value) for value in values)
+                predicate = _any_of([_whole_text(field, needles) for field in fields])
             elif kind == "address":
                 predicate = _any_of([_address(field, values) for field in fields])
             else:
+                for value in values:
+                    if value.glob is not None:
+                        raise FilterError(
+                            f'wildcard "*" needs a text or address field; {label} is numeric',
+                            value.position,
+                        )
                 numbers = frozenset(_number(fields[0], value, label) for value in values)
                 predicate = _any_of([_equal_number(field, numbers) for field in fields])
             if operator == "!=":
@@ -405,6 +433,9 @@ class _Parser:
         end = len(text)
         bare = _BARE if split_bars else _BARE_WITH_BARS
         values: list[_Value] = []
+        # The pieces of the current alternative: finished ones (split at unquoted "*",
+        # only where bars split too: never in a regex or a comparison) and the open one.
+        pieces: list[str] = []
         parts: list[str] = []
         part_start = position = start
         while position < end and not text[position].isspace():
@@ -416,25 +447,35 @@ class _Parser:
                 parts.append(_QUOTE_ESCAPE.sub(r"\1", quoted[1]))
                 position = quoted.end()
             elif char == "|" and split_bars:
-                values.append(self._value(parts, part_start, start))
-                parts = []
+                values.append(self._value(pieces, parts, part_start, start))
+                pieces, parts = [], []
                 position += 1
                 part_start = position
             else:
                 run = bare.match(text, position)
                 assert run is not None  # the character is neither space, quote nor bar
-                parts.append(run[0])
+                if split_bars and "*" in run[0]:
+                    first, *others = run[0].split("*")
+                    parts.append(first)
+                    for other in others:
+                        pieces.append("".join(parts))
+                        parts = [other]
+                else:
+                    parts.append(run[0])
                 position = run.end()
-        values.append(self._value(parts, part_start, start))
+        values.append(self._value(pieces, parts, part_start, start))
         return values, position
 
-    def _value(self, parts: list[str], position: int, start: int) -> _Value:
-        value = "".join(parts)
+    def _value(self, pieces: list[str], parts: list[str], position: int, start: int) -> _Value:
+        last = "".join(parts)
+        value = "*".join([*pieces, last])
         if not value:
             if position == start:
                 raise FilterError("empty value", position)
             raise FilterError('empty alternative after "|"', position)
-        return _Value(value, position)
+        if not pieces:
+            return _Value(value, position)
+        return _Value(value, position, tuple(piece.lower() for piece in [*pieces, last]))
 
 
 def _number(field: str, value: _Value, label: str) -> float:
@@ -472,31 +513,72 @@ def _equal_number(field: str, numbers: frozenset[float]) -> Predicate:
     return lambda flow: get(flow) in numbers
 
 
-def _substring(field: str, needles: tuple[str, ...]) -> Predicate:
-    get = attrgetter(field)
-    if len(needles) == 1:
-        needle = needles[0]
-        return lambda flow: (value := get(flow)) is not None and needle in value.lower()
+def _glob_match(text: str, glob: tuple[str, ...]) -> bool:
+    """Whether all of ``text`` matches the pieces of a wildcard pattern (``a*b*c``).
 
-    def substring(flow: Flow) -> bool:
+    Leftmost-first search for each middle piece is exact for ``*`` alone, and linear.
+    """
+    head, *middle, tail = glob
+    end = len(text) - len(tail)
+    if end < len(head) or not text.startswith(head) or not text.endswith(tail):
+        return False
+    position = len(head)
+    for piece in middle:
+        if piece:
+            found = text.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+    return True
+
+
+def _glob_search(text: str, glob: tuple[str, ...]) -> bool:
+    """Whether the pieces of a wildcard pattern occur in ``text`` in order (unanchored)."""
+    position = 0
+    for piece in glob:
+        if piece:
+            found = text.find(piece, position)
+            if found < 0:
+                return False
+            position = found + len(piece)
+    return True
+
+
+def _whole_text(field: str, needles: tuple[Needle, ...]) -> Predicate:
+    """The whole value, case-insensitive, equals one text or matches one pattern."""
+    get = attrgetter(field)
+    exact = frozenset(needle for needle in needles if isinstance(needle, str))
+    globs = tuple(needle for needle in needles if not isinstance(needle, str))
+    if not globs:
+        if len(exact) == 1:
+            (only,) = exact
+            return lambda flow: (value := get(flow)) is not None and value.lower() == only
+        return lambda flow: (value := get(flow)) is not None and value.lower() in exact
+
+    def whole_text(flow: Flow) -> bool:
         value = get(flow)
         if value is None:
             return False
         lowered = value.lower()
-        for candidate in needles:  # noqa: SIM110
-            if candidate in lowered:
+        if lowered in exact:
+            return True
+        for glob in globs:  # noqa: SIM110
+            if _glob_match(lowered, glob):
                 return True
         return False
 
-    return substring
+    return whole_text
 
 
 def _address(field: str, values: list[_Value]) -> Predicate:
     addresses: set[IPAddress] = set()
     networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    fragments: list[str] = []
+    globs: list[tuple[str, ...]] = []
     for value in values:
         text = value.text
+        if value.glob is not None:
+            globs.append(value.glob)
+            continue
         if "/" in text:
             try:
                 networks.append(ipaddress.ip_network(text.strip(), strict=False))
@@ -504,14 +586,17 @@ def _address(field: str, values: list[_Value]) -> Predicate:
                 raise FilterError(f'bad CIDR "{_show(text)}"', value.position) from None
             continue
         address = parse_address(text)
-        if address is not None:
-            addresses.add(address)
-        else:
-            fragments.append(text.lower())
+        if address is None:
+            raise FilterError(
+                f'bad address "{_show(text)}" (an address, a network such as 10.1.0.0/16 '
+                "or a pattern such as 10.1.*)",
+                value.position,
+            )
+        addresses.add(address)
     get = attrgetter(field)
     frozen = frozenset(addresses)
     network_list = tuple(networks)
-    fragment_list = tuple(fragments)
+    glob_list = tuple(globs)
 
     def address_matches(flow: Flow) -> bool:
         value = get(flow)
@@ -522,26 +607,22 @@ def _address(field: str, values: list[_Value]) -> Predicate:
         for network in network_list:
             if value in network:
                 return True
-        if fragment_list:
+        if glob_list:
             shown = _address_text(value)
-            for fragment in fragment_list:
-                if fragment in shown:
+            for glob in glob_list:
+                if _glob_match(shown, glob):
                     return True
         return False
 
-    if fragment_list or network_list:
+    if glob_list or network_list:
         return address_matches
     return lambda flow: get(flow) in frozen
 
 
 def _regex_predicate(fields: tuple[str, ...], value: _Value, label: str) -> Predicate:
     try:
-        search = re.compile(value.text, re.IGNORECASE).search
-    except re.error as error:
-        raise FilterError(
-            f'bad regular expression "{_show(value.text)}": {error.msg}', value.position
-        ) from None
-    except (OverflowError, ValueError, RecursionError) as error:
+        search = compile_search(value.text)
+    except RegexError as error:
         raise FilterError(
             f'bad regular expression "{_show(value.text)}": {_show(str(error))}',
             value.position,
@@ -549,25 +630,20 @@ def _regex_predicate(fields: tuple[str, ...], value: _Value, label: str) -> Pred
     return _any_of([_regex(field, search) for field in fields])
 
 
-def _regex(field: str, search: Callable[[str], Any]) -> Predicate:
+def _regex(field: str, search: Callable[[str], bool]) -> Predicate:
     get = attrgetter(field)
     kind = _kind(field)
     if kind == "text":
-        return lambda flow: (value := get(flow)) is not None and search(value) is not None
+        return lambda flow: (value := get(flow)) is not None and search(value)
     if kind == "address":
-        return lambda flow: (
-            (value := get(flow)) is not None and search(_address_text(value)) is not None
-        )
+        return lambda flow: (value := get(flow)) is not None and search(_address_text(value))
     if field == "ipp":
         # Either form counts, so proto~^t finds TCP and proto~^1 finds ICMP and UDP.
         return lambda flow: (
             (value := get(flow)) is not None
-            and (
-                search(str(value)) is not None
-                or (value in PROTOCOL_NAMES and search(PROTOCOL_NAMES[value]) is not None)
-            )
+            and (search(str(value)) or (value in PROTOCOL_NAMES and search(PROTOCOL_NAMES[value])))
         )
-    return lambda flow: (value := get(flow)) is not None and search(_number_text(value)) is not None
+    return lambda flow: (value := get(flow)) is not None and search(_number_text(value))
 
 
 # Item getters on the model's __dict__ fetch eleven values in one C call, three times
@@ -577,9 +653,16 @@ _ADDRESS_VALUES = itemgetter(*ADDRESS_FIELDS)
 _ADDRESS_CHARS: Final = frozenset("0123456789abcdef.:%")
 
 
-def _may_be_in_address(needle: str) -> bool:
+def _may_be_in_address(needle: Needle) -> bool:
     """Whether a lowered word can occur in an address's text (a scope is found via "%")."""
-    return "%" in needle or set(needle) <= _ADDRESS_CHARS
+    text = needle if isinstance(needle, str) else "".join(needle)
+    return "%" in text or set(text) <= _ADDRESS_CHARS
+
+
+def _found_in(needle: Needle, text: str) -> bool:
+    if isinstance(needle, str):
+        return needle in text
+    return _glob_search(text, needle)
 
 
 def _searchable(flow: Flow, with_addresses: bool) -> list[str]:
@@ -599,29 +682,37 @@ def _searchable(flow: Flow, with_addresses: bool) -> list[str]:
     return texts
 
 
-def _word_predicate(words: tuple[tuple[tuple[str, ...], bool], ...]) -> Predicate:
+def _word_predicate(words: tuple[tuple[tuple[Needle, ...], bool], ...]) -> Predicate:
     needles = [needle for alternatives, _ in words for needle in alternatives]
     # Formatting addresses is the dearest part; "zoom" cannot be in one, so skip them.
     with_addresses = any(_may_be_in_address(needle) for needle in needles)
-    if any(_JOIN in needle for needle in needles):
-        # A needle holding the joiner could match across two texts; look in each one.
+    plain = [needle for needle in needles if isinstance(needle, str)]
+    if len(plain) < len(needles) or any(_JOIN in needle for needle in plain):
+        # A wildcard stays within one text, and a needle holding the joiner could
+        # match across two texts: look in each text.
         def word_by_text(flow: Flow) -> bool:
             texts = [text.lower() for text in _searchable(flow, with_addresses)]
             for alternatives, negated in words:
-                found = any(needle in text for needle in alternatives for text in texts)
+                found = any(_found_in(needle, text) for needle in alternatives for text in texts)
                 if found == negated:
                     return False
             return True
 
         return word_by_text
 
-    if len(words) == 1 and len(needles) == 1 and not words[0][1]:
-        only = needles[0]
+    if len(words) == 1 and len(plain) == 1 and not words[0][1]:
+        only = plain[0]
         return lambda flow: only in _JOIN.join(_searchable(flow, with_addresses)).lower()
+
+    # Every needle is text here.
+    text_words = [
+        ([needle for needle in alternatives if isinstance(needle, str)], negated)
+        for alternatives, negated in words
+    ]
 
     def word(flow: Flow) -> bool:
         haystack = _JOIN.join(_searchable(flow, with_addresses)).lower()
-        for alternatives, negated in words:
+        for alternatives, negated in text_words:
             found = False
             for needle in alternatives:
                 if needle in haystack:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import threading
 from typing import Any
 
 import pytest
@@ -164,7 +165,8 @@ def test_quoted_words_keep_their_spaces() -> None:
 def test_escaped_quote_inside_quotes() -> None:
     flow = Flow.from_raw({"application": 'say "hi" \\ bye'})
     assert compile_filter(r'"say \"hi\" \\ bye"').matches(flow)
-    assert compile_filter(r'app:"\"hi\""').matches(flow)
+    assert compile_filter(r'app:*"\"hi\""*').matches(flow)
+    assert not compile_filter(r'app:"\"hi\""').matches(flow)
     assert not compile_filter(r'"say \\"').matches(flow)
 
 
@@ -175,7 +177,7 @@ def test_escaped_quote_inside_quotes() -> None:
     ("expression", "expected"),
     [
         ("app:zoom", ["zoom"]),
-        ("app:ms", ["teams"]),
+        ("app:ms*", ["teams"]),
         ("src:10.1.2.3", ["zoom"]),
         ("dst:8.8.8.8", ["teams"]),
         ("dest:8.8.8.8", ["teams"]),
@@ -190,14 +192,14 @@ def test_escaped_quote_inside_quotes() -> None:
         ("proto:6", ["zoom"]),
         ("protocol:udp", ["teams"]),
         ('dir:"wan to lan"', ["teams"]),
-        ("svc:branch", ["zoom"]),  # service_name
+        ("svc:dc-branch", ["zoom"]),  # service_name
         ("svc:internet", ["teams"]),  # service_type
-        ("service:virtual", ["zoom"]),
+        ("service:virtual*", ["zoom"]),
         ("type:internet", ["teams"]),
         ("dscp:ef", ["zoom"]),
-        ("class:real", ["zoom"]),
+        ("class:real*", ["zoom"]),
         ("vpc:9", ["teams"]),
-        ("path:->branch", ["zoom"]),
+        ("path:*->branch*", ["zoom"]),
         ("rule:12", ["zoom", "teams"]),  # rule_id of one, app_rule_id of the other
         ("rule:7", ["zoom"]),
         ("kbps:850.5", ["zoom"]),
@@ -232,11 +234,75 @@ def test_field_names_are_case_insensitive() -> None:
     assert matching("DPORT>100") == ["zoom"]
 
 
-def test_text_value_is_a_case_insensitive_substring() -> None:
-    assert matching("app:OO") == ["zoom"]
+def test_text_value_is_the_whole_value_case_insensitive() -> None:
+    assert matching("app:OO") == []
+    assert matching("app:ZOOM") == ["zoom"]
     assert matching('app:"ms teams"') == ["teams"]
-    assert matching("service_name:isp") == ["teams"]
-    assert matching("app:teams|zoom") == ["zoom", "teams"]
+    assert matching("service_name:isp") == []
+    assert matching("service_name:ISP-1") == ["teams"]
+    assert matching("app:teams|zoom") == ["zoom"]
+    assert matching("app:*teams|zoom") == ["zoom", "teams"]
+
+
+def test_field_terms_do_not_match_parts_of_values() -> None:
+    """Issue 8: dscp:ef matched "default", app:HTTP "HTTPS", path:DC-INET a longer path."""
+    flows = {
+        "ef": Flow.from_raw({"ip_dscp": "ef", "application": "HTTP", "path": "DC-INET"}),
+        "default": Flow.from_raw(
+            {"ip_dscp": "default", "application": "HTTPS", "path": "DC-INET->London-INET"}
+        ),
+    }
+
+    def names(expression: str) -> list[str]:
+        compiled = compile_filter(expression)
+        return [name for name, flow in flows.items() if compiled.matches(flow)]
+
+    assert names("dscp:ef") == ["ef"]
+    assert names("app:HTTP") == ["ef"]
+    assert names("app:https") == ["default"]
+    assert names("path:DC-INET") == ["ef"]
+    assert names("path:*INET*") == ["ef", "default"]
+    assert names("path:*london*") == ["default"]
+    assert names("dscp!=ef") == ["default"]
+    # A bare word is still a substring over all text.
+    assert names("ef") == ["ef", "default"]
+
+
+def test_wildcards_in_text_values() -> None:
+    assert matching("app:z*") == ["zoom"]
+    assert matching("app:*m") == ["zoom"]
+    assert matching("app:z*o*m") == ["zoom"]
+    assert matching("app:*") == ["zoom", "teams", "bare"]  # "" is a value too
+    assert matching("app:zo*mm") == []
+    assert matching("app:zoo*oom") == []  # pieces may not overlap
+    assert matching("path:*mpls*") == ["zoom"]
+    assert matching("path:*MPLS") == ["zoom"]
+    assert matching("app:ms*|z*") == ["zoom", "teams"]
+    assert matching("!app:z*") == ["teams", "bare"]
+    assert matching('app:"ms "*') == ["teams"]  # quoted and bare text join
+
+
+def test_quoted_star_is_literal() -> None:
+    star = Flow.from_raw({"application": "a*b"})
+    other = Flow.from_raw({"application": "axb"})
+    assert compile_filter('app:"a*b"').matches(star)
+    assert not compile_filter('app:"a*b"').matches(other)
+    assert compile_filter("app:a*b").matches(other)
+    assert quote_value("a*b") == '"a*b"'
+
+
+def test_wildcards_in_words_stay_within_one_value() -> None:
+    assert matching("z*m") == ["zoom"]
+    assert matching("ms*teams") == ["teams"]
+    assert matching("dc*branch") == ["zoom"]
+    assert matching("zoom*virtual") == []  # two different fields
+    assert matching("-z*m") == ["teams", "bare"]
+
+
+def test_wildcard_needs_a_text_or_address_field() -> None:
+    error = error_of("port:44*")
+    assert error.position == 5
+    assert error.reason == 'wildcard "*" needs a text or address field; port is numeric'
 
 
 def test_equality_operators_are_synonyms_of_colon() -> None:
@@ -277,11 +343,20 @@ def test_cidr_ipv6() -> None:
     assert matching("ip:::/0") == ["zoom", "bare"]
 
 
-def test_partial_address_is_a_substring_of_the_text() -> None:
-    assert matching("ip:10.1.") == ["zoom"]
-    assert matching("src:192.") == ["teams"]
-    assert matching("ip:db8") == ["zoom"]
-    assert matching("ip:8.8.8.8|10.1.") == ["zoom", "teams"]
+def test_address_wildcards_match_the_whole_text() -> None:
+    assert matching("ip:10.1.*") == ["zoom"]
+    assert matching("src:192.*") == ["teams"]
+    assert matching("ip:*db8*") == ["zoom"]
+    assert matching("ip:*.8") == ["teams"]
+    assert matching("ip:8.8.8.8|10.1.*") == ["zoom", "teams"]
+    assert matching("ip:10.*.3") == ["zoom"]
+
+
+def test_partial_address_is_an_error_not_a_substring() -> None:
+    error = error_of("ip:10.1.")
+    assert error.position == 3
+    assert error.reason.startswith('bad address "10.1." (an address, a network such as')
+    assert "10.1.*" in error.reason
 
 
 # --- numbers ---------------------------------------------------------------------
@@ -426,14 +501,14 @@ def test_empty_select_does_not_call_predicates() -> None:
 
 
 def test_flow_filter_api() -> None:
-    flow_filter = compile_filter("app:zoom|teams pps>10")
-    assert flow_filter.expression == "app:zoom|teams pps>10"
+    flow_filter = compile_filter("app:zoom|*teams pps>10")
+    assert flow_filter.expression == "app:zoom|*teams pps>10"
     assert not flow_filter.is_empty
     assert flow_filter(FLOWS["zoom"]) is True
     assert flow_filter(FLOWS["bare"]) is False
     assert flow_filter.select(iter(FLOWS.values())) == [FLOWS["zoom"], FLOWS["teams"]]
-    assert flow_filter == compile_filter("app:zoom|teams pps>10")
-    assert hash(flow_filter) == hash(compile_filter("app:zoom|teams pps>10"))
+    assert flow_filter == compile_filter("app:zoom|*teams pps>10")
+    assert hash(flow_filter) == hash(compile_filter("app:zoom|*teams pps>10"))
     assert flow_filter != compile_filter("app:zoom")
     assert copy.deepcopy(flow_filter) == flow_filter
     assert pickle.loads(pickle.dumps(flow_filter)).matches(FLOWS["zoom"])
@@ -466,11 +541,14 @@ def test_quote_value_round_trips(name: str) -> None:
     exact = Flow.from_raw({"application": name})
     around = Flow.from_raw({"application": f"<{name}>"})
     other = Flow.from_raw({"application": "qqq"})
-    for expression in (f"app:{quote_value(name)}", quote_value(name)):
-        flow_filter = compile_filter(expression)
-        assert flow_filter.matches(exact)
-        assert flow_filter.matches(around)
-        assert flow_filter.matches(other) == (name.lower() in "qqq")
+    field = compile_filter(f"app:{quote_value(name)}")
+    assert field.matches(exact)
+    assert not field.matches(around)
+    assert field.matches(other) == (name.lower() == "qqq")
+    word = compile_filter(quote_value(name))
+    assert word.matches(exact)
+    assert word.matches(around)
+    assert word.matches(other) == (name.lower() in "qqq")
     assert not compile_filter(f"!app:{quote_value(name)}").matches(exact)
 
 
@@ -492,9 +570,12 @@ def test_quote_value_round_trips(name: str) -> None:
         ("ip:10.0.0.0/33", 3, 'bad CIDR "10.0.0.0/33"'),
         ("x src:1.2.3.4|2001:db8::/129", 14, 'bad CIDR "2001:db8::/129"'),
         ("dst:10.0.0.0/", 4, 'bad CIDR "10.0.0.0/"'),
-        ("app~(", 4, 'bad regular expression "(": missing ), unterminated subpattern'),
-        ('app~"[a"', 4, 'bad regular expression "[a": unterminated character set'),
-        ("app~a{99999999999}", 4, "bad regular expression"),
+        ("app~(", 4, 'bad regular expression "(": missing ): ('),
+        ('app~"[a"', 4, 'bad regular expression "[a": missing ]: [a'),
+        ("app~(a)\\1", 4, 'bad regular expression "(a)\\1": backreference \\1 is not supported'),
+        ("app~a(?=b)", 4, 'bad regular expression "a(?=b)": lookahead (?=...) is not supported'),
+        ("app~(?<!a)b", 4, 'bad regular expression "(?<!a)b": negative lookbehind'),
+        ("app~a{1001}", 4, 'bad regular expression "a{1001}": invalid repetition size'),
         ("app~" + "(" * 5000, 4, "bad regular expression"),
         ('"abc', 0, "unclosed quote"),
         ('app:zoom dir:"lan to', 13, "unclosed quote"),
@@ -520,6 +601,30 @@ def test_errors_name_the_problem_and_its_position(
     assert error.position == position
     assert error.reason.startswith(reason)
     assert str(error).endswith(f"(at position {position + 1})")
+
+
+def test_catastrophic_regex_returns_promptly() -> None:
+    """Issue 9: (a+)+$ against "aaaa…a!" backtracks for ever in Python's re; RE2 is linear."""
+    victim = Flow.from_raw({"application": "a" * 5000 + "!", "path": "a" * 40})
+    results: list[tuple[bool, bool]] = []
+
+    def run() -> None:
+        compiled = compile_filter("app~(a+)+$")
+        results.append((compiled.matches(victim), compile_filter("path~(a+)+$").matches(victim)))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(10.0)
+    assert not worker.is_alive(), "the regex is still running"
+    assert results == [(False, True)]
+
+
+def test_regex_is_case_insensitive_and_unicode() -> None:
+    assert matching("app~^ZO") == ["zoom"]
+    assert matching("app~^ms\\s") == ["teams"]
+    accented = Flow.from_raw({"application": "Café Über"})
+    assert compile_filter("app~über$").matches(accented)
+    assert compile_filter("app~^caf.\\s").matches(accented)
 
 
 def test_error_messages_stay_short_and_printable() -> None:
