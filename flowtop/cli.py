@@ -40,7 +40,7 @@ examples:
   flowtop --url https://sdwan.example --user viewer --ca-bundle appliance.pem
   flowtop --profile lab                       connect with a profile of the config file
   flowtop --demo --once --format json         one snapshot as JSON, then exit
-  flowtop --demo --once --filter 'app:zoom|teams pps>10' --sort bytes
+  flowtop --demo --once --filter 'app:zoom|*teams pps>10' --sort bytes
   flowtop --demo --once --group-by application --format json
   flowtop --demo --highlight 'pps>500@red' --highlight 'dscp:ef@cyan'
   flowtop --demo --headless --record polls.jsonl.gz --count 60

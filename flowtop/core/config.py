@@ -918,7 +918,7 @@ def _failure(name: str, status: int, err: bytes, first_out: bytes) -> str:
 def parse_highlight_argument(text: str) -> HighlightRule:
     """``EXPR`` or ``EXPR@COLOUR`` from the command line; ``!`` after the colour rings.
 
-    ``pps>1000@red``, ``dscp:ef path:LTE@#ff8800``, ``app:ssh@cyan!``.
+    ``pps>1000@red``, ``dscp:ef path:*LTE*@#ff8800``, ``app:ssh@cyan!``.
     """
     expr, at, colour = text.rpartition("@")
     if not at:

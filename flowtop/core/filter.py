@@ -513,6 +513,17 @@ def _equal_number(field: str, numbers: frozenset[float]) -> Predicate:
     return lambda flow: get(flow) in numbers
 
 
+def wildcard_match(text: str, pattern: str) -> bool:
+    """Whether all of ``text`` matches ``pattern``, where each ``*`` stands for any text.
+
+    Case-sensitive (lower both for the filter's behaviour); no other character is
+    special; linear in the length of ``text`` for a fixed pattern.
+    """
+    if "*" not in pattern:
+        return text == pattern
+    return _glob_match(text, tuple(pattern.split("*")))
+
+
 def _glob_match(text: str, glob: tuple[str, ...]) -> bool:
     """Whether all of ``text`` matches the pieces of a wildcard pattern (``a*b*c``).
 
@@ -735,4 +746,5 @@ __all__ = [
     "compile_filter",
     "parse_quantity",
     "quote_value",
+    "wildcard_match",
 ]

@@ -68,7 +68,7 @@ async def _loaded(pilot: Pilot[Any]) -> None:
 
 async def _filtered(pilot: Pilot[Any]) -> None:
     await _loaded(pilot)
-    await pilot.press("slash", *"app:zoom|teams dir:lan", "enter")
+    await pilot.press("slash", *"app:zoom|*teams dir:lan*", "enter")
     await pilot.pause()
 
 
@@ -122,7 +122,7 @@ SCENES: dict[str, Scene] = {
     for scene in (
         Scene("main-80x24", "The main view at 80x24", (80, 24), _app, _loaded),
         Scene("main-160x45", "The main view at 160x45", (160, 45), _app, _loaded),
-        Scene("filtered", "Filtered: app:zoom|teams dir:lan", (160, 45), _app, _filtered),
+        Scene("filtered", "Filtered: app:zoom|*teams dir:lan*", (160, 45), _app, _filtered),
         Scene("detail", "The detail pane with sparklines", (200, 50), _app, _detail),
         Scene("groups", "Grouped by application", (120, 32), _app, _groups),
         Scene(

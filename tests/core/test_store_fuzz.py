@@ -77,9 +77,9 @@ MAX_SNAPSHOT = 8
 snapshots = st.lists(flows, max_size=MAX_SNAPSHOT)
 FILTERS: tuple[str, ...] = (
     "",
-    "path:mpls",
+    "path:*mpls*",
     "pps>10",
-    "!dir:lan",
+    "!dir:lan*",
     "kbps<=0",
     "port:40000",
     "10.0.0.1",

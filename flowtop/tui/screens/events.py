@@ -7,9 +7,10 @@ failover the NOC wants to see which flows moved, from where to where.  Failovers
 Filtering uses the flow filter language on the flow the event carries (for a path
 change, the flow as reported after the move; for an ended flow, its last report),
 plus one pseudo-field of this screen: ``kind:new|ended|path`` (also ``appeared``,
-``gone``, ``moved``, or any prefix such as ``kind:p``), negated with ``!kind:`` or
-``kind!=``.  So ``kind:path path:INET`` lists the flows that moved onto an INET
-path, and ``!kind:new app:zoom`` the Zoom flows that ended or moved.  An invalid
+``gone``, ``moved``), negated with ``!kind:`` or ``kind!=``.  As every field term, it
+matches the whole word, with ``*`` as a wildcard (``kind:p*``).  So
+``kind:path path:*INET`` lists the flows that moved onto an INET path, and
+``!kind:new app:zoom`` the Zoom flows that ended or moved.  An invalid
 expression shows its error under the input and the last valid filter stays.
 
 The list is a Line API widget: only the lines on screen are rendered, and the
@@ -41,7 +42,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from flowtop.core.errors import FilterError
-from flowtop.core.filter import FlowFilter, compile_filter
+from flowtop.core.filter import FlowFilter, compile_filter, wildcard_match
 from flowtop.core.model import strip_control
 from flowtop.core.store import EventKind, Failover, FlowEvent
 
@@ -71,7 +72,7 @@ _KIND_WIDTH: Final = max(len(label) for label in KIND_LABELS.values())
 _DIM: Final = Style(dim=True)
 _PATH_STYLE: Final = Style(color="yellow")
 
-# Words accepted after ``kind:``, each also by any prefix.
+# Words accepted after ``kind:``, whole or by a ``*`` pattern (``kind:p*``).
 KIND_WORDS: Final[dict[str, EventKind]] = {
     "new": EventKind.APPEARED,
     "appeared": EventKind.APPEARED,
@@ -153,7 +154,13 @@ def _kinds(value: str, position: int) -> frozenset[EventKind]:
         word = part.strip('"').lower()
         if not word:
             raise FilterError("kind needs a value: new, ended or path", offset)
-        found = {kind for name, kind in KIND_WORDS.items() if name.startswith(word)}
+        # A quoted star is a plain star, which no kind holds: only bare ones are wildcards.
+        wild = not part.startswith('"')
+        found = {
+            kind
+            for name, kind in KIND_WORDS.items()
+            if name == word or (wild and wildcard_match(name, word))
+        }
         if not found:
             shown = strip_control(part)[:40]
             raise FilterError(f'unknown event kind "{shown}" (new, ended or path)', offset)
@@ -468,7 +475,7 @@ class EventsScreen(Screen[None]):
         yield Static("", id="events-failovers")
         yield Input(
             value=self._initial_filter,
-            placeholder="filter: kind:path  path:INET  app:zoom  ip:10.1.0.0/16   (enter: back)",
+            placeholder="filter: kind:path  path:*INET*  app:zoom  ip:10.1.0.0/16   (enter: back)",
             id="events-filter",
         )
         yield Static("", id="events-filter-error")

@@ -67,8 +67,9 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 FILTER_HELP = (
-    "Filter language: words match any text field; field:value (app src dst sport dport "
-    "port ip proto dir svc dscp class path rule or any API field); ip:10.1.0.0/16 (CIDR); "
+    "Filter language: words match within any text field; field:value matches the whole "
+    "value (app src dst sport dport port ip proto dir svc dscp class path rule or any API "
+    "field); * is a wildcard: app:micro* path:*INET* ip:10.1.*; ip:10.1.0.0/16 (CIDR); "
     'app:zoom|teams; pps>1k bytes>=10M; app~regex; !term or -term negates; "quoted words".'
 )
 
