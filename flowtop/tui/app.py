@@ -37,7 +37,7 @@ from flowtop.tui.screens.export import ExportScreen
 from flowtop.tui.screens.help import HelpScreen
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.detail import DetailPane
-from flowtop.tui.widgets.filter_bar import FilterBar
+from flowtop.tui.widgets.filter_bar import FilterBar, use_short_escape_delay
 from flowtop.tui.widgets.flow_table import FlowTable
 from flowtop.tui.widgets.status import StatusBar, StatusInfo
 
@@ -194,6 +194,7 @@ class FlowTopApp(App[int]):
         self._apply_layout()
 
     async def on_mount(self) -> None:
+        use_short_escape_delay()
         self.table.set_columns(self.columns)
         self._apply_layout()
         self.table.focus()
@@ -597,14 +598,16 @@ class FlowTopApp(App[int]):
         self._update_status()
 
     def action_open_filter(self) -> None:
-        self.filter_bar.open(self.flow_filter.expression)
+        self.filter_bar.open(self.flow_filter.expression, self.flow_filter)
 
     def action_escape(self) -> None:
         """Back out of the innermost thing: filter bar, full-screen pane, drill, filter."""
         if self.filter_bar.is_open:
+            # Cancel the edit: the filter in force when the bar opened comes back.
             self.filter_bar.close()
             self.table.focus()
-            self.clear_filter()
+            self.flow_filter = self.filter_bar.before_edit
+            self._render()
         elif not self.wide and self.detail_visible:
             self._detail_wanted = False
             self._apply_layout()
