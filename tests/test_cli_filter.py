@@ -49,4 +49,3 @@ def test_unsupported_regex_constructs_are_a_usage_error(
     assert construct in result.err and "not supported" in result.err
     assert "Traceback" not in result.err
     assert len(result.err.strip().splitlines()) == 1
-

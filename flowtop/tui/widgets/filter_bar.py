@@ -49,9 +49,10 @@ class FilterInput(Input):
         event.stop()
         event.prevent_default()
         name = character if character.isalnum() else event.key.removeprefix("alt+")
-        # Through the app, as the terminal's keys come: bindings first, then the
-        # widget focused by then (the escape closes this bar).
-        self.app.post_message(events.Key("escape", "\x1b"))
+        # The app's escape now (it closes the bar and queues the focus change), then the
+        # key through the app as the terminal's keys come, so it reaches the widget
+        # focused by then.  An escape key event would reach this input too late.
+        await self.run_action("app.escape")
         self.app.post_message(events.Key(name, character))
 
 
@@ -94,6 +95,8 @@ class FilterBar(Vertical):
             ),
             id="filter-input",
             compact=True,
+            # A re-opened bar continues the expression: cursor at the end, nothing selected.
+            select_on_focus=False,
         )
         yield Static("", id="filter-error")
 
