@@ -72,6 +72,17 @@ async def _filtered(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+def _filter_bar(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """The filter bar left open after typing ``keys`` (and pressing them)."""
+
+    async def prepare(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        await pilot.press("slash", *keys)
+        await pilot.pause()
+
+    return prepare
+
+
 async def _detail(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, FlowTopApp)
@@ -123,6 +134,21 @@ SCENES: dict[str, Scene] = {
         Scene("main-80x24", "The main view at 80x24", (80, 24), _app, _loaded),
         Scene("main-160x45", "The main view at 160x45", (160, 45), _app, _loaded),
         Scene("filtered", "Filtered: app:zoom|*teams dir:lan*", (160, 45), _app, _filtered),
+        Scene("filter-bar-empty", "The filter bar, open", (100, 30), _app, _filter_bar()),
+        Scene(
+            "filter-bar-valid",
+            "The filter bar applying path:*INET* as typed",
+            (100, 30),
+            _app,
+            _filter_bar(*"path:*INET* pps>10"),
+        ),
+        Scene(
+            "filter-bar-invalid",
+            "Enter on an invalid filter: the bar stays open with the error",
+            (100, 30),
+            _app,
+            _filter_bar(*"app~(", "enter"),
+        ),
         Scene("detail", "The detail pane with sparklines", (200, 50), _app, _detail),
         Scene("groups", "Grouped by application", (120, 32), _app, _groups),
         Scene(
