@@ -272,10 +272,10 @@ def _negate(predicate: Predicate) -> Predicate:
     return lambda flow: not predicate(flow)
 
 
-def _show(text: str) -> str:
+def _show(text: str, limit: int = _SHOWN_CHARS) -> str:
     """User text made safe for a one-line message: short, no control characters."""
-    if len(text) > _SHOWN_CHARS:
-        text = text[: _SHOWN_CHARS - 1] + "…"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
     if text.isprintable():
         return text
     return "".join(
@@ -635,7 +635,7 @@ def _regex_predicate(fields: tuple[str, ...], value: _Value, label: str) -> Pred
         search = compile_search(value.text)
     except RegexError as error:
         raise FilterError(
-            f'bad regular expression "{_show(value.text)}": {_show(str(error))}',
+            f'bad regular expression "{_show(value.text)}": {_show(str(error), 2 * _SHOWN_CHARS)}',
             value.position,
         ) from None
     return _any_of([_regex(field, search) for field in fields])

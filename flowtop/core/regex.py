@@ -47,11 +47,11 @@ def _reason(pattern: str, error: Exception) -> str:
     message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     for marker, construct in _UNSUPPORTED:
         if marker in pattern and (marker in message or marker == "(?P="):
-            return f"{construct} is not supported (linear-time matching)"
+            return f"{construct} is not supported"
     if "invalid escape sequence: \\" in message:
         escape = message.rsplit("\\", 1)[1][:1]
         if escape.isdigit():
-            return f"backreference \\{escape} is not supported (linear-time matching)"
+            return f"backreference \\{escape} is not supported"
         if escape == "Z":
             return "\\Z is not supported: use \\z for the end of the text"
     return message or "invalid pattern"
