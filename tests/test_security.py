@@ -389,7 +389,7 @@ async def test_hostile_demo_appliance_is_drawn_without_escape() -> None:
     """The demo appliance's hostile mode, through the real client and parser."""
     clock = Clock()
     source = DemoSource(clock, faults=Faults(hostile_text=True), flows=200)
-    app = make_app(source, clock, filter_text="app:pwn")
+    app = make_app(source, clock, filter_text="app:*pwn*")
     async with app.run_test(size=(220, 40)) as pilot:
         await wait_until(pilot, lambda: app.table.row_count > 0)
         await pilot.press("d")
