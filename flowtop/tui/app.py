@@ -68,6 +68,9 @@ class FlowTopApp(App[int]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        # As in top and htop (Textual's default only tells how to quit).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+z", "suspend_process", "Suspend", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("slash", "open_filter", "Filter", key_display="/"),
         Binding("escape", "escape", "Back", show=False),
@@ -141,6 +144,8 @@ class FlowTopApp(App[int]):
         self._next_poll_at: float | None = None
         self._detail_wanted: bool | None = None
         self._shutting_down = False
+        # Stopped with ctrl+z (SIGTSTP) until `fg` (SIGCONT): no polling meanwhile.
+        self.suspended = False
         # Completed polls, failed or not: tests and the status line wait on it.
         self.poll_attempts = 0
 
@@ -201,6 +206,8 @@ class FlowTopApp(App[int]):
         self.set_interval(1.0, self._update_status)
         if self._handle_signals:
             self._install_signal_handlers()
+        self.app_suspend_signal.subscribe(self, self._on_suspend, immediate=True)
+        self.app_resume_signal.subscribe(self, self._on_resume, immediate=True)
         if self._on_ready is not None:
             self._on_ready()
         self._poll_loop()
@@ -233,6 +240,19 @@ class FlowTopApp(App[int]):
         watchdog.start()
         self.call_later(self.action_quit)
 
+    def _on_suspend(self, _app: object) -> None:
+        """ctrl+z: poll no more until resumed; a request in flight is dropped (it would
+        otherwise time out over the stop and show the data as stale)."""
+        self.suspended = True
+        self.workers.cancel_group(self, "poll")
+        self.workers.cancel_group(self, "refresh")
+
+    def _on_resume(self, _app: object) -> None:
+        """Back in the foreground (SIGCONT after `fg`): poll now, then at the interval."""
+        self.suspended = False
+        if not self._shutting_down:
+            self._poll_loop()
+
     # ---- polling ------------------------------------------------------------------
 
     @work(exclusive=True, group="poll", exit_on_error=False)
@@ -240,7 +260,7 @@ class FlowTopApp(App[int]):
         """Poll forever, one request at a time; a slow answer delays the next poll."""
         while not self._shutting_down:
             started = time.monotonic()
-            if self.poll_state.may_poll:
+            if self.poll_state.may_poll and not self.suspended:
                 await self._poll_once()
             wait = self._next_wait(time.monotonic() - started)
             self._next_poll_at = self.clock() + wait
