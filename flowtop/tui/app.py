@@ -125,6 +125,10 @@ class FlowTopApp(App[int]):
         self.store = FlowStore(history=history)
         self.view = FlowView(columns)
         self.grouping: Grouping | None = resolve_grouping(group_by) if group_by else None
+        # The flow sort to go back to when group mode ends.
+        self._flow_sort = self.sort
+        if not self._sort_applies(self.sort.column):
+            self.sort = SortSpec()
         self.highlighter = Highlighter(highlights)
         self.recorder = recorder
         self.export_directory = export_directory
@@ -483,15 +487,24 @@ class FlowTopApp(App[int]):
         self.sort = sort
         self._render()
 
+    def _sort_applies(self, column_id: str) -> bool:
+        """Groups sort only by their own columns (no age, no endpoints)."""
+        return self.grouping is None or any(c.id == column_id for c in self.columns)
+
     def action_sort_by(self, column: str) -> None:
         wanted = self._sort_for(column)
+        if not self._sort_applies(wanted.column):
+            title = resolve_column(wanted.column).title
+            self.notify(f"groups have no {title} to sort by", timeout=3, markup=False)
+            return
         self.set_sort(self.sort.inverted() if wanted.column == self.sort.column else wanted)
 
     def action_invert_sort(self) -> None:
         self.set_sort(self.sort.inverted())
 
     def _move_sort(self, step: int) -> None:
-        ids = [column.id for column in self.columns]
+        # The columns on screen, as top and htop step through what they show.
+        ids = self.table.shown_column_ids() or [column.id for column in self.columns]
         index = ids.index(self.sort.column) if self.sort.column in ids else 0
         target = ids[(index + step) % len(ids)]
         self.set_sort(SortSpec(target, self.sort.descending))
@@ -512,10 +525,16 @@ class FlowTopApp(App[int]):
     # ---- grouping -----------------------------------------------------------------
 
     def set_grouping(self, grouping: Grouping | None) -> None:
+        was_grouped = self.grouping is not None
         self.grouping = grouping
         self.view.reset()
-        if grouping is None and self.sort.column in ("group", "flows", "top"):
+        if grouping is not None and not was_grouped:
+            self._flow_sort = self.sort
+        if not self._sort_applies(self.sort.column):
+            # Groups have no age or endpoints: sort them by rate meanwhile.
             self.sort = SortSpec()
+        if grouping is None and self.sort.column in ("group", "flows", "top"):
+            self.sort = self._flow_sort
         self.table.set_columns(self.columns)
         self._render()
 

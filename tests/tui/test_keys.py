@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from textual.driver import Driver
+from textual.widgets import OptionList
 
+from flowtop.core.groups import resolve_grouping
+from flowtop.tui.app import FlowTopApp
+from flowtop.tui.screens.sort import SortScreen
+from flowtop.tui.widgets.status import status_text
 from tests.tui.helpers import Clock, DemoSource, make_app, wait_until
 
 
@@ -51,8 +56,84 @@ async def test_suspend_stops_polling_until_resumed() -> None:
 
 
 def test_ctrl_z_is_bound_to_suspend() -> None:
-    from flowtop.tui.app import FlowTopApp
-
     bindings = FlowTopApp._merge_bindings().key_to_bindings
     assert [binding.action for binding in bindings["ctrl+z"]] == ["suspend_process"]
     assert [binding.action for binding in bindings["ctrl+c"]] == ["quit"]
+
+
+def _header(app: FlowTopApp) -> str:
+    return app.table.render_line(0).text
+
+
+async def test_sorting_by_a_hidden_column_brings_it_into_view() -> None:
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+        assert "bytes" not in app.table.shown_column_ids()
+        assert "Bytes" not in _header(app)
+        await pilot.press("B")
+        assert app.sort.column == "bytes"
+        assert "bytes" in app.table.shown_column_ids()
+        assert "Bytes▼" in _header(app)
+        await pilot.press("A")
+        assert "age" in app.table.shown_column_ids()
+        assert "Age▼" in _header(app)
+        await pilot.press("s")
+        assert isinstance(app.screen, SortScreen)
+        await pilot.press("end", "enter")
+        assert app.sort.column == "age"
+        await pilot.press("s", "end", "up", "enter")
+        assert app.sort.column == "bytes"
+        assert "Bytes▼" in _header(app)
+
+
+async def test_angle_brackets_step_through_the_columns_on_screen() -> None:
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+        shown = app.table.shown_column_ids()
+        assert shown[-1] == "kbps" and app.sort.column == "kbps"
+        await pilot.press("greater_than_sign")
+        assert app.sort.column == shown[0]
+        await pilot.press("less_than_sign")
+        assert app.sort.column == "kbps"
+        await pilot.press("less_than_sign")
+        assert app.sort.column == "pps"
+        for _ in range(len(shown)):
+            await pilot.press("greater_than_sign")
+            assert app.sort.column in app.table.shown_column_ids()
+
+
+async def test_group_mode_offers_only_the_sort_keys_that_apply() -> None:
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+        await pilot.press("A")
+        assert app.sort.column == "age"
+        app.set_grouping(resolve_grouping("application"))
+        await pilot.pause()
+        # Groups have no age: they sort by rate meanwhile, and say so in the status.
+        assert app.sort.column == "kbps"
+        assert "Rate▼" in status_text(app.status_info()).plain
+        await pilot.press("A")
+        await pilot.pause()
+        assert app.sort.column == "kbps"
+        assert any("no Age" in n.message for n in app._notifications)
+        await pilot.press("B")
+        assert app.sort.column == "bytes"
+        await pilot.press("s")
+        assert isinstance(app.screen, SortScreen)
+        options = app.screen.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert ids == [column.id for column in app.columns]
+        assert "age" not in ids and "flows" in ids
+        await pilot.press("escape")
+        await pilot.press("s", "home", "down", "enter")
+        assert app.sort.column == "flows"
+        app.set_grouping(None)
+        await pilot.pause()
+        # Back to flows: the flow sort from before group mode.
+        assert app.sort.column == "age"
