@@ -445,6 +445,7 @@ class FlowTopApp(App[int]):
             retry_in=retry_in,
             notice=notice,
             groups=self.grouping is not None,
+            row=self.table.cursor_row + 1 if result and result.rows else None,
         )
 
     def _update_status(self) -> None:
@@ -456,6 +457,7 @@ class FlowTopApp(App[int]):
     def _highlighted(self, event: FlowTable.FlowHighlighted) -> None:
         self.selected = event.key
         self._update_detail()
+        self._update_status()
 
     @on(FlowTable.SortRequested)
     def _sort_requested(self, event: FlowTable.SortRequested) -> None:

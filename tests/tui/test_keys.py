@@ -6,10 +6,12 @@ from textual.driver import Driver
 from textual.widgets import OptionList
 
 from flowtop.core.groups import resolve_grouping
+from flowtop.core.model import Flow
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.status import status_text
-from tests.tui.helpers import Clock, DemoSource, make_app, wait_until
+from tests.core.factories import flow
+from tests.tui.helpers import Clock, DemoSource, ScriptedSource, make_app, wait_until
 
 
 async def test_ctrl_c_quits_and_logs_out() -> None:
@@ -137,3 +139,39 @@ async def test_group_mode_offers_only_the_sort_keys_that_apply() -> None:
         await pilot.pause()
         # Back to flows: the flow sort from before group mode.
         assert app.sort.column == "age"
+
+
+def _reordered_flows() -> list[Flow]:
+    """Fifty flows: rate order is 0..49; by bytes, flow 2 is 11th and flow 5 is 46th."""
+    by_bytes = list(range(50))
+    by_bytes[2], by_bytes[10] = by_bytes[10], by_bytes[2]
+    by_bytes[5], by_bytes[45] = by_bytes[45], by_bytes[5]
+    place = {n: row for row, n in enumerate(by_bytes)}
+    return [
+        flow(n, customer_kbps=str(1000.0 - n), bytes=str((50 - place[n]) * 1000)) for n in range(50)
+    ]
+
+
+async def test_a_new_sort_keeps_the_rows_on_screen_and_shows_the_cursor_flow() -> None:
+    clock = Clock()
+    app = make_app(ScriptedSource(clock, [_reordered_flows()]), clock)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count == 50)
+        page = app.table.size.height - 1
+        assert page < 40
+        await pilot.press("down", "down")
+        assert app.table.cursor_row == 2 and app.table.top_row == 0
+        assert "row 3/50" in status_text(app.status_info()).plain
+        # Flow 2 is 11th by bytes, still on the first page: the top rows stay.
+        await pilot.press("B")
+        assert app.table.cursor_row == 10
+        assert app.table.top_row == 0
+        assert "row 11/50" in status_text(app.status_info()).plain
+        await pilot.press("K")
+        assert app.table.cursor_row == 2 and app.table.top_row == 0
+        await pilot.press("down", "down", "down")
+        # Flow 5 is 46th by bytes: the view moves just enough to show it, at the bottom.
+        await pilot.press("B")
+        assert app.table.cursor_row == 45
+        assert app.table.top_row == 45 - page + 1
+        assert "row 46/50" in status_text(app.status_info()).plain

@@ -378,6 +378,7 @@ class FlowTable(Widget, can_focus=True):
         if marked:
             tick = self._tick
             self._new_until = {key: end for key, end in marked.items() if end > tick}
+        resorted = self._sort is not None and sort != self._sort
         if sort != self._sort:
             if self._sort is None or sort.column != self._sort.column:
                 # The sorted column is always shown: another one may have to make room.
@@ -395,7 +396,13 @@ class FlowTable(Widget, can_focus=True):
             index = max(0, min(self._cursor, len(rows) - 1))
         self._cursor = index
         self._selected = rows[index].key if rows else None
-        self._show_from(index - old_offset if cursor_was_visible else self._top)
+        if resorted or not cursor_was_visible:
+            # A new order: the rows on screen stay put while the cursor's flow is among
+            # them, else the view moves just enough to show it.
+            self._show_from(self._top)
+        else:
+            # A tick: the cursor keeps its place on screen as its flow moves.
+            self._show_from(index - old_offset)
         # Every visible line may have changed (ages move every poll); Textual only
         # repaints the lines on screen, and unchanged rows come from the line cache.
         self.refresh()
