@@ -34,6 +34,7 @@ from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.highlight import Highlighter
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.screens.export import ExportScreen
+from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
 from flowtop.tui.screens.help import HelpScreen
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.detail import DetailPane
@@ -77,7 +78,7 @@ class FlowTopApp(App[int]):
         Binding("space,p", "toggle_pause", "Pause", key_display="spc"),
         Binding("r", "refresh", "Refresh"),
         Binding("s", "choose_sort", "Sort"),
-        Binding("g", "cycle_grouping", "Group"),
+        Binding("g", "choose_grouping", "Group"),
         Binding("e", "events", "Events"),
         Binding("d,enter", "toggle_detail", "Detail", key_display="d"),
         Binding("i", "invert_sort", "Invert", show=False),
@@ -547,6 +548,16 @@ class FlowTopApp(App[int]):
         self._drill_stack.clear()
         self.set_grouping(resolve_grouping(following) if following else None)
 
+    def action_choose_grouping(self) -> None:
+        def chosen(grouping_id: str | None) -> None:
+            if grouping_id is None:
+                return
+            self._drill_stack.clear()
+            self.set_grouping(None if grouping_id == NO_GROUPING else resolve_grouping(grouping_id))
+
+        current = self.grouping.id if self.grouping else None
+        self.push_screen(GroupScreen(current), chosen)
+
     def _drill_into(self, row: Row) -> None:
         group = row.group
         assert group is not None and self.grouping is not None
@@ -566,7 +577,8 @@ class FlowTopApp(App[int]):
     _TABLE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
         {
             "choose_sort", "invert_sort", "sort_left", "sort_right", "sort_by",
-            "toggle_detail", "cycle_grouping", "open_filter", "export", "events",
+            "toggle_detail", "cycle_grouping", "choose_grouping", "open_filter", "export",
+            "events",
         }
     )  # fmt: skip
 
@@ -641,7 +653,8 @@ class FlowTopApp(App[int]):
         self.filter_bar.open(self.flow_filter.expression)
 
     def action_escape(self) -> None:
-        """Back out of the innermost thing: filter bar, full-screen pane, drill, filter."""
+        """Back out of the innermost thing: filter bar, full-screen pane, drill, group
+        mode, filter."""
         if self.filter_bar.is_open:
             self.filter_bar.close()
             self.table.focus()
@@ -651,6 +664,8 @@ class FlowTopApp(App[int]):
             self._apply_layout()
         elif self._drill_stack:
             self._drill_back()
+        elif self.grouping is not None:
+            self.set_grouping(None)
         elif not self.flow_filter.is_empty:
             self.clear_filter()
 
@@ -720,8 +735,8 @@ class FlowTopApp(App[int]):
             ("Clear the filter", "Show every flow", self.clear_filter),
             ("Choose sort column", "Sort by a column", self.action_choose_sort),
             ("Invert sort", "Ascending / descending", self.action_invert_sort),
-            ("Group flows", "Cycle: application, path, service, DSCP, hosts, direction",
-             self.action_cycle_grouping),
+            ("Group flows", "By application, path, service, DSCP, hosts, direction, or none",
+             self.action_choose_grouping),
             ("Path and flow events", "Failovers, path changes, new and ended flows",
              self.action_events),
             ("Export the view", "Write the rows shown to CSV or JSON", self.action_export),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from textual.driver import Driver
 from textual.widgets import OptionList
 
-from flowtop.core.groups import resolve_grouping
+from flowtop.core.filter import compile_filter
+from flowtop.core.groups import GROUPINGS, resolve_grouping
 from flowtop.core.model import Flow
 from flowtop.tui.app import FlowTopApp
+from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.status import status_text
 from tests.core.factories import flow
@@ -175,3 +177,34 @@ async def test_a_new_sort_keeps_the_rows_on_screen_and_shows_the_cursor_flow() -
         assert app.table.cursor_row == 45
         assert app.table.top_row == 45 - page + 1
         assert "row 46/50" in status_text(app.status_info()).plain
+
+
+async def test_g_opens_the_group_picker_and_escape_leaves_group_mode() -> None:
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+        await pilot.press("g")
+        assert isinstance(app.screen, GroupScreen)
+        options = app.screen.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert ids == [NO_GROUPING, *GROUPINGS]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, GroupScreen) and app.grouping is None
+        await pilot.press("g", "down", "down", "enter")
+        assert app.grouping is not None and app.grouping.id == "service"
+        assert app.table.columns[0].title == "Service"
+        # The picker opens on the current grouping.
+        await pilot.press("g")
+        assert isinstance(app.screen, GroupScreen)
+        options = app.screen.query_one(OptionList)
+        assert options.highlighted == ids.index("service")
+        await pilot.press("escape")
+        assert app.grouping is not None
+        # esc leaves group mode; the filter is cleared only by the next one.
+        app.flow_filter = compile_filter("proto:udp")
+        await pilot.press("escape")
+        assert app.grouping is None and app.table.columns[0].id == "src"
+        assert app.flow_filter.expression == "proto:udp"
+        await pilot.press("escape")
+        assert app.flow_filter.is_empty
