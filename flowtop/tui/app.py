@@ -460,6 +460,14 @@ class FlowTopApp(App[int]):
         self._update_detail()
         self._update_status()
 
+    @on(DetailPane.StepFlow)
+    def _step_flow(self, event: DetailPane.StepFlow) -> None:
+        table = self.table
+        if event.step > 0:
+            table.action_cursor_down()
+        else:
+            table.action_cursor_up()
+
     @on(FlowTable.SortRequested)
     def _sort_requested(self, event: FlowTable.SortRequested) -> None:
         if event.column_id == self.sort.column:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console
 from textual.driver import Driver
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static
 
 from flowtop.core.filter import compile_filter
 from flowtop.core.groups import GROUPINGS, resolve_grouping
 from flowtop.core.model import Flow
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
+from flowtop.tui.screens.help import help_table
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.status import status_text
 from tests.core.factories import flow
@@ -208,3 +212,36 @@ async def test_g_opens_the_group_picker_and_escape_leaves_group_mode() -> None:
         assert app.flow_filter.expression == "proto:udp"
         await pilot.press("escape")
         assert app.flow_filter.is_empty
+
+
+async def test_full_screen_detail_steps_through_the_flows() -> None:
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+        keys = app.table.row_keys()
+        await pilot.press("d")
+        assert app.detail_visible and app.focused is app.detail
+        assert app.selected == keys[0]
+        await pilot.press("down")
+        assert app.selected == keys[1] and app.table.cursor_row == 1
+        await pilot.press("j", "j")
+        assert app.selected == keys[3]
+        await pilot.press("k", "up")
+        assert app.selected == keys[1]
+        assert "row 2/" in status_text(app.status_info()).plain
+        # The pane shows the flow the cursor is on.
+        record = app.store.get(keys[1])
+        assert record is not None and record.flow.src_ip is not None
+        title = app.detail.query_one("#detail-title", Static).content
+        assert str(record.flow.src_ip) in str(title)
+        await pilot.press("escape")
+        assert not app.detail_visible and app.table.cursor_row == 1
+
+
+async def test_help_lists_the_new_keys() -> None:
+    console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
+    console.print(help_table())
+    text = console.export_text()
+    for key in ("ctrl+c", "ctrl+z", "next / previous flow", "in group mode"):
+        assert key in text

@@ -23,10 +23,10 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Sorting",
         (
-            ("s", "choose the sort column"),
-            ("< / >", "sort by the column to the left / right"),
+            ("s", "choose the sort column (groups: their own columns)"),
+            ("< / >", "sort by the column on screen to the left / right"),
             ("i", "invert the sort order"),
-            ("P K B A", "sort by pps, rate (kbps), bytes, age"),
+            ("P K B A", "sort by pps, rate (kbps), bytes, age (not for groups); shows it"),
             ("click header", "sort by that column (again to invert)"),
         ),
     ),
@@ -44,6 +44,7 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("up/down, j/k", "move the cursor"),
             ("pgup/pgdn, home/end", "page, first, last"),
             ("enter, d", "show or hide the detail pane; on a group, drill into it"),
+            ("up/down, j/k", "in the full-screen pane: next / previous flow (pgup/pgdn scroll)"),
             ("esc", "back: filter bar, full-screen pane, drill-down, filter"),
         ),
     ),
@@ -51,6 +52,7 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Views",
         (
             ("g", "group by: application, path, service, DSCP, hosts, direction, none"),
+            ("esc", "in group mode: back to flows"),
             ("e", "events: failovers, path changes, new and ended flows"),
             ("ctrl+s", "export the view as shown to CSV or JSON"),
             ("[ / ]", "replay: step back / forward one poll"),
@@ -61,7 +63,8 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("?", "this help"),
             ("ctrl+p", "command palette"),
-            ("q", "quit"),
+            ("q, ctrl+c", "quit (logs out)"),
+            ("ctrl+z", "suspend, no polling until fg"),
         ),
     ),
 )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Sparkline, Static
 
 from flowtop.core.model import Flow, format_endpoint, strip_control
@@ -155,7 +157,26 @@ def _finite(values: Sequence[float]) -> list[float]:
 
 
 class DetailPane(VerticalScroll):
-    """Shows one flow record; the app calls :meth:`show` after each tick."""
+    """Shows one flow record; the app calls :meth:`show` after each tick.
+
+    Full screen (narrow terminals), up/down and j/k go to the next or previous flow
+    of the table, as they would in it; page up/down scroll the pane.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "step_flow(1)", "Next flow", key_display="↓ j"),
+        Binding("up,k", "step_flow(-1)", "Previous flow", key_display="↑ k"),
+    ]
+
+    class StepFlow(Message):
+        """The user wants the detail of the next (1) or previous (-1) flow."""
+
+        def __init__(self, step: int) -> None:
+            self.step = step
+            super().__init__()
+
+    def action_step_flow(self, step: int) -> None:
+        self.post_message(self.StepFlow(step))
 
     DEFAULT_CSS = """
     DetailPane { padding: 0 1; }
