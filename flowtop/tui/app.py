@@ -401,7 +401,8 @@ class FlowTopApp(App[int]):
             # A group shows its top flow.
             key = row.flow.key
         record = self.store.get(key) if key is not None else None
-        self.detail.show(record, self._now(), stale=self.poll_state.stale)
+        times = self.store.sample_times(record) if record is not None else ()
+        self.detail.show(record, self._now(), stale=self.poll_state.stale, times=times)
 
     def _now(self) -> float:
         """Now, or in a replay the time of the poll shown."""
