@@ -237,6 +237,9 @@ async def test_full_screen_detail_steps_through_the_flows() -> None:
         assert str(record.flow.src_ip) in str(title)
         await pilot.press("escape")
         assert not app.detail_visible and app.table.cursor_row == 1
+        # Back in the table the first rows are still on screen.
+        await pilot.pause()
+        assert app.table.top_row == 0
 
 
 async def test_help_lists_the_new_keys() -> None:

@@ -456,6 +456,9 @@ class FlowTable(Widget, can_focus=True):
 
     def _show_from(self, top: int) -> None:
         """Make ``top`` the first row on screen, within bounds and keeping the cursor shown."""
+        if not self.size.height:
+            # Hidden (behind the full-screen detail pane): the next resize places the rows.
+            return
         page = self._page_height()
         top = max(self._cursor - page + 1, min(top, self._cursor))
         top = max(0, min(top, len(self._rows) - page))
