@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
+from textual.binding import BindingsMap
 from textual.driver import Driver
 from textual.widgets import OptionList, Static
 
@@ -13,8 +15,10 @@ from flowtop.core.groups import GROUPINGS, resolve_grouping
 from flowtop.core.model import Flow
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
-from flowtop.tui.screens.help import help_table
+from flowtop.tui.screens.help import KEY_GROUPS, help_table
 from flowtop.tui.screens.sort import SortScreen
+from flowtop.tui.widgets.detail import DetailPane
+from flowtop.tui.widgets.flow_table import FlowTable
 from flowtop.tui.widgets.status import status_text
 from tests.core.factories import flow
 from tests.tui.helpers import Clock, DemoSource, ScriptedSource, make_app, wait_until
@@ -248,3 +252,38 @@ async def test_help_lists_the_new_keys() -> None:
     text = console.export_text()
     for key in ("ctrl+c", "ctrl+z", "next / previous flow", "in group mode"):
         assert key in text
+
+
+_KEY_NAMES = {
+    "question_mark": "?",
+    "slash": "/",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+    "plus": "+",
+    "minus": "-",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "pageup": "pgup",
+    "pagedown": "pgdn",
+    "escape": "esc",
+}
+
+
+def test_help_lists_every_bound_key() -> None:
+    """The help is written from the bindings: a key added without a help line fails here."""
+    listed: set[str] = set()
+    for _, keys in KEY_GROUPS:
+        for key_text, _meaning in keys:
+            for token in re.split(r"[\s,]+", key_text):
+                listed.update(token.split("/") if len(token) > 1 else [token])
+    maps = [
+        ("app", FlowTopApp._merge_bindings()),
+        # The widgets' own keys (not the scrolling they inherit).
+        ("table", BindingsMap(FlowTable.BINDINGS)),
+        ("detail", BindingsMap(DetailPane.BINDINGS)),
+    ]
+    for owner, bindings_map in maps:
+        for key, bindings in bindings_map.key_to_bindings.items():
+            if all(binding.system for binding in bindings):
+                continue  # Textual's own, such as the command palette's
+            assert _KEY_NAMES.get(key, key) in listed, f"{owner}: {key}"

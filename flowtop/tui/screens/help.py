@@ -63,7 +63,7 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("?", "this help"),
             ("ctrl+p", "command palette"),
-            ("q, ctrl+c", "quit (logs out)"),
+            ("q, ctrl+c, ctrl+q", "quit (logs out)"),
             ("ctrl+z", "suspend, no polling until fg"),
         ),
     ),
