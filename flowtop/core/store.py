@@ -154,6 +154,8 @@ class FlowStore:
         self.failovers: deque[Failover] = deque(maxlen=64)
         self.poll = 0
         self.last_update: float | None = None
+        # When each of the last polls was taken: the times of the history samples.
+        self.poll_times: deque[float] = deque(maxlen=max(1, history))
 
     def __len__(self) -> int:
         return len(self.records)
@@ -164,12 +166,25 @@ class FlowStore:
     def get(self, key: FlowKey) -> FlowRecord | None:
         return self.records.get(key)
 
+    def sample_times(self, record: FlowRecord) -> list[float]:
+        """When each of ``record``'s history samples was taken, oldest first.
+
+        A live flow has one sample per poll since it appeared (a flow missing from a
+        poll ends and is forgotten), so its samples are the last polls'.
+        """
+        count = len(record.pps)
+        times = self.poll_times
+        if count > len(times):
+            return []
+        return list(times)[len(times) - count :]
+
     def flows(self) -> list[Flow]:
         return [record.flow for record in self.records.values()]
 
     def apply(self, flows: Sequence[Flow], at: float) -> StoreUpdate:
         """Take one snapshot (the whole current flow list) observed at wall time ``at``."""
         self.poll += 1
+        self.poll_times.append(at)
         update = StoreUpdate(poll=self.poll, at=at)
         previous = self.records
         current: dict[FlowKey, FlowRecord] = {}
@@ -242,3 +257,4 @@ class FlowStore:
         self.failovers.clear()
         self.poll = 0
         self.last_update = None
+        self.poll_times.clear()

@@ -34,6 +34,7 @@ from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.highlight import Highlighter
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.screens.export import ExportScreen
+from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
 from flowtop.tui.screens.help import HelpScreen
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.detail import DetailPane
@@ -68,13 +69,16 @@ class FlowTopApp(App[int]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        # As in top and htop (Textual's default only tells how to quit).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+z", "suspend_process", "Suspend", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("slash", "open_filter", "Filter", key_display="/"),
         Binding("escape", "escape", "Back", show=False),
         Binding("space,p", "toggle_pause", "Pause", key_display="spc"),
         Binding("r", "refresh", "Refresh"),
         Binding("s", "choose_sort", "Sort"),
-        Binding("g", "cycle_grouping", "Group"),
+        Binding("g", "choose_grouping", "Group"),
         Binding("e", "events", "Events"),
         Binding("d,enter", "toggle_detail", "Detail", key_display="d"),
         Binding("i", "invert_sort", "Invert", show=False),
@@ -122,6 +126,10 @@ class FlowTopApp(App[int]):
         self.store = FlowStore(history=history)
         self.view = FlowView(columns)
         self.grouping: Grouping | None = resolve_grouping(group_by) if group_by else None
+        # The flow sort to go back to when group mode ends.
+        self._flow_sort = self.sort
+        if not self._sort_applies(self.sort.column):
+            self.sort = SortSpec()
         self.highlighter = Highlighter(highlights)
         self.recorder = recorder
         self.export_directory = export_directory
@@ -141,6 +149,8 @@ class FlowTopApp(App[int]):
         self._next_poll_at: float | None = None
         self._detail_wanted: bool | None = None
         self._shutting_down = False
+        # Stopped with ctrl+z (SIGTSTP) until `fg` (SIGCONT): no polling meanwhile.
+        self.suspended = False
         # Completed polls, failed or not: tests and the status line wait on it.
         self.poll_attempts = 0
 
@@ -202,6 +212,8 @@ class FlowTopApp(App[int]):
         self.set_interval(1.0, self._update_status)
         if self._handle_signals:
             self._install_signal_handlers()
+        self.app_suspend_signal.subscribe(self, self._on_suspend, immediate=True)
+        self.app_resume_signal.subscribe(self, self._on_resume, immediate=True)
         if self._on_ready is not None:
             self._on_ready()
         self._poll_loop()
@@ -234,6 +246,19 @@ class FlowTopApp(App[int]):
         watchdog.start()
         self.call_later(self.action_quit)
 
+    def _on_suspend(self, _app: object) -> None:
+        """ctrl+z: poll no more until resumed; a request in flight is dropped (it would
+        otherwise time out over the stop and show the data as stale)."""
+        self.suspended = True
+        self.workers.cancel_group(self, "poll")
+        self.workers.cancel_group(self, "refresh")
+
+    def _on_resume(self, _app: object) -> None:
+        """Back in the foreground (SIGCONT after `fg`): poll now, then at the interval."""
+        self.suspended = False
+        if not self._shutting_down:
+            self._poll_loop()
+
     # ---- polling ------------------------------------------------------------------
 
     @work(exclusive=True, group="poll", exit_on_error=False)
@@ -241,7 +266,7 @@ class FlowTopApp(App[int]):
         """Poll forever, one request at a time; a slow answer delays the next poll."""
         while not self._shutting_down:
             started = time.monotonic()
-            if self.poll_state.may_poll:
+            if self.poll_state.may_poll and not self.suspended:
                 await self._poll_once()
             wait = self._next_wait(time.monotonic() - started)
             self._next_poll_at = self.clock() + wait
@@ -377,7 +402,8 @@ class FlowTopApp(App[int]):
             # A group shows its top flow.
             key = row.flow.key
         record = self.store.get(key) if key is not None else None
-        self.detail.show(record, self._now(), stale=self.poll_state.stale)
+        times = self.store.sample_times(record) if record is not None else ()
+        self.detail.show(record, self._now(), stale=self.poll_state.stale, times=times)
 
     def _now(self) -> float:
         """Now, or in a replay the time of the poll shown."""
@@ -422,6 +448,7 @@ class FlowTopApp(App[int]):
             retry_in=retry_in,
             notice=notice,
             groups=self.grouping is not None,
+            row=self.table.cursor_row + 1 if result and result.rows else None,
         )
 
     def _update_status(self) -> None:
@@ -433,6 +460,15 @@ class FlowTopApp(App[int]):
     def _highlighted(self, event: FlowTable.FlowHighlighted) -> None:
         self.selected = event.key
         self._update_detail()
+        self._update_status()
+
+    @on(DetailPane.StepFlow)
+    def _step_flow(self, event: DetailPane.StepFlow) -> None:
+        table = self.table
+        if event.step > 0:
+            table.action_cursor_down()
+        else:
+            table.action_cursor_up()
 
     @on(FlowTable.SortRequested)
     def _sort_requested(self, event: FlowTable.SortRequested) -> None:
@@ -464,15 +500,24 @@ class FlowTopApp(App[int]):
         self.sort = sort
         self._render()
 
+    def _sort_applies(self, column_id: str) -> bool:
+        """Groups sort only by their own columns (no age, no endpoints)."""
+        return self.grouping is None or any(c.id == column_id for c in self.columns)
+
     def action_sort_by(self, column: str) -> None:
         wanted = self._sort_for(column)
+        if not self._sort_applies(wanted.column):
+            title = resolve_column(wanted.column).title
+            self.notify(f"groups have no {title} to sort by", timeout=3, markup=False)
+            return
         self.set_sort(self.sort.inverted() if wanted.column == self.sort.column else wanted)
 
     def action_invert_sort(self) -> None:
         self.set_sort(self.sort.inverted())
 
     def _move_sort(self, step: int) -> None:
-        ids = [column.id for column in self.columns]
+        # The columns on screen, as top and htop step through what they show.
+        ids = self.table.shown_column_ids() or [column.id for column in self.columns]
         index = ids.index(self.sort.column) if self.sort.column in ids else 0
         target = ids[(index + step) % len(ids)]
         self.set_sort(SortSpec(target, self.sort.descending))
@@ -493,10 +538,16 @@ class FlowTopApp(App[int]):
     # ---- grouping -----------------------------------------------------------------
 
     def set_grouping(self, grouping: Grouping | None) -> None:
+        was_grouped = self.grouping is not None
         self.grouping = grouping
         self.view.reset()
-        if grouping is None and self.sort.column in ("group", "flows", "top"):
+        if grouping is not None and not was_grouped:
+            self._flow_sort = self.sort
+        if not self._sort_applies(self.sort.column):
+            # Groups have no age or endpoints: sort them by rate meanwhile.
             self.sort = SortSpec()
+        if grouping is None and self.sort.column in ("group", "flows", "top"):
+            self.sort = self._flow_sort
         self.table.set_columns(self.columns)
         self._render()
 
@@ -506,6 +557,16 @@ class FlowTopApp(App[int]):
         following = GROUP_CYCLE[(index + 1) % len(GROUP_CYCLE)]
         self._drill_stack.clear()
         self.set_grouping(resolve_grouping(following) if following else None)
+
+    def action_choose_grouping(self) -> None:
+        def chosen(grouping_id: str | None) -> None:
+            if grouping_id is None:
+                return
+            self._drill_stack.clear()
+            self.set_grouping(None if grouping_id == NO_GROUPING else resolve_grouping(grouping_id))
+
+        current = self.grouping.id if self.grouping else None
+        self.push_screen(GroupScreen(current), chosen)
 
     def _drill_into(self, row: Row) -> None:
         group = row.group
@@ -526,7 +587,8 @@ class FlowTopApp(App[int]):
     _TABLE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
         {
             "choose_sort", "invert_sort", "sort_left", "sort_right", "sort_by",
-            "toggle_detail", "cycle_grouping", "open_filter", "export", "events",
+            "toggle_detail", "cycle_grouping", "choose_grouping", "open_filter", "export",
+            "events",
         }
     )  # fmt: skip
 
@@ -601,7 +663,8 @@ class FlowTopApp(App[int]):
         self.filter_bar.open(self.flow_filter.expression, self.flow_filter)
 
     def action_escape(self) -> None:
-        """Back out of the innermost thing: filter bar, full-screen pane, drill, filter."""
+        """Back out of the innermost thing: filter bar, full-screen pane, drill, group
+        mode, filter."""
         if self.filter_bar.is_open:
             # Cancel the edit: the filter in force when the bar opened comes back.
             self.filter_bar.close()
@@ -613,6 +676,8 @@ class FlowTopApp(App[int]):
             self._apply_layout()
         elif self._drill_stack:
             self._drill_back()
+        elif self.grouping is not None:
+            self.set_grouping(None)
         elif not self.flow_filter.is_empty:
             self.clear_filter()
 
@@ -682,8 +747,8 @@ class FlowTopApp(App[int]):
             ("Clear the filter", "Show every flow", self.clear_filter),
             ("Choose sort column", "Sort by a column", self.action_choose_sort),
             ("Invert sort", "Ascending / descending", self.action_invert_sort),
-            ("Group flows", "Cycle: application, path, service, DSCP, hosts, direction",
-             self.action_cycle_grouping),
+            ("Group flows", "By application, path, service, DSCP, hosts, direction, or none",
+             self.action_choose_grouping),
             ("Path and flow events", "Failovers, path changes, new and ended flows",
              self.action_events),
             ("Export the view", "Write the rows shown to CSV or JSON", self.action_export),

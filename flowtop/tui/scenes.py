@@ -109,6 +109,12 @@ async def _error(pilot: Pilot[Any]) -> None:
 
 async def _groups(pilot: Pilot[Any]) -> None:
     await _loaded(pilot)
+    await pilot.press("g", "enter")
+    await pilot.pause()
+
+
+async def _group_picker(pilot: Pilot[Any]) -> None:
+    await _loaded(pilot)
     await pilot.press("g")
     await pilot.pause()
 
@@ -151,6 +157,7 @@ SCENES: dict[str, Scene] = {
         ),
         Scene("detail", "The detail pane with sparklines", (200, 50), _app, _detail),
         Scene("groups", "Grouped by application", (120, 32), _app, _groups),
+        Scene("group-picker", "g: choose a grouping", (100, 30), _app, _group_picker),
         Scene(
             "events",
             "Failovers, path changes, flows appearing and ending",

@@ -83,7 +83,9 @@ async def test_sort_column_moves_with_angle_brackets_and_chooser() -> None:
         await pilot.press("less_than_sign")
         assert app.sort.column == "pps"
         await pilot.press("greater_than_sign", "greater_than_sign")
-        assert app.sort.column == "bytes"
+        # Beside the detail pane Bytes is not on screen: from Rate, > wraps to the first.
+        assert "bytes" not in app.table.shown_column_ids()
+        assert app.sort.column == "src"
         await pilot.press("s")
         assert isinstance(app.screen, SortScreen)
         await pilot.press("home", "enter")

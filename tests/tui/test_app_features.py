@@ -18,12 +18,12 @@ from tests.core.factories import flow
 from tests.tui.helpers import Clock, DemoSource, ScriptedSource, make_app, poll_now, wait_until
 
 
-async def test_group_by_cycles_and_sums_match_the_flows() -> None:
+async def test_group_by_picker_and_sums_match_the_flows() -> None:
     clock = Clock()
     app = make_app(DemoSource(clock), clock)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: app.table.row_count > 0)
-        await pilot.press("g")
+        await pilot.press("g", "enter")
         assert app.grouping is not None and app.grouping.id == "application"
         assert app.table.columns[0].title == "Application"
         rows = app.last_result.rows  # type: ignore[union-attr]
@@ -37,9 +37,12 @@ async def test_group_by_cycles_and_sums_match_the_flows() -> None:
         kbps = [g.kbps for g in groups if g]
         assert kbps == sorted(kbps, reverse=True)
         seen = [app.grouping.id]
-        for _ in range(7):
-            await pilot.press("g")
+        for _ in range(6):
+            # The picker opens on the current grouping: down, enter takes the next.
+            await pilot.press("g", "down", "enter")
             seen.append(app.grouping.id if app.grouping else "none")
+        await pilot.press("g", "home", "enter")
+        seen.append(app.grouping.id if app.grouping else "none")
         assert seen == [
             "application", "path", "service", "dscp", "src", "dst", "direction", "none",
         ]  # fmt: skip
@@ -51,7 +54,7 @@ async def test_enter_drills_into_a_group_and_escape_goes_back() -> None:
     app = make_app(DemoSource(clock), clock)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: app.table.row_count > 0)
-        await pilot.press("g")
+        await pilot.press("g", "enter")
         top = app.last_result.rows[0].group  # type: ignore[union-attr]
         assert top is not None
         await pilot.press("enter")
@@ -70,7 +73,7 @@ async def test_group_filter_and_sort_apply_to_groups() -> None:
     app = make_app(DemoSource(clock), clock, filter_text="proto:udp")
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: app.table.row_count > 0)
-        await pilot.press("g")
+        await pilot.press("g", "enter")
         udp = [r for r in app.store.records.values() if r.flow.ipp == 17]
         groups = [row.group for row in app.last_result.rows]  # type: ignore[union-attr]
         assert sum(g.count for g in groups if g) == len(udp)

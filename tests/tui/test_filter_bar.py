@@ -10,6 +10,7 @@ import pytest
 from textual import constants, events
 from textual._xterm_parser import XTermParser
 
+from flowtop.tui.screens.group import GroupScreen
 from flowtop.tui.widgets.filter_bar import SHORT_ESCAPE_DELAY
 from tests.tui.helpers import Clock, DemoSource, make_app, wait_until
 
@@ -96,7 +97,7 @@ async def test_alt_key_in_the_bar_is_escape_then_the_key() -> None:
         assert not app.filter_bar.is_open
         assert app.filter_bar.input.value == "app:zoom"  # no "g" typed into it
         assert app.flow_filter.is_empty  # the edit was cancelled
-        assert app.grouping is not None and app.grouping.id == "application"  # g acted
+        assert isinstance(app.screen, GroupScreen)  # g acted: the group picker is open
 
 
 async def test_the_app_shortens_the_escape_delay(monkeypatch: pytest.MonkeyPatch) -> None:

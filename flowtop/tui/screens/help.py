@@ -23,10 +23,10 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Sorting",
         (
-            ("s", "choose the sort column"),
-            ("< / >", "sort by the column to the left / right"),
+            ("s", "choose the sort column (groups: their own columns)"),
+            ("< / >", "sort by the column on screen to the left / right"),
             ("i", "invert the sort order"),
-            ("P K B A", "sort by pps, rate (kbps), bytes, age"),
+            ("P K B A", "sort by (and show) pps, rate, bytes, age (not for groups)"),
             ("click header", "sort by that column (again to invert)"),
         ),
     ),
@@ -44,13 +44,15 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("up/down, j/k", "move the cursor"),
             ("pgup/pgdn, home/end", "page, first, last"),
             ("enter, d", "show or hide the detail pane; on a group, drill into it"),
+            ("up/down, j/k", "full-screen pane: next / previous flow; pgup/pgdn scroll"),
             ("esc", "back: filter bar, full-screen pane, drill-down, filter"),
         ),
     ),
     (
         "Views",
         (
-            ("g", "group by: application, path, service, DSCP, hosts, direction, none"),
+            ("g", "pick a grouping: app, path, service, DSCP, hosts, direction"),
+            ("esc", "in group mode: back to flows"),
             ("e", "events: failovers, path changes, new and ended flows"),
             ("ctrl+s", "export the view as shown to CSV or JSON"),
             ("[ / ]", "replay: step back / forward one poll"),
@@ -61,7 +63,8 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("?", "this help"),
             ("ctrl+p", "command palette"),
-            ("q", "quit"),
+            ("q, ctrl+c, ctrl+q", "quit (logs out)"),
+            ("ctrl+z", "suspend, no polling until fg"),
         ),
     ),
 )

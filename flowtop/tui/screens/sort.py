@@ -24,7 +24,9 @@ class SortScreen(ModalScreen[str | None]):
         width: 40; height: auto; max-height: 90%;
         border: round $accent; background: $surface;
     }
-    SortScreen OptionList { height: auto; max-height: 20; border: none; }
+    SortScreen OptionList, SortScreen OptionList:focus {
+        height: auto; max-height: 20; border: none;
+    }
     """
     BINDINGS = [Binding("escape,q", "cancel", "Cancel", show=False)]
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Sparkline, Static
+from textual.message import Message
+from textual.widgets import Static
 
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
@@ -104,18 +107,6 @@ def _shown(flow: Flow, name: str, kind: str | None) -> Text:
     return text
 
 
-def _stats_line(label: str, stats: SeriesStats, formatter: Any) -> Text:
-    def shown(value: float | None) -> str:
-        return "—" if value is None else formatter(value)
-
-    text = Text(f"{label} ", "bold")
-    text.append(f"now {shown(stats.current)}  ")
-    text.append(f"min {shown(stats.minimum)}  ", "dim")
-    text.append(f"max {shown(stats.maximum)}  ", "dim")
-    text.append(f"avg {shown(stats.mean)}", "dim")
-    return text
-
-
 def flow_fields_table(flow: Flow) -> Table:
     """Every field of the flow, grouped, as a Rich table of Text (never markup)."""
     table = Table.grid(padding=(0, 1))
@@ -150,38 +141,177 @@ def _timeline(record: FlowRecord, now: float) -> Text:
     return text
 
 
-def _finite(values: Sequence[float]) -> list[float]:
-    return [0.0 if math.isnan(v) else v for v in values]
+# One cell of a two-line bar: eight heights each, sixteen in all.
+_BARS = "▁▂▃▄▅▆▇█"
+_LEVELS = 2 * len(_BARS)
+
+
+def format_span(seconds: float) -> str:
+    """A time span for a label: ``30s``, ``2m30s``, ``5m``, ``1h20m``."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, rest = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{rest:02d}s" if minutes < 10 and rest else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+
+
+def _span_label(count: int, times: Sequence[float]) -> str:
+    if count <= 1:
+        return "this poll" if count else "no samples yet"
+    if len(times) >= count:
+        return f"last {format_span(times[-1] - times[-count])}"
+    return f"last {count} polls"
+
+
+def _level(value: float, top: float) -> int:
+    """0 for zero, else 1 to 16: a value above zero always shows."""
+    if top <= 0 or value <= 0:
+        return 0
+    return max(1, min(_LEVELS, math.ceil(value / top * _LEVELS)))
+
+
+def history_text(
+    label: str,
+    values: Sequence[float],
+    times: Sequence[float],
+    width: int,
+    formatter: Any,
+    bar_style: str | Style = "",
+) -> Text:
+    """A series as three lines: its label, span and now/min/max/avg, then a two-line bar
+    chart with one column per poll, newest at the right (missing samples are gaps).
+
+    Only the last ``width`` samples fit; the span and the figures are theirs.
+    """
+    width = max(1, width)
+    shown = list(values[-width:])
+    stats = SeriesStats.of(shown)
+
+    def figure(value: float | None) -> str:
+        return "—" if value is None else str(formatter(value))
+
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{label} ", "bold")
+    text.append(_span_label(len(shown), times), "italic")
+    text.append(f"  now {figure(stats.current)}  ")
+    text.append(
+        f"min {figure(stats.minimum)}  max {figure(stats.maximum)}  avg {figure(stats.mean)}",
+        "dim",
+    )
+    top = stats.maximum or 0.0
+    upper: list[str] = []
+    lower: list[str] = []
+    for value in shown:
+        if math.isnan(value):
+            upper.append(" ")
+            lower.append(" ")
+            continue
+        level = _level(value, top)
+        half = len(_BARS)
+        upper.append(_BARS[level - half - 1] if level > half else " ")
+        lower.append("█" if level >= half else _BARS[max(0, level - 1)])
+    padding = " " * (width - len(shown))
+    text.append("\n" + padding)
+    text.append("".join(upper), bar_style)
+    text.append("\n" + padding)
+    text.append("".join(lower), bar_style)
+    return text
+
+
+class RateHistory(Static):
+    """One rate series of the selected flow, drawn to the width it is given."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"rate-history--bar"}
+    DEFAULT_CSS = """
+    RateHistory { height: 3; margin-bottom: 1; }
+    RateHistory > .rate-history--bar { color: $text-success; }
+    """
+
+    def __init__(self, label: str, formatter: Any, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self._label = label
+        self._formatter = formatter
+        self._values: list[float] = []
+        self._times: list[float] = []
+
+    def set_series(self, values: Sequence[float], times: Sequence[float]) -> None:
+        self._values = list(values)
+        self._times = list(times)
+        self._draw()
+
+    def clear(self) -> None:
+        self._values = []
+        self._times = []
+        self.update("")
+
+    def on_resize(self) -> None:
+        if self._values:
+            self._draw()
+
+    def _draw(self) -> None:
+        # Before the first layout the width is unknown: a pane's usual width will do.
+        width = self.content_region.width or 60
+        style = self.get_component_rich_style("rate-history--bar", partial=True)
+        self.update(
+            history_text(self._label, self._values, self._times, width, self._formatter, style)
+        )
 
 
 class DetailPane(VerticalScroll):
-    """Shows one flow record; the app calls :meth:`show` after each tick."""
+    """Shows one flow record; the app calls :meth:`show` after each tick.
+
+    Full screen (narrow terminals), up/down and j/k go to the next or previous flow
+    of the table, as they would in it; page up/down scroll the pane.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "step_flow(1)", "Next flow", key_display="↓ j"),
+        Binding("up,k", "step_flow(-1)", "Previous flow", key_display="↑ k"),
+    ]
+
+    class StepFlow(Message):
+        """The user wants the detail of the next (1) or previous (-1) flow."""
+
+        def __init__(self, step: int) -> None:
+            self.step = step
+            super().__init__()
+
+    def action_step_flow(self, step: int) -> None:
+        self.post_message(self.StepFlow(step))
 
     DEFAULT_CSS = """
     DetailPane { padding: 0 1; }
     DetailPane > .detail-title { text-style: bold; }
-    DetailPane > Sparkline { height: 2; margin-bottom: 1; }
     DetailPane > .detail-heading { text-style: bold; margin-top: 1; }
     """
 
     def compose(self) -> ComposeResult:
         yield Static(Text("No flow selected", "dim"), id="detail-title", classes="detail-title")
-        yield Static("", id="pps-label")
-        yield Sparkline([], id="pps-spark")
-        yield Static("", id="kbps-label")
-        yield Sparkline([], id="kbps-spark")
+        yield RateHistory("pps ", format_count, id="pps-history")
+        yield RateHistory("Rate", format_kbps, id="kbps-history")
         yield Static(Text("Path timeline"), classes="detail-heading")
         yield Static("", id="timeline")
         yield Static("", id="fields")
 
-    def show(self, record: FlowRecord | None, now: float, *, stale: bool = False) -> None:
+    def show(
+        self,
+        record: FlowRecord | None,
+        now: float,
+        *,
+        stale: bool = False,
+        times: Sequence[float] = (),
+    ) -> None:
+        """Show ``record``; ``times`` are when its history samples were taken."""
         title = self.query_one("#detail-title", Static)
         if record is None:
             title.update(Text("No flow selected", "dim"))
-            for name in ("#pps-label", "#kbps-label", "#timeline", "#fields"):
+            for name in ("#timeline", "#fields"):
                 self.query_one(name, Static).update("")
-            self.query_one("#pps-spark", Sparkline).data = []
-            self.query_one("#kbps-spark", Sparkline).data = []
+            self.query_one("#pps-history", RateHistory).clear()
+            self.query_one("#kbps-history", RateHistory).clear()
             return
         flow = record.flow
         heading = Text(
@@ -194,15 +324,7 @@ class DetailPane(VerticalScroll):
         if stale:
             heading.append("  (stale)", "bold red")
         title.update(heading)
-        pps = record.pps.values()
-        kbps = record.kbps.values()
-        self.query_one("#pps-label", Static).update(
-            _stats_line("pps ", SeriesStats.of(pps), format_count)
-        )
-        self.query_one("#kbps-label", Static).update(
-            _stats_line("Rate", SeriesStats.of(kbps), format_kbps)
-        )
-        self.query_one("#pps-spark", Sparkline).data = _finite(pps)
-        self.query_one("#kbps-spark", Sparkline).data = _finite(kbps)
+        self.query_one("#pps-history", RateHistory).set_series(record.pps.values(), times)
+        self.query_one("#kbps-history", RateHistory).set_series(record.kbps.values(), times)
         self.query_one("#timeline", Static).update(_timeline(record, now))
         self.query_one("#fields", Static).update(flow_fields_table(flow))

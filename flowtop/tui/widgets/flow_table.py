@@ -75,7 +75,9 @@ def _squeezable(column: Column) -> bool:
     return not column.numeric and column.squeezable
 
 
-def fit_columns(columns: Sequence[Column], available: int) -> list[tuple[int, int]]:
+def fit_columns(
+    columns: Sequence[Column], available: int, keep: int | None = None
+) -> list[tuple[int, int]]:
     """Which columns to show in ``available`` cells, and how wide: ``(index, width)`` pairs.
 
     Every column gets at least :func:`min_width`; extra room goes to the wide text
@@ -84,12 +86,14 @@ def fit_columns(columns: Sequence[Column], available: int) -> list[tuple[int, in
     dropped until the rest fit.  If the last one dropped is a free-text column
     (path, application, ...), it is put back when squeezing the text columns
     towards :data:`SQUEEZE_FLOOR` makes room for it: a cut path beats no path.
+    The column at index ``keep`` (the sorted one) is never dropped.
     """
     widths = [min_width(column) for column in columns]
     shown = list(range(len(columns)))
     dropped: int | None = None
     while len(shown) > 1 and _needed(widths, shown) > available:
-        dropped = max(shown, key=lambda i: (columns[i].priority, i))
+        candidates = [i for i in shown if i != keep] or shown
+        dropped = max(candidates, key=lambda i: (columns[i].priority, i))
         shown.remove(dropped)
     if dropped is not None and _squeezable(columns[dropped]):
         candidate = sorted([*shown, dropped])
@@ -374,7 +378,11 @@ class FlowTable(Widget, can_focus=True):
         if marked:
             tick = self._tick
             self._new_until = {key: end for key, end in marked.items() if end > tick}
+        resorted = self._sort is not None and sort != self._sort
         if sort != self._sort:
+            if self._sort is None or sort.column != self._sort.column:
+                # The sorted column is always shown: another one may have to make room.
+                self._layout_width = -1
             self._sort = sort
             self._header = None
         self._stale = stale
@@ -388,7 +396,13 @@ class FlowTable(Widget, can_focus=True):
             index = max(0, min(self._cursor, len(rows) - 1))
         self._cursor = index
         self._selected = rows[index].key if rows else None
-        self._show_from(index - old_offset if cursor_was_visible else self._top)
+        if resorted or not cursor_was_visible:
+            # A new order: the rows on screen stay put while the cursor's flow is among
+            # them, else the view moves just enough to show it.
+            self._show_from(self._top)
+        else:
+            # A tick: the cursor keeps its place on screen as its flow moves.
+            self._show_from(index - old_offset)
         # Every visible line may have changed (ages move every poll); Textual only
         # repaints the lines on screen, and unchanged rows come from the line cache.
         self.refresh()
@@ -442,6 +456,9 @@ class FlowTable(Widget, can_focus=True):
 
     def _show_from(self, top: int) -> None:
         """Make ``top`` the first row on screen, within bounds and keeping the cursor shown."""
+        if not self.size.height:
+            # Hidden (behind the full-screen detail pane): the next resize places the rows.
+            return
         page = self._page_height()
         top = max(self._cursor - page + 1, min(top, self._cursor))
         top = max(0, min(top, len(self._rows) - page))
@@ -547,7 +564,8 @@ class FlowTable(Widget, can_focus=True):
         columns = self._columns
         slots = []
         left = width
-        for index, size in fit_columns(columns, width):
+        keep = self._sorted_index()
+        for index, size in fit_columns(columns, width, keep):
             # Only a lone column can be wider than the table: cut it to fit.
             size = min(size, left)
             if size <= 0:
@@ -559,6 +577,15 @@ class FlowTable(Widget, can_focus=True):
         self._padding = " " * max(0, width - used)
         self._header = None
         self._lines.clear()
+
+    def _sorted_index(self) -> int | None:
+        sort = self._sort
+        if sort is None:
+            return None
+        for index, column in enumerate(self._columns):
+            if column.id == sort.column:
+                return index
+        return None
 
     def _ensure_styles(self) -> None:
         """Take the row styles from the CSS; drop rendered lines when they changed."""

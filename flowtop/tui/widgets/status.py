@@ -30,6 +30,8 @@ class StatusInfo:
     retry_in: float | None = None
     notice: str = ""
     groups: bool = False
+    # The cursor's row (1-based), shown as "row 12/100"; None: no rows.
+    row: int | None = None
 
 
 def _ago(seconds: float) -> str:
@@ -61,6 +63,8 @@ def status_text(info: StatusInfo) -> Text:
     else:
         text.append(f"{info.shown}/{info.total}", "bold")
     text.append(" flows", "dim")
+    if info.row is not None and info.shown:
+        text.append(f"  row {info.row}/{info.shown}", "dim")
     # The filter comes early: on a narrow terminal the line is cropped at its end.
     if info.filter:
         text.append("  filter ")
