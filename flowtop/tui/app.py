@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -180,18 +180,24 @@ class FlowTopApp(App[int]):
         # Wide terminals show the pane unless hidden; narrow ones only when asked.
         return self.wide if self._detail_wanted is None else self._detail_wanted
 
-    def _apply_layout(self) -> None:
+    def _apply_layout(self, width: int | None = None) -> None:
+        wide = (self.size.width if width is None else width) >= WIDE_LAYOUT_MIN_WIDTH
+        visible = wide if self._detail_wanted is None else self._detail_wanted
         body = self.query_one("#body")
-        body.set_class(self.wide, "-wide")
-        body.set_class(not self.wide, "-narrow")
-        body.set_class(self.detail_visible, "-detail")
-        if not self.wide and self.detail_visible:
+        body.set_class(wide, "-wide")
+        body.set_class(not wide, "-narrow")
+        body.set_class(visible, "-detail")
+        if not wide and visible:
             self.detail.focus()
         elif self.focused is None or self.focused is self.detail:
             self.table.focus()
 
-    def on_resize(self) -> None:
-        self._apply_layout()
+    def on_resize(self, event: events.Resize) -> None:
+        # This handler runs before App._on_resize stores the new size, so self.size is
+        # still the old one here: the layout must come from the event.
+        self._apply_layout(event.size.width)
+        # A pane the resize shows fills in once the new size is stored.
+        self.call_later(self._update_detail)
 
     async def on_mount(self) -> None:
         self.table.set_columns(self.columns)
