@@ -3,6 +3,10 @@
 It keeps the current flows by key, a bounded rate history per live flow, each
 flow's path timeline and a bounded log of events (flows appearing, ending and
 changing path).  A flow that ends is forgotten with its history.
+
+An answer cut at ``max_stats`` flows (a *capped* answer) holds only the top N: a
+flow missing from it may still run, so it "left the top N" rather than ended.
+Only an uncapped answer proves that a flow ended.
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ class EventKind(Enum):
     APPEARED = "new"
     ENDED = "ended"
     PATH = "path"
+    # Missing from a capped answer: out of the top N, perhaps still running.
+    LEFT = "left"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,8 @@ class FlowEvent:
     flow: Flow
     old_path: str = ""
     new_path: str = ""
+    # For LEFT: the N of the top N the flow left.
+    top: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +148,14 @@ class StoreUpdate:
     path_changes: list[PathChange] = field(default_factory=list)
     failovers: list[Failover] = field(default_factory=list)
     duplicate_keys: int = 0
+    # The N of a capped answer (it held only the top N flows), else None.
+    capped: int | None = None
+
+
+def capped_at(answered: int, max_stats: int) -> int | None:
+    """``max_stats`` if an answer of ``answered`` items filled it (the appliance may
+    have cut the list there), else None.  Items that were not flows count too."""
+    return max_stats if max_stats > 0 and answered >= max_stats else None
 
 
 class FlowStore:
@@ -154,6 +170,8 @@ class FlowStore:
         self.failovers: deque[Failover] = deque(maxlen=64)
         self.poll = 0
         self.last_update: float | None = None
+        # The N of the last answer if it was capped at max_stats, else None.
+        self.capped: int | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -167,10 +185,14 @@ class FlowStore:
     def flows(self) -> list[Flow]:
         return [record.flow for record in self.records.values()]
 
-    def apply(self, flows: Sequence[Flow], at: float) -> StoreUpdate:
-        """Take one snapshot (the whole current flow list) observed at wall time ``at``."""
+    def apply(self, flows: Sequence[Flow], at: float, *, capped: int | None = None) -> StoreUpdate:
+        """Take one snapshot (the whole current flow list) observed at wall time ``at``.
+
+        ``capped`` is N when the answer was cut at max_stats = N (see
+        :func:`capped_at`): flows missing from it left the top N, they did not end.
+        """
         self.poll += 1
-        update = StoreUpdate(poll=self.poll, at=at)
+        update = StoreUpdate(poll=self.poll, at=at, capped=capped)
         previous = self.records
         current: dict[FlowKey, FlowRecord] = {}
         first_poll = self.poll == 1
@@ -215,9 +237,14 @@ class FlowStore:
         for key, record in previous.items():
             if key not in current:
                 update.removed.append(key)
-                self.events.append(FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow))
+                if capped is None:
+                    event = FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow)
+                else:
+                    event = FlowEvent(at, self.poll, EventKind.LEFT, key, record.flow, top=capped)
+                self.events.append(event)
         self.records = current
         self.last_update = at
+        self.capped = capped
         if self.poll % TRIM_EVERY == 0:
             for record in current.values():
                 record.pps.trim()
@@ -242,3 +269,4 @@ class FlowStore:
         self.failovers.clear()
         self.poll = 0
         self.last_update = None
+        self.capped = None

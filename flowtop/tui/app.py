@@ -297,7 +297,8 @@ class FlowTopApp(App[int]):
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         recovered = self.poll_state.stale and self.poll_state.last_success_at is not None
-        update = self.store.apply(snapshot.flows, snapshot.received_at)
+        capped = snapshot.capped(0 if self.replay is not None else self.max_stats)
+        update = self.store.apply(snapshot.flows, snapshot.received_at, capped=capped)
         self.poll_state.succeeded(snapshot.received_at, snapshot.latency)
         self._record(snapshot)
         self._note(snapshot, update)
@@ -427,6 +428,7 @@ class FlowTopApp(App[int]):
             retry_in=retry_in,
             notice=notice,
             groups=self.grouping is not None,
+            capped=self.store.capped,
         )
 
     def _update_status(self) -> None:
@@ -578,7 +580,7 @@ class FlowTopApp(App[int]):
                     snapshot = await replay.fetch(self.max_stats)
                 except FlowtopError:
                     continue  # a damaged poll on the way: the target is what matters
-                self.store.apply(snapshot.flows, snapshot.received_at)
+                self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
         replay.seek(target)
         await self._poll_once()
         if self._replay_target == target:

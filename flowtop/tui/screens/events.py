@@ -61,11 +61,13 @@ KIND_LABELS: Final[dict[EventKind, str]] = {
     EventKind.APPEARED: "NEW",
     EventKind.ENDED: "ENDED",
     EventKind.PATH: "PATH",
+    EventKind.LEFT: "LEFT TOP",
 }
 KIND_STYLES: Final[dict[EventKind, Style]] = {
     EventKind.APPEARED: Style(color="green", bold=True),
     EventKind.ENDED: Style(color="red", bold=True),
     EventKind.PATH: Style(color="yellow", bold=True),
+    EventKind.LEFT: Style(color="magenta", bold=True),
 }
 _KIND_WIDTH: Final = max(len(label) for label in KIND_LABELS.values())
 _DIM: Final = Style(dim=True)
@@ -79,6 +81,7 @@ KIND_WORDS: Final[dict[str, EventKind]] = {
     "gone": EventKind.ENDED,
     "path": EventKind.PATH,
     "moved": EventKind.PATH,
+    "left": EventKind.LEFT,
 }
 _KIND_TERM = re.compile(r"([!-]?)(kind)(>=|<=|!=|==|[:=~<>])", re.IGNORECASE)
 
@@ -118,7 +121,8 @@ def compile_event_filter(expression: str) -> EventFilter:
         operator = match[3]
         if operator not in (":", "=", "==", "!="):
             raise FilterError(
-                f'kind takes ":" and a kind (new, ended, path), not "{operator}"', match.start(2)
+                f'kind takes ":" and a kind (new, ended, left, path), not "{operator}"',
+                match.start(2),
             )
         if operator == "!=":
             negated = not negated
@@ -152,11 +156,11 @@ def _kinds(value: str, position: int) -> frozenset[EventKind]:
     for part in value.split("|"):
         word = part.strip('"').lower()
         if not word:
-            raise FilterError("kind needs a value: new, ended or path", offset)
+            raise FilterError("kind needs a value: new, ended, left or path", offset)
         found = {kind for name, kind in KIND_WORDS.items() if name.startswith(word)}
         if not found:
             shown = strip_control(part)[:40]
-            raise FilterError(f'unknown event kind "{shown}" (new, ended or path)', offset)
+            raise FilterError(f'unknown event kind "{shown}" (new, ended, left or path)', offset)
         kinds |= found
         offset += len(part) + 1
     return frozenset(kinds)
@@ -225,6 +229,13 @@ def event_line(event: FlowEvent, today: tuple[int, int]) -> EventLine:
     )
 
 
+def _left_note(event: FlowEvent) -> str:
+    """Why a flow left: not ended, only out of the answer capped at max_stats."""
+    if event.kind is not EventKind.LEFT:
+        return ""
+    return f"  (left the top {event.top} of a capped answer; it may still run)"
+
+
 # ---- the list ---------------------------------------------------------------------
 
 
@@ -282,7 +293,7 @@ class EventList(ScrollView, can_focus=True):
         length += max(app_width, cell_len(line.application)) + len(GAP)
         if line.old_path:
             length += cell_len(line.old_path) + len(ARROW)
-        return length + cell_len(line.new_path)
+        return length + cell_len(line.new_path) + cell_len(_left_note(line.event))
 
     def line_text(self, line: EventLine) -> Text:
         """One event as it is drawn: padded columns, kind coloured, no markup."""
@@ -303,6 +314,7 @@ class EventList(ScrollView, can_focus=True):
             text.append(line.new_path, _PATH_STYLE)
         else:
             text.append(line.new_path, _DIM)
+            text.append(_left_note(event), _DIM)
         return text
 
     def notify_style_update(self) -> None:
@@ -475,7 +487,7 @@ class EventsScreen(Screen[None]):
         yield EventList(id="events-list")
         yield Static(
             Text(
-                "/ filter (flow filter + kind:new|ended|path)   "
+                "/ filter (flow filter + kind:new|ended|left|path)   "
                 "up/down pgup/pgdn scroll   esc, q or e closes"
             ),
             id="events-keys",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from rich.text import Text
+from textual import events
 from textual.widgets import Static
 
 from flowtop.core.model import strip_control
@@ -30,6 +32,8 @@ class StatusInfo:
     retry_in: float | None = None
     notice: str = ""
     groups: bool = False
+    # N when the last answer filled max_stats = N: the appliance's top N only.
+    capped: int | None = None
 
 
 def _ago(seconds: float) -> str:
@@ -45,8 +49,15 @@ _PHASE_STYLE = {
 }
 
 
-def status_text(info: StatusInfo) -> Text:
-    """The status line as Rich Text; appliance-supplied text is never parsed as markup."""
+# Below this width the capped mark is shortened.
+NARROW_STATUS: Final = 110
+
+
+def status_text(info: StatusInfo, width: int | None = None) -> Text:
+    """The status line as Rich Text; appliance-supplied text is never parsed as markup.
+
+    ``width`` (the line's width, when known) shortens the longer marks to fit."""
+    narrow = width is not None and width < NARROW_STATUS
     label, style = _PHASE_STYLE[info.phase]
     # Each line is cropped, never wrapped: the least important parts come last.
     text = Text(no_wrap=True, overflow="ellipsis")
@@ -57,10 +68,18 @@ def status_text(info: StatusInfo) -> Text:
     if info.groups:
         text.append(f"{info.shown}", "bold")
         text.append(" groups of ", "dim")
+        if info.capped is not None:
+            text.append("the top ", "bold yellow")
         text.append(f"{info.total}", "bold")
+    elif info.capped is not None:
+        # The appliance may hold more flows than it returned: "100+".
+        shown = f"{info.shown}/" if info.shown != info.total else ""
+        text.append(f"{shown}{info.total}+", "bold")
     else:
         text.append(f"{info.shown}/{info.total}", "bold")
     text.append(" flows", "dim")
+    if info.capped is not None:
+        text.append(", capped" if narrow else ", capped by max_stats", "bold yellow")
     # The filter comes early: on a narrow terminal the line is cropped at its end.
     if info.filter:
         text.append("  filter ")
@@ -102,5 +121,12 @@ class StatusBar(Static):
     }
     """
 
+    _info: StatusInfo | None = None
+
     def show(self, info: StatusInfo) -> None:
-        self.update(status_text(info))
+        self._info = info
+        self.update(status_text(info, self.size.width or None))
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._info is not None:
+            self.update(status_text(self._info, event.size.width or None))
