@@ -97,6 +97,8 @@ class EventKind(Enum):
     PATH = "path"
     # Missing from a capped answer: out of the top N, perhaps still running.
     LEFT = "left"
+    # Back from behind a capped answer: older than the last poll, so not new.
+    ENTERED = "entered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ class FlowEvent:
     flow: Flow
     old_path: str = ""
     new_path: str = ""
-    # For LEFT: the N of the top N the flow left.
+    # For LEFT and ENTERED: the N of the top N the flow left or entered.
     top: int = 0
 
 
@@ -196,6 +198,10 @@ class FlowStore:
         previous = self.records
         current: dict[FlowKey, FlowRecord] = {}
         first_poll = self.poll == 1
+        # After a capped answer a flow seen for the first time may be an old one that
+        # rose into the top N: its age tells (the appliance counts it in milliseconds).
+        hidden_before = self.capped
+        gap_ms = 0.0 if self.last_update is None else (at - self.last_update) * 1000.0
         nan = math.nan
         for flow in flows:
             key = flow.key
@@ -218,7 +224,15 @@ class FlowStore:
                 )
                 update.added.append(key)
                 if not first_poll:
-                    self.events.append(FlowEvent(at, self.poll, EventKind.APPEARED, key, flow))
+                    age = flow.age
+                    if hidden_before is not None and age is not None and age > gap_ms + 1000:
+                        self.events.append(
+                            FlowEvent(
+                                at, self.poll, EventKind.ENTERED, key, flow, top=hidden_before
+                            )
+                        )
+                    else:
+                        self.events.append(FlowEvent(at, self.poll, EventKind.APPEARED, key, flow))
             else:
                 old_path = record.flow.path
                 if old_path != flow.path and old_path is not None and flow.path is not None:

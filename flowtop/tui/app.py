@@ -133,6 +133,9 @@ class FlowTopApp(App[int]):
         self._drill_stack: list[tuple[Grouping | None, FlowFilter]] = []
         self._failover_notice: tuple[str, float] | None = None
         self._replay_target: int | None = None
+        # (number, count) of the replayed poll shown, from its snapshot.
+        self._replay_position: tuple[int, int] | None = None
+        self._damage_shown = False
         self._recording_error_shown = False
         self._handle_signals = handle_signals
         self._terminal_fds: list[int] = []
@@ -205,6 +208,7 @@ class FlowTopApp(App[int]):
         self.table.focus()
         self._update_status()
         self.set_interval(1.0, self._update_status)
+        self._replay_damage()
         if self._handle_signals:
             self._install_signal_handlers()
         if self._on_ready is not None:
@@ -272,7 +276,9 @@ class FlowTopApp(App[int]):
 
     def _end_of_replay(self) -> None:
         self.poll_state.set_paused(True)
-        self.notice = "end of the recording: [ and ] step through it, q quits"
+        # A damaged recording ends early: say why it ended there.
+        ended = self._replay_damage() or "end of the recording"
+        self.notice = f"{ended}: [ and ] step through it, q quits"
 
     async def _poll_once(self) -> None:
         try:
@@ -321,6 +327,7 @@ class FlowTopApp(App[int]):
         notes = []
         if self.replay is not None and snapshot.position is not None:
             number, count = snapshot.position
+            self._replay_position = snapshot.position
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snapshot.received_at))
             self.position = f"replay poll {number} of {count} at {stamp}"
         if update.duplicate_keys:
@@ -339,7 +346,30 @@ class FlowTopApp(App[int]):
                 self._failover_notice = None
         if self.recorder is not None and self.recorder.last_error:
             notes.append(self.recorder.last_error)
+        damage = self._replay_damage()
+        if damage:
+            notes.append(damage)
         self.notice = "; ".join(notes)
+
+    def _replay_damage(self) -> str:
+        """The damage of the recording replayed, if any; told once as a notification
+        too, since a warning on stderr stays hidden until the screen is left."""
+        damage = self.replay.recording.damage if self.replay is not None else None
+        if damage and not self._damage_shown:
+            self._damage_shown = True
+            self.notify(damage, title="Damaged recording", severity="warning", markup=False)
+        return damage or ""
+
+    def _mode(self) -> str:
+        """``REPLAY 2x 15/120`` while replaying, else empty."""
+        replay = self.replay
+        if replay is None:
+            return ""
+        text = f"REPLAY {replay.speed:g}x"
+        if self._replay_position is not None:
+            number, count = self._replay_position
+            text += f" {number}/{count}" if count > 0 else f" {number}"
+        return text
 
     def wake(self) -> None:
         self._wake.set()
@@ -429,7 +459,16 @@ class FlowTopApp(App[int]):
             notice=notice,
             groups=self.grouping is not None,
             capped=self.store.capped,
+            mode=self._mode(),
+            recording=self._recording_name(),
+            recording_failed=self.recorder is not None and not self.recorder.active,
         )
+
+    def _recording_name(self) -> str:
+        recorder = self.recorder
+        if recorder is None or self.replay is not None:
+            return ""
+        return os.path.basename(recorder.path) or recorder.path
 
     def _update_status(self) -> None:
         self.query_one("#status", StatusBar).show(self.status_info())

@@ -41,3 +41,17 @@ def test_capped_when_the_answer_fills_max_stats() -> None:
     store.apply(flows, 1.0, capped=3)
     store.clear()
     assert store.capped is None
+
+
+def test_an_old_flow_seen_first_after_a_capped_answer_entered_the_top_n() -> None:
+    store = FlowStore()
+    store.apply([flow(1)], at=10.0, capped=1)
+    # 2 s later: flow 2 is 2 s old (not older than the gap, give or take a second): new;
+    # flow 3 is 3 s old: it ran, hidden behind the cap.
+    store.apply([flow(2, age="2000"), flow(3, age="3001")], at=12.0)
+    kinds = {event.key: (event.kind, event.top) for event in store.events}
+    assert kinds[flow(2).key] == (EventKind.APPEARED, 0)
+    assert kinds[flow(3).key] == (EventKind.ENTERED, 1)
+    # After an uncapped answer, anything unseen is new, whatever its age.
+    store.apply([flow(4, age="99000")], at=13.0)
+    assert [e.kind for e in store.events if e.key == flow(4).key] == [EventKind.APPEARED]

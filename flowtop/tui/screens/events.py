@@ -6,8 +6,10 @@ failover the NOC wants to see which flows moved, from where to where.  Failovers
 
 Filtering uses the flow filter language on the flow the event carries (for a path
 change, the flow as reported after the move; for an ended flow, its last report),
-plus one pseudo-field of this screen: ``kind:new|ended|path`` (also ``appeared``,
-``gone``, ``moved``, or any prefix such as ``kind:p``), negated with ``!kind:`` or
+plus one pseudo-field of this screen: ``kind:new|ended|path|left|into`` (also
+``appeared``, ``gone``, ``moved``, ``entered``, or any prefix such as ``kind:p``;
+``left`` and ``into`` are flows that left or entered the top N of answers capped at
+max_stats = N, which proves neither an end nor a start), negated with ``!kind:`` or
 ``kind!=``.  So ``kind:path path:INET`` lists the flows that moved onto an INET
 path, and ``!kind:new app:zoom`` the Zoom flows that ended or moved.  An invalid
 expression shows its error under the input and the last valid filter stays.
@@ -62,12 +64,14 @@ KIND_LABELS: Final[dict[EventKind, str]] = {
     EventKind.ENDED: "ENDED",
     EventKind.PATH: "PATH",
     EventKind.LEFT: "LEFT TOP",
+    EventKind.ENTERED: "INTO TOP",
 }
 KIND_STYLES: Final[dict[EventKind, Style]] = {
     EventKind.APPEARED: Style(color="green", bold=True),
     EventKind.ENDED: Style(color="red", bold=True),
     EventKind.PATH: Style(color="yellow", bold=True),
     EventKind.LEFT: Style(color="magenta", bold=True),
+    EventKind.ENTERED: Style(color="cyan", bold=True),
 }
 _KIND_WIDTH: Final = max(len(label) for label in KIND_LABELS.values())
 _DIM: Final = Style(dim=True)
@@ -82,6 +86,8 @@ KIND_WORDS: Final[dict[str, EventKind]] = {
     "path": EventKind.PATH,
     "moved": EventKind.PATH,
     "left": EventKind.LEFT,
+    "into": EventKind.ENTERED,
+    "entered": EventKind.ENTERED,
 }
 _KIND_TERM = re.compile(r"([!-]?)(kind)(>=|<=|!=|==|[:=~<>])", re.IGNORECASE)
 
@@ -121,7 +127,7 @@ def compile_event_filter(expression: str) -> EventFilter:
         operator = match[3]
         if operator not in (":", "=", "==", "!="):
             raise FilterError(
-                f'kind takes ":" and a kind (new, ended, left, path), not "{operator}"',
+                f'kind takes ":" and a kind (new, ended, left, into, path), not "{operator}"',
                 match.start(2),
             )
         if operator == "!=":
@@ -156,11 +162,13 @@ def _kinds(value: str, position: int) -> frozenset[EventKind]:
     for part in value.split("|"):
         word = part.strip('"').lower()
         if not word:
-            raise FilterError("kind needs a value: new, ended, left or path", offset)
+            raise FilterError("kind needs a value: new, ended, left, into or path", offset)
         found = {kind for name, kind in KIND_WORDS.items() if name.startswith(word)}
         if not found:
             shown = strip_control(part)[:40]
-            raise FilterError(f'unknown event kind "{shown}" (new, ended, left or path)', offset)
+            raise FilterError(
+                f'unknown event kind "{shown}" (new, ended, left, into or path)', offset
+            )
         kinds |= found
         offset += len(part) + 1
     return frozenset(kinds)
@@ -230,10 +238,12 @@ def event_line(event: FlowEvent, today: tuple[int, int]) -> EventLine:
 
 
 def _left_note(event: FlowEvent) -> str:
-    """Why a flow left: not ended, only out of the answer capped at max_stats."""
-    if event.kind is not EventKind.LEFT:
-        return ""
-    return f"  (left the top {event.top} of a capped answer; it may still run)"
+    """Which top N a flow left or entered: the answer was capped at max_stats = N."""
+    if event.kind is EventKind.LEFT:
+        return f"  (out of the top {event.top})"
+    if event.kind is EventKind.ENTERED:
+        return f"  (into the top {event.top})"
+    return ""
 
 
 # ---- the list ---------------------------------------------------------------------
@@ -487,7 +497,7 @@ class EventsScreen(Screen[None]):
         yield EventList(id="events-list")
         yield Static(
             Text(
-                "/ filter (flow filter + kind:new|ended|left|path)   "
+                "/ filter (flow filter + kind:new|ended|left|into|path)   "
                 "up/down pgup/pgdn scroll   esc, q or e closes"
             ),
             id="events-keys",

@@ -34,6 +34,11 @@ class StatusInfo:
     groups: bool = False
     # N when the last answer filled max_stats = N: the appliance's top N only.
     capped: int | None = None
+    # "REPLAY 2x 15/120" while replaying (it stands for LIVE), else empty.
+    mode: str = ""
+    # The file polls are recorded to, else empty; failed: recording stopped.
+    recording: str = ""
+    recording_failed: bool = False
 
 
 def _ago(seconds: float) -> str:
@@ -61,7 +66,27 @@ def status_text(info: StatusInfo, width: int | None = None) -> Text:
     label, style = _PHASE_STYLE[info.phase]
     # Each line is cropped, never wrapped: the least important parts come last.
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f" {label} ", style)
+    if info.mode:
+        # A replay is never LIVE; other phases (paused, stale) are still said.
+        text.append(f" {strip_control(info.mode)} ", "bold white on magenta")
+        if info.phase is not PollPhase.LIVE:
+            text.append(" ")
+            text.append(f" {label} ", style)
+    else:
+        text.append(f" {label} ", style)
+    if info.recording:
+        text.append(" ")
+        if info.recording_failed:
+            text.append(" REC STOPPED ", "bold white on red")
+        else:
+            text.append(" REC ", "bold white on red")
+            text.append(" ")
+            name = strip_control(info.recording)
+            limit = 20 if narrow else 40
+            if len(name) > limit:
+                name = name[: limit - 1] + "…"
+            text.append(name, "bold red")
+            text.append(" ")
     text.append(" ")
     text.append(strip_control(info.source), "bold")
     text.append("  ")
@@ -90,7 +115,9 @@ def status_text(info: StatusInfo, width: int | None = None) -> Text:
         text.append(f"{_ago(info.since_update)} ago", "bold")
     if info.latency is not None:
         text.append(f" ({info.latency * 1000:.0f}ms)", "dim")
-    text.append(f"  every {format_seconds(info.interval)}  max {info.max_stats}", "dim")
+    if not info.mode:
+        # A replay shows what was recorded, when it was: neither applies to it.
+        text.append(f"  every {format_seconds(info.interval)}  max {info.max_stats}", "dim")
     if info.error:
         text.append("\n")
         text.append(" ERROR ", "bold white on red")
