@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+from flowtop.core.recording import RecordedPoll, Recording, ReplaySource
 from flowtop.core.source import Snapshot
 from flowtop.core.store import EventKind, FlowStore, capped_at
-from tests.core.factories import flow
+from tests.core.factories import flow, raw_flow
 
 
 def test_a_flow_missing_from_a_capped_answer_left_the_top_n() -> None:
@@ -55,3 +58,12 @@ def test_an_old_flow_seen_first_after_a_capped_answer_entered_the_top_n() -> Non
     # After an uncapped answer, anything unseen is new, whatever its age.
     store.apply([flow(4, age="99000")], at=13.0)
     assert [e.kind for e in store.events if e.key == flow(4).key] == [EventKind.APPEARED]
+
+
+async def test_a_replay_knows_the_max_stats_each_poll_was_recorded_with() -> None:
+    body = json.dumps({"flows": [raw_flow(n) for n in range(1, 4)]}).encode()
+    polls = [RecordedPoll(0, 1.0, 0.1, 3, body), RecordedPoll(1, 2.0, 0.1, 50, body)]
+    replay = ReplaySource(Recording(polls, {"flowtop_recording": 1}))
+    # The replay's own max_stats (here 1000) does not matter: the recorded one does.
+    assert (await replay.fetch(1000)).capped() == 3
+    assert (await replay.fetch(1000)).capped() is None
