@@ -15,6 +15,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -471,7 +472,11 @@ class FlowTopApp(App[int]):
         return os.path.basename(recorder.path) or recorder.path
 
     def _update_status(self) -> None:
-        self.query_one("#status", StatusBar).show(self.status_info())
+        try:
+            bar = self.query_one("#status", StatusBar)
+        except NoMatches:
+            return  # the app is leaving: a timer fired after its screen went
+        bar.show(self.status_info())
 
     # ---- messages from widgets ----------------------------------------------------
 

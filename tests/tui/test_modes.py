@@ -41,6 +41,15 @@ async def test_layout_follows_every_resize() -> None:
         assert app.table.region.width == 200 - 62
 
 
+async def test_a_status_tick_while_leaving_is_harmless() -> None:
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+    # The once-a-second status timer can fire after the screen went (a loaded machine).
+    app._update_status()
+
+
 async def test_pane_shown_by_a_resize_shows_the_selected_flow() -> None:
     clock = Clock()
     app = make_app(DemoSource(clock), clock)
