@@ -345,8 +345,9 @@ def measure_app(url: str, plan: Plan) -> AppResult:
         sys.executable, "-m", "flowtop", "--url", url, "--user", DEMO_USERNAME,
         "--interval", f"{INTERVAL:g}", "--max-stats", str(plan.flows),
     ]  # fmt: skip
-    # The status line shows "shown/total flows": proof that the app polls and renders.
-    reader = TerminalReader(master, f"{plan.flows}/{plan.flows}".encode())
+    # The status line shows "1000+ flows" (an answer as large as --max-stats may be
+    # capped): proof that the app polls and renders.
+    reader = TerminalReader(master, f"{plan.flows}+".encode())
     process: subprocess.Popen[bytes] | None = None
     try:
         spawned = time.monotonic()
@@ -634,7 +635,7 @@ def report(results: Results, plan: Plan) -> bool:
     print(f"app/bare {ratio:.1f}x; the TUI adds {added:.1f}% of one core to fetch+parse")
     print(
         f"TUI: {app.output_bytes / app.window.wall / 1024:.1f} KiB/s to the terminal; "
-        f"status line showed {plan.flows}/{plan.flows} flows: "
+        f"status line showed {plan.flows}+ flows: "
         f"{'yes' if app.showed_flows else 'NO'}; bare loop parsed {bare.flows} flows a poll"
     )
     how = "after SIGTERM/SIGKILL" if app.needed_signal else "on q"

@@ -29,8 +29,9 @@ from flowtop.core.groups import GROUP_JSON_FIELDS, GROUPINGS, group_columns, res
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.settings import ENV_PASSWORD, ENV_URL, ENV_USER, Settings, resolve_settings
-from flowtop.core.source import FlowSource, build_source
+from flowtop.core.source import FlowSource, Snapshot, build_source
 from flowtop.core.store import FlowStore
+from flowtop.core.units import format_bytes
 from flowtop.core.view import FlowView
 
 EXAMPLES = f"""\
@@ -258,6 +259,17 @@ def output_width(stream: TextIO) -> int:
     return 80
 
 
+def capped_note(capped: int, *, grouped: bool = False) -> str:
+    """The stderr line of ``--once`` when the answer filled max_stats."""
+    note = f"flowtop: capped by max_stats: the appliance returned only its top {capped} flows"
+    if grouped:
+        note += " (the group sums cover those)"
+    larger = [choice for choice in MAX_STATS_CHOICES if choice > capped]
+    if larger:
+        note += f"; --max-stats {larger[-1]} asks for more"
+    return note + "\n"
+
+
 async def run_once(
     settings: Settings, output_format: str, width: int, group_by: str | None = None
 ) -> str:
@@ -272,6 +284,11 @@ async def run_once(
         await source.close()
     store = FlowStore(history=1)
     store.apply(snapshot.flows, snapshot.received_at)
+    capped = snapshot.capped(settings.max_stats)
+    if capped is not None and output_format == "table":
+        # For the person reading the table; JSON and CSV stay quiet for scripts (their
+        # row count equal to --max-stats tells the same).
+        sys.stderr.write(capped_note(capped, grouped=grouping is not None))
     view = FlowView(settings.columns)
     chosen = None if predicate.is_empty else predicate
     if grouping is not None:
@@ -291,6 +308,24 @@ async def run_once(
     return render_table(result.rows, view.columns, width)
 
 
+# --headless --record says how it goes after the first poll and every this many.
+HEADLESS_PROGRESS_EVERY = 10
+
+
+def headless_progress(settings: Settings, recorded: int, snapshot: Snapshot) -> str:
+    """``flowtop: 10 polls recorded to FILE (668KB); last poll 100 flows, capped by ...``"""
+    assert settings.record is not None
+    try:
+        size = f" ({format_bytes(os.stat(settings.record).st_size)}B)"
+    except OSError:
+        size = ""
+    polls = "poll" if recorded == 1 else "polls"
+    flows = f"{len(snapshot.flows)} flows"
+    if snapshot.capped(settings.max_stats) is not None:
+        flows += ", capped by max_stats"
+    return f"flowtop: {recorded} {polls} recorded to {settings.record}{size}; last poll {flows}\n"
+
+
 async def run_headless(settings: Settings, count: int | None, duration: float | None) -> int:
     """Record polls without a screen; errors of single polls are reported and survived."""
     assert settings.record is not None
@@ -303,6 +338,11 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
         failures.append(error)
         sys.stderr.write(f"flowtop: poll failed: {error}\n")
 
+    def progress(recorded: int, snapshot: Snapshot) -> None:
+        if recorded == 1 or recorded % HEADLESS_PROGRESS_EVERY == 0:
+            sys.stderr.write(headless_progress(settings, recorded, snapshot))
+            sys.stderr.flush()
+
     try:
         await record_headless(
             source,
@@ -312,6 +352,7 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
             count=count,
             duration=duration,
             on_error=report,
+            on_recorded=progress,
         )
     finally:
         recorder.close()
@@ -324,6 +365,24 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
         # Nothing recorded because every poll failed: exit as that failure would.
         return failures[-1].exit_code
     return 0
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def require_terminal() -> None:
+    """The live view draws on a terminal: without one (``ssh host flowtop`` without
+    ``-t``, output to a file) it would write escape codes and never end."""
+    if _is_terminal(sys.stdin) and _is_terminal(sys.stdout):
+        return
+    raise UsageError(
+        "the live view needs a terminal (stdin and stdout): use --once for one snapshot,"
+        " --headless --record FILE to record, or ssh -t"
+    )
 
 
 def open_source(settings: Settings) -> FlowSource:
@@ -380,6 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_demo_server(arguments[1:])
         _refuse_password_argument(arguments)
         args = build_parser().parse_args(arguments)
+        if not (args.once or args.headless):
+            require_terminal()
         settings = settings_from_arguments(args)
         if args.once:
             width = output_width(sys.stdout)

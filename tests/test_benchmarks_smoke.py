@@ -63,7 +63,7 @@ def test_quick_run_prints_the_report() -> None:
     peak, baseline = int(rss.group(1)), int(rss.group(2))
     assert 10 < baseline <= peak
     # The app polled and rendered, then quit on "q" by itself.
-    assert "status line showed 1000/1000 flows: yes" in out
+    assert "status line showed 1000+ flows: yes" in out
     assert "TUI quit on q in" in out and "exit code 0" in out
     assert re.search(r"^bare fetch\+parse loop .* [1-9]\d*$", out, re.MULTILINE), out
     assert "store bounded: yes" in out

@@ -576,4 +576,6 @@ def test_readable_config_without_a_password_is_not_warned_about(
     config.chmod(0o644)
     assert permission_warning(config) is None
     result = run_cli(capsys, "--config", str(config), "--profile", "lab", "--once")
-    assert result.code == 0 and result.err == ""
+    # Only the table's note that max_stats capped the answer; no warning.
+    others = [line for line in result.err.splitlines() if "capped by max_stats" not in line]
+    assert result.code == 0 and others == []

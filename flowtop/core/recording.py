@@ -586,6 +586,7 @@ class ReplaySource:
             raw=poll.body,
             ignored_items=parsed.ignored_items,
             position=(index + 1, self.count),
+            max_stats=poll.max_stats,
         )
 
     async def close(self) -> None:
@@ -606,6 +607,7 @@ async def record_headless(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     on_error: Callable[[FlowtopError], None] | None = None,
+    on_recorded: Callable[[int, Snapshot], None] | None = None,
 ) -> int:
     """Poll and record until ``count`` polls were attempted or ``duration`` seconds passed.
 
@@ -637,6 +639,8 @@ async def record_headless(
             if not recorder.write(snapshot, max_stats):
                 break
             recorded += 1
+            if on_recorded is not None:
+                on_recorded(recorded, snapshot)
         if count is not None and attempts >= count:
             break
         due = began + state.delay()

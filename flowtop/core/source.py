@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from flowtop.core.client import NitroClient
 from flowtop.core.model import Flow
+from flowtop.core.store import capped_at
 
 if TYPE_CHECKING:
     from flowtop.core.settings import Settings
@@ -27,6 +28,13 @@ class Snapshot:
     ignored_items: int = 0
     # For replays: this snapshot's position ("poll 3 of 40"), else None.
     position: tuple[int, int] | None = field(default=None)
+    # The max_stats the answer was asked for; 0 when the source does not say.
+    max_stats: int = 0
+
+    def capped(self, default_max_stats: int = 0) -> int | None:
+        """N when the answer filled max_stats = N (the appliance may have cut the list
+        there, keeping its top N flows), else None."""
+        return capped_at(len(self.flows) + self.ignored_items, self.max_stats or default_max_stats)
 
 
 class FlowSource(Protocol):
@@ -63,6 +71,7 @@ class ClientSource:
             latency=raw.latency,
             raw=raw.body,
             ignored_items=parsed.ignored_items,
+            max_stats=max_stats,
         )
 
     async def close(self) -> None:

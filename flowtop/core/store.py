@@ -3,6 +3,10 @@
 It keeps the current flows by key, a bounded rate history per live flow, each
 flow's path timeline and a bounded log of events (flows appearing, ending and
 changing path).  A flow that ends is forgotten with its history.
+
+An answer cut at ``max_stats`` flows (a *capped* answer) holds only the top N: a
+flow missing from it may still run, so it "left the top N" rather than ended.
+Only an uncapped answer proves that a flow ended.
 """
 
 from __future__ import annotations
@@ -91,6 +95,10 @@ class EventKind(Enum):
     APPEARED = "new"
     ENDED = "ended"
     PATH = "path"
+    # Missing from a capped answer: out of the top N, perhaps still running.
+    LEFT = "left"
+    # Back from behind a capped answer: older than the last poll, so not new.
+    ENTERED = "entered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +110,8 @@ class FlowEvent:
     flow: Flow
     old_path: str = ""
     new_path: str = ""
+    # For LEFT and ENTERED: the N of the top N the flow left or entered.
+    top: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +150,14 @@ class StoreUpdate:
     path_changes: list[PathChange] = field(default_factory=list)
     failovers: list[Failover] = field(default_factory=list)
     duplicate_keys: int = 0
+    # The N of a capped answer (it held only the top N flows), else None.
+    capped: int | None = None
+
+
+def capped_at(answered: int, max_stats: int) -> int | None:
+    """``max_stats`` if an answer of ``answered`` items filled it (the appliance may
+    have cut the list there), else None.  Items that were not flows count too."""
+    return max_stats if max_stats > 0 and answered >= max_stats else None
 
 
 class FlowStore:
@@ -156,6 +174,8 @@ class FlowStore:
         self.last_update: float | None = None
         # When each of the last polls was taken: the times of the history samples.
         self.poll_times: deque[float] = deque(maxlen=max(1, history))
+        # The N of the last answer if it was capped at max_stats, else None.
+        self.capped: int | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -181,14 +201,22 @@ class FlowStore:
     def flows(self) -> list[Flow]:
         return [record.flow for record in self.records.values()]
 
-    def apply(self, flows: Sequence[Flow], at: float) -> StoreUpdate:
-        """Take one snapshot (the whole current flow list) observed at wall time ``at``."""
+    def apply(self, flows: Sequence[Flow], at: float, *, capped: int | None = None) -> StoreUpdate:
+        """Take one snapshot (the whole current flow list) observed at wall time ``at``.
+
+        ``capped`` is N when the answer was cut at max_stats = N (see
+        :func:`capped_at`): flows missing from it left the top N, they did not end.
+        """
         self.poll += 1
         self.poll_times.append(at)
-        update = StoreUpdate(poll=self.poll, at=at)
+        update = StoreUpdate(poll=self.poll, at=at, capped=capped)
         previous = self.records
         current: dict[FlowKey, FlowRecord] = {}
         first_poll = self.poll == 1
+        # After a capped answer a flow seen for the first time may be an old one that
+        # rose into the top N: its age tells (the appliance counts it in milliseconds).
+        hidden_before = self.capped
+        gap_ms = 0.0 if self.last_update is None else (at - self.last_update) * 1000.0
         nan = math.nan
         for flow in flows:
             key = flow.key
@@ -211,7 +239,15 @@ class FlowStore:
                 )
                 update.added.append(key)
                 if not first_poll:
-                    self.events.append(FlowEvent(at, self.poll, EventKind.APPEARED, key, flow))
+                    age = flow.age
+                    if hidden_before is not None and age is not None and age > gap_ms + 1000:
+                        self.events.append(
+                            FlowEvent(
+                                at, self.poll, EventKind.ENTERED, key, flow, top=hidden_before
+                            )
+                        )
+                    else:
+                        self.events.append(FlowEvent(at, self.poll, EventKind.APPEARED, key, flow))
             else:
                 old_path = record.flow.path
                 if old_path != flow.path and old_path is not None and flow.path is not None:
@@ -230,9 +266,14 @@ class FlowStore:
         for key, record in previous.items():
             if key not in current:
                 update.removed.append(key)
-                self.events.append(FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow))
+                if capped is None:
+                    event = FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow)
+                else:
+                    event = FlowEvent(at, self.poll, EventKind.LEFT, key, record.flow, top=capped)
+                self.events.append(event)
         self.records = current
         self.last_update = at
+        self.capped = capped
         if self.poll % TRIM_EVERY == 0:
             for record in current.values():
                 record.pps.trim()
@@ -258,3 +299,4 @@ class FlowStore:
         self.poll = 0
         self.last_update = None
         self.poll_times.clear()
+        self.capped = None

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -141,6 +142,9 @@ class FlowTopApp(App[int]):
         self._drill_stack: list[tuple[Grouping | None, FlowFilter]] = []
         self._failover_notice: tuple[str, float] | None = None
         self._replay_target: int | None = None
+        # (number, count) of the replayed poll shown, from its snapshot.
+        self._replay_position: tuple[int, int] | None = None
+        self._damage_shown = False
         self._recording_error_shown = False
         self._handle_signals = handle_signals
         self._terminal_fds: list[int] = []
@@ -190,18 +194,24 @@ class FlowTopApp(App[int]):
         # Wide terminals show the pane unless hidden; narrow ones only when asked.
         return self.wide if self._detail_wanted is None else self._detail_wanted
 
-    def _apply_layout(self) -> None:
+    def _apply_layout(self, width: int | None = None) -> None:
+        wide = (self.size.width if width is None else width) >= WIDE_LAYOUT_MIN_WIDTH
+        visible = wide if self._detail_wanted is None else self._detail_wanted
         body = self.query_one("#body")
-        body.set_class(self.wide, "-wide")
-        body.set_class(not self.wide, "-narrow")
-        body.set_class(self.detail_visible, "-detail")
-        if not self.wide and self.detail_visible:
+        body.set_class(wide, "-wide")
+        body.set_class(not wide, "-narrow")
+        body.set_class(visible, "-detail")
+        if not wide and visible:
             self.detail.focus()
         elif self.focused is None or self.focused is self.detail:
             self.table.focus()
 
-    def on_resize(self) -> None:
-        self._apply_layout()
+    def on_resize(self, event: events.Resize) -> None:
+        # This handler runs before App._on_resize stores the new size, so self.size is
+        # still the old one here: the layout must come from the event.
+        self._apply_layout(event.size.width)
+        # A pane the resize shows fills in once the new size is stored.
+        self.call_later(self._update_detail)
 
     async def on_mount(self) -> None:
         use_short_escape_delay()
@@ -210,6 +220,7 @@ class FlowTopApp(App[int]):
         self.table.focus()
         self._update_status()
         self.set_interval(1.0, self._update_status)
+        self._replay_damage()
         if self._handle_signals:
             self._install_signal_handlers()
         self.app_suspend_signal.subscribe(self, self._on_suspend, immediate=True)
@@ -292,7 +303,9 @@ class FlowTopApp(App[int]):
 
     def _end_of_replay(self) -> None:
         self.poll_state.set_paused(True)
-        self.notice = "end of the recording: [ and ] step through it, q quits"
+        # A damaged recording ends early: say why it ended there.
+        ended = self._replay_damage() or "end of the recording"
+        self.notice = f"{ended}: [ and ] step through it, q quits"
 
     async def _poll_once(self) -> None:
         try:
@@ -317,7 +330,8 @@ class FlowTopApp(App[int]):
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         recovered = self.poll_state.stale and self.poll_state.last_success_at is not None
-        update = self.store.apply(snapshot.flows, snapshot.received_at)
+        capped = snapshot.capped(0 if self.replay is not None else self.max_stats)
+        update = self.store.apply(snapshot.flows, snapshot.received_at, capped=capped)
         self.poll_state.succeeded(snapshot.received_at, snapshot.latency)
         self._record(snapshot)
         self._note(snapshot, update)
@@ -340,6 +354,7 @@ class FlowTopApp(App[int]):
         notes = []
         if self.replay is not None and snapshot.position is not None:
             number, count = snapshot.position
+            self._replay_position = snapshot.position
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snapshot.received_at))
             self.position = f"replay poll {number} of {count} at {stamp}"
         if update.duplicate_keys:
@@ -358,7 +373,30 @@ class FlowTopApp(App[int]):
                 self._failover_notice = None
         if self.recorder is not None and self.recorder.last_error:
             notes.append(self.recorder.last_error)
+        damage = self._replay_damage()
+        if damage:
+            notes.append(damage)
         self.notice = "; ".join(notes)
+
+    def _replay_damage(self) -> str:
+        """The damage of the recording replayed, if any; told once as a notification
+        too, since a warning on stderr stays hidden until the screen is left."""
+        damage = self.replay.recording.damage if self.replay is not None else None
+        if damage and not self._damage_shown:
+            self._damage_shown = True
+            self.notify(damage, title="Damaged recording", severity="warning", markup=False)
+        return damage or ""
+
+    def _mode(self) -> str:
+        """``REPLAY 2x 15/120`` while replaying, else empty."""
+        replay = self.replay
+        if replay is None:
+            return ""
+        text = f"REPLAY {replay.speed:g}x"
+        if self._replay_position is not None:
+            number, count = self._replay_position
+            text += f" {number}/{count}" if count > 0 else f" {number}"
+        return text
 
     def wake(self) -> None:
         self._wake.set()
@@ -449,10 +487,24 @@ class FlowTopApp(App[int]):
             notice=notice,
             groups=self.grouping is not None,
             row=self.table.cursor_row + 1 if result and result.rows else None,
+            capped=self.store.capped,
+            mode=self._mode(),
+            recording=self._recording_name(),
+            recording_failed=self.recorder is not None and not self.recorder.active,
         )
 
+    def _recording_name(self) -> str:
+        recorder = self.recorder
+        if recorder is None or self.replay is not None:
+            return ""
+        return os.path.basename(recorder.path) or recorder.path
+
     def _update_status(self) -> None:
-        self.query_one("#status", StatusBar).show(self.status_info())
+        try:
+            bar = self.query_one("#status", StatusBar)
+        except NoMatches:
+            return  # the app is leaving: a timer fired after its screen went
+        bar.show(self.status_info())
 
     # ---- messages from widgets ----------------------------------------------------
 
@@ -635,7 +687,7 @@ class FlowTopApp(App[int]):
                     snapshot = await replay.fetch(self.max_stats)
                 except FlowtopError:
                     continue  # a damaged poll on the way: the target is what matters
-                self.store.apply(snapshot.flows, snapshot.received_at)
+                self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
         replay.seek(target)
         await self._poll_once()
         if self._replay_target == target:

@@ -7,14 +7,17 @@ the state shown (polls, keys), so a scene looks the same on every machine.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from textual.pilot import Pilot
 
 from flowtop.core.demo.faults import Faults
 from flowtop.core.demo.pinned import ManualClock, PinnedDemoSource
+from flowtop.core.demo.world import DemoWorld
+from flowtop.core.recording import RecordedPoll, Recorder, Recording, ReplaySource
 from flowtop.tui.app import FlowTopApp
 
 
@@ -134,6 +137,47 @@ async def _help(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+# ---- modes: replay and recording ----------------------------------------------------
+
+
+def _recording(polls: int, damage: str | None = None) -> Recording:
+    """A recording of the pinned demo world, made in memory (no file)."""
+    clock = ManualClock()
+    world = DemoWorld(seed=7, flows=150, clock=clock)
+    recorded = []
+    for index in range(polls):
+        # Polls 30 s apart: a replay at 2x shows each for 15 s, longer than a snapshot takes.
+        clock.advance(30.0)
+        world.advance_to(clock())
+        recorded.append(RecordedPoll(index, clock(), 0.012, 100, world.encode(100)))
+    header = {"flowtop_recording": 1, "source": "admin@branch-7", "max_stats": 100}
+    return Recording(recorded, header, damage=damage, path="branch-7.jsonl.gz")
+
+
+def _replay_app(start: int, damage: str | None = None) -> FlowTopApp:
+    source = ReplaySource(_recording(20, damage), speed=2.0)
+    source.seek(start)
+    return FlowTopApp(source, clock=ManualClock(), handle_signals=False, interval=60.0)
+
+
+async def _replaying(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await settle(pilot, lambda: app.table.row_count > 0 and app.poll_attempts >= 1)
+    await pilot.pause()
+
+
+class _MemoryRecorder(Recorder):
+    """Records as the real one does, into memory: a scene leaves no file behind."""
+
+    def _open(self) -> IO[bytes]:
+        return io.BytesIO()
+
+
+def _recording_app() -> FlowTopApp:
+    return _app(recorder=_MemoryRecorder("branch-7-polls.jsonl.gz", source="admin@demo"))
+
+
 SCENES: dict[str, Scene] = {
     scene.name: scene
     for scene in (
@@ -167,5 +211,22 @@ SCENES: dict[str, Scene] = {
         ),
         Scene("error", "The appliance answers 503: data kept, stale", (120, 30), _app, _error),
         Scene("help", "Every key", (100, 40), _app, _help),
+        Scene(
+            "replay",
+            "Replaying a recording at 2x, poll 15 of 20",
+            (120, 32),
+            lambda: _replay_app(14),
+            _replaying,
+        ),
+        Scene(
+            "replay-damaged",
+            "A damaged recording: told in the app, replay stops at the damage",
+            (120, 32),
+            lambda: _replay_app(
+                19, "recording damaged at line 23: truncated line; replay stops after 20 polls"
+            ),
+            _replaying,
+        ),
+        Scene("recording", "Watching live while recording", (120, 32), _recording_app, _loaded),
     )
 }

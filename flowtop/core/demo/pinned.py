@@ -74,6 +74,7 @@ class PinnedDemoSource:
             latency=self.latency,
             raw=snapshot.raw,
             ignored_items=snapshot.ignored_items,
+            max_stats=snapshot.max_stats,
         )
 
     async def close(self) -> None:

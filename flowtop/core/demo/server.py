@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import shlex
 import signal
 import socket
 import socketserver
@@ -29,6 +30,7 @@ from flowtop.core.demo.appliance import (
     error_response,
 )
 from flowtop.core.demo.world import DEFAULT_FLOWS
+from flowtop.core.settings import ENV_PASSWORD
 
 MAX_REQUEST_BODY: Final = 1 << 20
 # Idle keep-alive connections are closed after this long.
@@ -282,6 +284,13 @@ class DemoServer:
         self.stop()
 
 
+def flowtop_command(url: str) -> str:
+    """The shell line that watches the demo server at ``url`` (the password in the
+    environment variable flowtop reads, never on the command line)."""
+    password = f"{ENV_PASSWORD}={shlex.quote(DEMO_PASSWORD)}"
+    return f"{password} flowtop --url {shlex.quote(url)} --user {shlex.quote(DEMO_USERNAME)}"
+
+
 def run_demo_server(
     *,
     host: str = "127.0.0.1",
@@ -336,6 +345,8 @@ def run_demo_server(
             f"  curl -b demo-cookies.txt '{url}{FLOWS_PATH}?filter=max_stats:50'",
             file=stream,
         )
+        print("Watch it with flowtop:", file=stream)
+        print(f"  {flowtop_command(url)}", file=stream)
         print("Press Ctrl-C to stop.", file=stream)
         stream.flush()
         while not stop.wait(0.2):

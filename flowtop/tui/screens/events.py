@@ -6,11 +6,13 @@ failover the NOC wants to see which flows moved, from where to where.  Failovers
 
 Filtering uses the flow filter language on the flow the event carries (for a path
 change, the flow as reported after the move; for an ended flow, its last report),
-plus one pseudo-field of this screen: ``kind:new|ended|path`` (also ``appeared``,
-``gone``, ``moved``), negated with ``!kind:`` or ``kind!=``.  As every field term, it
-matches the whole word, with ``*`` as a wildcard (``kind:p*``).  So
-``kind:path path:*INET`` lists the flows that moved onto an INET path, and
-``!kind:new app:zoom`` the Zoom flows that ended or moved.  An invalid
+plus one pseudo-field of this screen: ``kind:new|ended|path|left|into`` (also
+``appeared``, ``gone``, ``moved``, ``entered``; as every field term it matches the
+whole word, with ``*`` as a wildcard such as ``kind:p*``;
+``left`` and ``into`` are flows that left or entered the top N of answers capped at
+max_stats = N, which proves neither an end nor a start), negated with ``!kind:`` or
+``kind!=``.  So ``kind:path path:*INET`` lists the flows that moved onto an INET
+path, and ``!kind:new app:zoom`` the Zoom flows that ended or moved.  An invalid
 expression shows its error under the input and the last valid filter stays.
 
 The list is a Line API widget: only the lines on screen are rendered, and the
@@ -62,11 +64,15 @@ KIND_LABELS: Final[dict[EventKind, str]] = {
     EventKind.APPEARED: "NEW",
     EventKind.ENDED: "ENDED",
     EventKind.PATH: "PATH",
+    EventKind.LEFT: "LEFT TOP",
+    EventKind.ENTERED: "INTO TOP",
 }
 KIND_STYLES: Final[dict[EventKind, Style]] = {
     EventKind.APPEARED: Style(color="green", bold=True),
     EventKind.ENDED: Style(color="red", bold=True),
     EventKind.PATH: Style(color="yellow", bold=True),
+    EventKind.LEFT: Style(color="magenta", bold=True),
+    EventKind.ENTERED: Style(color="cyan", bold=True),
 }
 _KIND_WIDTH: Final = max(len(label) for label in KIND_LABELS.values())
 _DIM: Final = Style(dim=True)
@@ -80,6 +86,9 @@ KIND_WORDS: Final[dict[str, EventKind]] = {
     "gone": EventKind.ENDED,
     "path": EventKind.PATH,
     "moved": EventKind.PATH,
+    "left": EventKind.LEFT,
+    "into": EventKind.ENTERED,
+    "entered": EventKind.ENTERED,
 }
 _KIND_TERM = re.compile(r"([!-]?)(kind)(>=|<=|!=|==|[:=~<>])", re.IGNORECASE)
 
@@ -119,7 +128,8 @@ def compile_event_filter(expression: str) -> EventFilter:
         operator = match[3]
         if operator not in (":", "=", "==", "!="):
             raise FilterError(
-                f'kind takes ":" and a kind (new, ended, path), not "{operator}"', match.start(2)
+                f'kind takes ":" and a kind (new, ended, left, into, path), not "{operator}"',
+                match.start(2),
             )
         if operator == "!=":
             negated = not negated
@@ -153,7 +163,7 @@ def _kinds(value: str, position: int) -> frozenset[EventKind]:
     for part in value.split("|"):
         word = part.strip('"').lower()
         if not word:
-            raise FilterError("kind needs a value: new, ended or path", offset)
+            raise FilterError("kind needs a value: new, ended, left, into or path", offset)
         # A quoted star is a plain star, which no kind holds: only bare ones are wildcards.
         wild = not part.startswith('"')
         found = {
@@ -163,7 +173,9 @@ def _kinds(value: str, position: int) -> frozenset[EventKind]:
         }
         if not found:
             shown = strip_control(part)[:40]
-            raise FilterError(f'unknown event kind "{shown}" (new, ended or path)', offset)
+            raise FilterError(
+                f'unknown event kind "{shown}" (new, ended, left, into or path)', offset
+            )
         kinds |= found
         offset += len(part) + 1
     return frozenset(kinds)
@@ -232,6 +244,15 @@ def event_line(event: FlowEvent, today: tuple[int, int]) -> EventLine:
     )
 
 
+def _left_note(event: FlowEvent) -> str:
+    """Which top N a flow left or entered: the answer was capped at max_stats = N."""
+    if event.kind is EventKind.LEFT:
+        return f"  (out of the top {event.top})"
+    if event.kind is EventKind.ENTERED:
+        return f"  (into the top {event.top})"
+    return ""
+
+
 # ---- the list ---------------------------------------------------------------------
 
 
@@ -289,7 +310,7 @@ class EventList(ScrollView, can_focus=True):
         length += max(app_width, cell_len(line.application)) + len(GAP)
         if line.old_path:
             length += cell_len(line.old_path) + len(ARROW)
-        return length + cell_len(line.new_path)
+        return length + cell_len(line.new_path) + cell_len(_left_note(line.event))
 
     def line_text(self, line: EventLine) -> Text:
         """One event as it is drawn: padded columns, kind coloured, no markup."""
@@ -310,6 +331,7 @@ class EventList(ScrollView, can_focus=True):
             text.append(line.new_path, _PATH_STYLE)
         else:
             text.append(line.new_path, _DIM)
+            text.append(_left_note(event), _DIM)
         return text
 
     def notify_style_update(self) -> None:
@@ -482,7 +504,7 @@ class EventsScreen(Screen[None]):
         yield EventList(id="events-list")
         yield Static(
             Text(
-                "/ filter (flow filter + kind:new|ended|path)   "
+                "/ filter (flow filter + kind:new|ended|left|into|path)   "
                 "up/down pgup/pgdn scroll   esc, q or e closes"
             ),
             id="events-keys",
