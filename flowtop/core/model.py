@@ -120,6 +120,11 @@ def strip_control(text: str) -> str:
     return _SURROGATES.sub("\ufffd", _CONTROL_CHARS.sub("", text))
 
 
+def valid_unicode(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD, so that it always encodes."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 class _Remembered:
     """Mixin for an address that remembers its text form and hash.
 
