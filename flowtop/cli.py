@@ -23,7 +23,7 @@ from flowtop.core.batch import (
 from flowtop.core.client import MAX_STATS_CHOICES
 from flowtop.core.columns import SortSpec, resolve_column
 from flowtop.core.config import ENV_CONFIG, parse_highlight_argument
-from flowtop.core.errors import FlowtopError, UsageError
+from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.filter import compile_filter
 from flowtop.core.groups import GROUP_JSON_FIELDS, GROUPINGS, group_columns, resolve_grouping
 from flowtop.core.memory import tune_garbage_collector
@@ -383,7 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_arguments(args)
         if args.once:
             width = output_width(sys.stdout)
-            text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
+            try:
+                text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
+            except ANSWER_FAILURES as error:
+                raise answer_failure(error) from None
             sys.stdout.write(text)
             sys.stdout.flush()
             return 0
