@@ -133,6 +133,10 @@ NUMBER_5000_DIGITS = _document([_flow(1, bytes="HUGE"), _flow(2)]).replace(b'"HU
 EXTRA_900_DEEP = _document([_flow(1, deep="DEEP"), _flow(2)]).replace(
     b'"DEEP"', b"[" * 900 + b"]" * 900
 )
+# A control character elsewhere sends the answer down the careful path, value by value.
+EXTRA_900_DEEP_CAREFUL = _document([_flow(1, deep="DEEP", path="A\x1b->B"), _flow(2)]).replace(
+    b'"DEEP"', b"[" * 900 + b"]" * 900
+)
 SURROGATE_IN_VALUE = _document([_flow(1, application="cut \ud83d", path="\udc00"), _flow(2)])
 SURROGATE_IN_KEY = _document([_flow(1, **{"odd\ud83d": "x", "nested": {"\ud83d": "\ud83d"}})])
 PORT_70000 = _document([_flow(1, src_port=70000, dest_port="65536"), _flow(2)])
@@ -279,6 +283,7 @@ VALUE_CASES = [
         "number-5000-digits", _body(NUMBER_5000_DIGITS), 2, 2, extra=_unparsed("bytes", "9" * 5000)
     ),
     DataCase("extra-900-deep", _body(EXTRA_900_DEEP), 2, 2, extra=_cut_deep),
+    DataCase("extra-900-deep-careful", _body(EXTRA_900_DEEP_CAREFUL), 2, 2, extra=_cut_deep),
     DataCase("surrogate-in-value", _body(SURROGATE_IN_VALUE), 2, 2, extra=_valid_text),
     DataCase("surrogate-in-key", _body(SURROGATE_IN_KEY), 1, 1, extra=_valid_text),
     DataCase("port-70000", _body(PORT_70000), 2, 2, extra=_unparsed("src_port", "70000")),
