@@ -480,8 +480,21 @@ def test_other_format_characters_stay() -> None:
     assert body_is_clean(json.dumps({"a": "A\u2192B \u2026 \u20ac"}, ensure_ascii=False).encode())
 
 
+# Text as a hostile appliance sends it: surrogate halves, bidi and other format controls.
+hostile_text = st.text(
+    st.characters(categories=["Cs", "Cf", "Cc", "Lo", "So"]) | st.sampled_from(BIDI), max_size=8
+)
+hostile_values = st.recursive(
+    st.none() | st.integers() | hostile_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(hostile_text, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from([*API_FIELDS, "extra"]), json_values, max_size=10))
+@given(st.dictionaries(st.sampled_from([*API_FIELDS, "extra"]) | hostile_text, hostile_values))
 def test_every_parsed_text_is_valid_unicode(raw: dict[str, Any]) -> None:
     flow = Flow.from_raw(raw)
     _assert_valid_unicode(flow)
