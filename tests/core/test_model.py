@@ -501,3 +501,8 @@ def test_every_parsed_text_is_valid_unicode(raw: dict[str, Any]) -> None:
     for value in (*flow.to_json_dict().values(), *flow.extras.keys()):
         if isinstance(value, str):
             assert value == strip_control(value)
+
+
+def test_deep_nesting_that_never_closes_is_one_clear_error() -> None:
+    with pytest.raises(UnreadableAnswer, match="answer nested too deeply"):
+        parse_flows(b'{"flows": [{"x": ' + b"[" * 100_000)
