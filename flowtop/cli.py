@@ -23,9 +23,15 @@ from flowtop.core.batch import (
 from flowtop.core.client import MAX_STATS_CHOICES
 from flowtop.core.columns import SortSpec, resolve_column
 from flowtop.core.config import ENV_CONFIG, parse_highlight_argument
-from flowtop.core.errors import FlowtopError, UsageError
-from flowtop.core.filter import compile_filter
-from flowtop.core.groups import GROUP_JSON_FIELDS, GROUPINGS, group_columns, resolve_grouping
+from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
+from flowtop.core.filter import FlowFilter, compile_filter
+from flowtop.core.groups import (
+    GROUP_JSON_FIELDS,
+    GROUPINGS,
+    Grouping,
+    group_columns,
+    resolve_grouping,
+)
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.settings import ENV_PASSWORD, ENV_URL, ENV_USER, Settings, resolve_settings
@@ -284,11 +290,24 @@ async def run_once(
         await source.close()
     store = FlowStore(history=1)
     store.apply(snapshot.flows, snapshot.received_at)
+    output = _render_once(store, settings, output_format, width, predicate, sort, grouping)
     capped = snapshot.capped(settings.max_stats)
     if capped is not None and output_format == "table":
-        # For the person reading the table; JSON and CSV stay quiet for scripts (their
-        # row count equal to --max-stats tells the same).
+        # For the person reading the table, once it could be drawn; JSON and CSV stay
+        # quiet for scripts (their row count equal to --max-stats tells the same).
         sys.stderr.write(capped_note(capped, grouped=grouping is not None))
+    return output
+
+
+def _render_once(
+    store: FlowStore,
+    settings: Settings,
+    output_format: str,
+    width: int,
+    predicate: FlowFilter,
+    sort: SortSpec,
+    grouping: Grouping | None,
+) -> str:
     view = FlowView(settings.columns)
     chosen = None if predicate.is_empty else predicate
     if grouping is not None:
@@ -444,7 +463,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_arguments(args)
         if args.once:
             width = output_width(sys.stdout)
-            text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
+            try:
+                text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
+            except ANSWER_FAILURES as error:
+                raise answer_failure(error) from None
             sys.stdout.write(text)
             sys.stdout.flush()
             return 0

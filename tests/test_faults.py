@@ -7,14 +7,17 @@ while the appliance misbehaves, and recovery once it behaves again).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +35,9 @@ from flowtop.core.demo.faults import Faults
 from flowtop.core.demo.pinned import ManualClock
 from flowtop.core.demo.server import DemoServer
 from flowtop.core.poller import PollPhase
+from flowtop.core.recording import Recording, ReplaySource
 from flowtop.core.source import ClientSource
+from flowtop.core.view import FlowView
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.widgets.status import status_text
 from tests.support import Result, run_cli
@@ -120,6 +125,26 @@ HTML_PAGE = b"<!DOCTYPE html><html><body><h1>Gateway portal</h1></body></html>"
 GOOD_BODY = _document([_flow(index) for index in range(20)])
 TRUNCATED = GOOD_BODY[: len(GOOD_BODY) // 2]
 INVALID_UTF8 = b'{"flows":[{"application":"caf\xe9 \xff"}]}'
+
+# Values that cannot be represented (issue 9): the answer still shows, the value unparsed.
+DIGITS_401 = "1234567890" * 40 + "9"
+COUNTER_401_DIGITS = _document([_flow(1, bytes=DIGITS_401), _flow(2)])
+# json.dumps cannot write these: a placeholder is replaced in the encoded body.
+NUMBER_5000_DIGITS = _document([_flow(1, bytes="HUGE"), _flow(2)]).replace(b'"HUGE"', b"9" * 5000)
+EXTRA_900_DEEP = _document([_flow(1, deep="DEEP"), _flow(2)]).replace(
+    b'"DEEP"', b"[" * 900 + b"]" * 900
+)
+# A control character elsewhere sends the answer down the careful path, value by value.
+EXTRA_900_DEEP_CAREFUL = _document([_flow(1, deep="DEEP", path="A\x1b->B"), _flow(2)]).replace(
+    b'"DEEP"', b"[" * 900 + b"]" * 900
+)
+SURROGATE_IN_VALUE = _document([_flow(1, application="cut \ud83d", path="\udc00"), _flow(2)])
+SURROGATE_IN_KEY = _document([_flow(1, **{"odd\ud83d": "x", "nested": {"\ud83d": "\ud83d"}})])
+PORT_70000 = _document([_flow(1, src_port=70000, dest_port="65536"), _flow(2)])
+NEGATIVE_COUNTERS = _document([_flow(1, bytes=-5, packets="-3", age=-1, pps=-2.5), _flow(2)])
+BIDI_CONTROLS = _document(
+    [_flow(1, application="exe.\u202etxt", path="\u2066A\u2069->\u200fB\u061c"), _flow(2)]
+)
 
 
 def _backwards(appliance: DemoAppliance) -> bytes:
@@ -222,6 +247,51 @@ def _odd_values_kept(app: FlowTopApp, appliance: DemoAppliance) -> None:
     assert odd.unparsed["bytes"] == "lots"
 
 
+def _unparsed(
+    name: str, expected: str | None = None
+) -> Callable[[FlowTopApp, DemoAppliance], None]:
+    def check(app: FlowTopApp, appliance: DemoAppliance) -> None:
+        flows = [record.flow for record in app.store.records.values()]
+        odd = [flow for flow in flows if name in flow.unparsed]
+        assert len(odd) == 1, [flow.unparsed for flow in flows]
+        assert odd[0].value(name) is None
+        if expected is not None:
+            assert str(odd[0].unparsed[name]) == expected
+
+    return check
+
+
+def _valid_text(app: FlowTopApp, appliance: DemoAppliance) -> None:
+    for record in app.store.records.values():
+        flow = record.flow
+        text = json.dumps([flow.to_json_dict(), flow.extras], ensure_ascii=False, default=str)
+        text.encode("utf-8")
+        for char in "\u202e\u2066\u2069\u200f\u061c":
+            assert char not in text
+
+
+def _cut_deep(app: FlowTopApp, appliance: DemoAppliance) -> None:
+    deep = [r.flow.extras["deep"] for r in app.store.records.values() if "deep" in r.flow.extras]
+    assert len(deep) == 1
+    str(deep[0])
+
+
+VALUE_CASES = [
+    DataCase(
+        "counter-401-digits", _body(COUNTER_401_DIGITS), 2, 2, extra=_unparsed("bytes", DIGITS_401)
+    ),
+    DataCase(
+        "number-5000-digits", _body(NUMBER_5000_DIGITS), 2, 2, extra=_unparsed("bytes", "9" * 5000)
+    ),
+    DataCase("extra-900-deep", _body(EXTRA_900_DEEP), 2, 2, extra=_cut_deep),
+    DataCase("extra-900-deep-careful", _body(EXTRA_900_DEEP_CAREFUL), 2, 2, extra=_cut_deep),
+    DataCase("surrogate-in-value", _body(SURROGATE_IN_VALUE), 2, 2, extra=_valid_text),
+    DataCase("surrogate-in-key", _body(SURROGATE_IN_KEY), 1, 1, extra=_valid_text),
+    DataCase("port-70000", _body(PORT_70000), 2, 2, extra=_unparsed("src_port", "70000")),
+    DataCase("negative-counters", _body(NEGATIVE_COUNTERS), 2, 2, extra=_unparsed("bytes", "-5")),
+    DataCase("bidi-controls", _body(BIDI_CONTROLS), 2, 2, extra=_valid_text),
+]
+
 DATA_CASES = [
     DataCase("empty-list", _body(b"[]"), 0, 0),
     DataCase("null-envelope", _body(b'{"flows": null}'), 0, 0),
@@ -242,6 +312,7 @@ DATA_CASES = [
     DataCase("lacking-fields", _body(LACKING_FIELDS), 3, 3),
     DataCase("odd-types", _body(ODD_TYPES), 2, 2, extra=_odd_values_kept),
     DataCase("ten-thousand-flows", _body(TEN_THOUSAND), 10_000, 10_000),
+    *VALUE_CASES,
 ]
 
 
@@ -585,3 +656,175 @@ async def test_app_bad_credentials_stop_polling_without_more_logins(
         appliance.password = DEMO_PASSWORD
         await assert_recovers(pilot, app, rows)
         await app.action_quit()
+
+
+# --- values that cannot be represented, through every output (issue 9) -------------------
+
+
+@pytest.mark.parametrize("output", ["table", "json", "csv"])
+@pytest.mark.parametrize("case", VALUE_CASES, ids=[case.id for case in VALUE_CASES])
+def test_once_shows_unrepresentable_values_in_every_format(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    appliance: DemoAppliance,
+    case: DataCase,
+    output: str,
+) -> None:
+    case.setup(appliance)
+    result = run_once(capsys, server.url, "--format", output)
+    assert result.code == 0, result.err
+    assert result.err == ""
+    if output == "json":
+        assert len(json.loads(result.out)) == case.once_flows
+    else:
+        assert len(result.out.splitlines()) == 1 + (case.once_flows or 0)
+    for char in "\ud83d\udc00\u202e\u2066":
+        assert char not in result.out
+
+
+async def _replay_shows(path: Path, case: DataCase, appliance: DemoAppliance) -> None:
+    recording = Recording.load(path)
+    assert recording.damage is None and len(recording.polls) == 2
+    app = FlowTopApp(
+        ReplaySource(recording, speed=1000.0), clock=ManualClock(), handle_signals=False
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.poll_attempts > 0 and app.table.row_count > 0)
+        assert app.poll_state.phase is PollPhase.LIVE, status(app)
+        assert app.table.row_count == case.rows
+        assert case.extra is not None
+        case.extra(app, appliance)
+        await app.action_quit()
+
+
+@pytest.mark.parametrize("case", VALUE_CASES, ids=[case.id for case in VALUE_CASES])
+def test_headless_record_and_replay_keep_unrepresentable_values(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    appliance: DemoAppliance,
+    case: DataCase,
+    tmp_path: Path,
+) -> None:
+    case.setup(appliance)
+    path = tmp_path / "polls.jsonl.gz"
+    connect = ["--url", server.url, "--user", DEMO_USERNAME, "--timeout", str(CLIENT_TIMEOUT)]
+    result = run_cli(
+        capsys, *connect, "--headless", "--record", str(path), "--count", "2", "--interval", "0.5"
+    )
+    assert result.code == 0, result.err
+    lines = [line for line in result.err.splitlines() if not _is_progress(line)]
+    assert lines == [f"flowtop: recorded 2 poll(s) to {path}"]
+    asyncio.run(_replay_shows(path, case, appliance))
+
+
+@pytest.mark.parametrize("case", VALUE_CASES, ids=[case.id for case in VALUE_CASES])
+async def test_app_draws_details_and_exports_unrepresentable_values(
+    server: DemoServer, appliance: DemoAppliance, case: DataCase, tmp_path: Path
+) -> None:
+    app = live_app(server.url, export_directory=tmp_path)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await first_good_poll(pilot, app)
+        case.setup(appliance)
+        await poll_now(pilot, app, app.source)
+        assert app.poll_state.phase is PollPhase.LIVE, status(app)
+        for key in list(app.store.records):
+            # The detail pane shows every field of the selected flow, extras included.
+            app.table.select_key(key)
+            await pilot.pause()
+            assert app.selected == key
+        screen = app.export_screenshot()
+        assert "\ud83d" not in screen and "\u202e" not in screen
+        for letter, fmt in (("c", "csv"), ("j", "json")):
+            await pilot.press("ctrl+s", letter)
+            await wait_until(pilot, lambda fmt=fmt: any(tmp_path.glob(f"*.{fmt}")))
+        for path in tmp_path.glob("flowtop-*"):
+            text = path.read_bytes().decode("utf-8")
+            assert "\u202e" not in text
+        assert len(list(tmp_path.glob("flowtop-*"))) == 2
+        assert app.is_running
+        await app.action_quit()
+
+
+# --- a failure while using one answer: stale, one line, never exit 1 ---------------------
+
+
+def _failing_once(monkeypatch: pytest.MonkeyPatch, error: Exception, times: int = 1) -> None:
+    """The view fails to compute ``times`` times, as a bug drawing one answer would."""
+    compute = FlowView.compute
+    left = [times]
+
+    def failing(self: FlowView, *args: Any, **kwargs: Any) -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            raise error
+        return compute(self, *args, **kwargs)
+
+    monkeypatch.setattr(FlowView, "compute", failing)
+
+
+async def test_app_failure_while_showing_an_answer_goes_stale_and_recovers(
+    server: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = live_app(server.url)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        rows = await first_good_poll(pilot, app)
+        _failing_once(monkeypatch, OverflowError("int too large to convert to float"))
+        await poll_now(pilot, app, app.source)
+        text = assert_stale_with_rows(app, rows, "int too large to convert to float")
+        assert "OverflowError" in text
+        await assert_recovers(pilot, app, rows)
+        await app.action_quit()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OverflowError("int too large"), RecursionError("maximum recursion depth"), ValueError("x")],
+    ids=["overflow", "recursion", "value"],
+)
+def test_once_failure_while_showing_an_answer_is_one_line_exit_5(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+) -> None:
+    _failing_once(monkeypatch, error, times=2)
+    for output in ("table", "json"):
+        line = assert_one_line_failure(run_once(capsys, server.url, "--format", output), 5)
+        assert type(error).__name__ in line and "unexpected" not in line
+
+
+def _is_progress(line: str) -> bool:
+    """A progress line of ``--headless --record`` ("flowtop: 1 poll recorded to ...")."""
+    return re.match(r"flowtop: \d+ polls? recorded to ", line) is not None
+
+
+def test_headless_survives_a_poll_that_cannot_be_used(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    fetch = ClientSource.fetch
+    calls = [0]
+
+    async def failing_first(self: ClientSource, max_stats: int) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RecursionError("maximum recursion depth exceeded")
+        return await fetch(self, max_stats)
+
+    monkeypatch.setattr(ClientSource, "fetch", failing_first)
+    path = tmp_path / "polls.jsonl"
+    connect = ["--url", server.url, "--user", DEMO_USERNAME, "--timeout", str(CLIENT_TIMEOUT)]
+    arguments = [*connect, "--headless", "--record", str(path), "--interval", "0.5"]
+    result = run_cli(capsys, *arguments, "--count", "2")
+    assert result.code == 0, result.err
+    lines = [line for line in result.err.splitlines() if not _is_progress(line)]
+    assert len(lines) == 2, result.err
+    assert lines[0].startswith("flowtop: poll failed: ") and "RecursionError" in lines[0]
+    assert lines[1] == f"flowtop: recorded 1 poll(s) to {path}"
+
+    calls[0] = 0
+    result = run_cli(capsys, *arguments, "--count", "1")
+    assert result.code == 5, result.err
+    assert "RecursionError" in result.err and "Traceback" not in result.err

@@ -11,7 +11,7 @@ from typing import Any, Final
 from rich.cells import cell_len, set_cell_size
 
 from flowtop.core.columns import Column
-from flowtop.core.model import API_FIELDS, Flow
+from flowtop.core.model import API_FIELDS, Flow, valid_unicode
 from flowtop.core.view import Row
 
 FORMATS: Final = ("table", "json", "csv")
@@ -67,17 +67,19 @@ def render_table(rows: Sequence[Row], columns: Sequence[Column], width: int) -> 
                 for p, (c, w) in zip(positions, layout, strict=True)
             ).rstrip()
         )
-    return "\n".join(lines) + "\n"
+    return valid_unicode("\n".join(lines) + "\n")
 
 
 def render_json(flows: Sequence[Flow]) -> str:
     """An array of objects keyed by the 26 API field names, values typed."""
-    return json.dumps([flow.to_json_dict() for flow in flows], indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps([flow.to_json_dict() for flow in flows], indent=2, ensure_ascii=False)
+    return valid_unicode(text) + "\n"
 
 
 def render_records_json(records: Sequence[dict[str, Any]]) -> str:
     """Rows that are not flows (group sums), as a JSON array."""
-    return json.dumps(list(records), indent=2, ensure_ascii=False, default=str) + "\n"
+    text = json.dumps(list(records), indent=2, ensure_ascii=False, default=str)
+    return valid_unicode(text) + "\n"
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -102,7 +104,7 @@ def render_records_csv(records: Sequence[dict[str, Any]], header: Sequence[str])
     writer.writerow(header)
     for record in records:
         writer.writerow([csv_cell(record.get(name)) for name in header])
-    return buffer.getvalue()
+    return valid_unicode(buffer.getvalue())
 
 
 def render_csv(flows: Sequence[Flow]) -> str:
@@ -113,4 +115,4 @@ def render_csv(flows: Sequence[Flow]) -> str:
     for flow in flows:
         values = flow.to_json_dict()
         writer.writerow([csv_cell(values[name]) for name in API_FIELDS])
-    return buffer.getvalue()
+    return valid_unicode(buffer.getvalue())

@@ -74,3 +74,21 @@ class UnreadableAnswer(FlowtopError):
     """The answer is not a flows document; the message says what came instead."""
 
     exit_code = 5
+
+
+# What a bug reading or showing one answer raises (OverflowError, RecursionError,
+# UnicodeError, ...): such a failure costs that answer, never the run.
+ANSWER_FAILURES: tuple[type[Exception], ...] = (
+    ArithmeticError,
+    LookupError,
+    RecursionError,
+    TypeError,
+    ValueError,
+)
+
+
+def answer_failure(error: Exception) -> UnreadableAnswer:
+    """An unexpected failure while reading or showing one answer, as one line (exit 5)."""
+    first = (str(error).splitlines() or [""])[0][:160]
+    detail = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return UnreadableAnswer(f"could not use the answer ({detail})")

@@ -74,14 +74,19 @@ def export_rows(
     Raises :class:`ExportError` (one line naming the path) when the directory is
     missing or not writable, the disk is full, or no free name is left.
     """
-    text = render_rows(rows, fmt, kind=kind)
     first = directory / export_name(kind, fmt, now)
+    try:
+        data = render_rows(rows, fmt, kind=kind).encode("utf-8")
+    except (ValueError, RecursionError) as error:
+        # A value that cannot be written (too deep, not encodable): an export error too.
+        reason = (str(error).splitlines() or [""])[0][:120]
+        raise ExportError(f"cannot write {first}: {type(error).__name__}: {reason}") from None
     if not directory.is_dir():
         problem = "not a directory" if directory.exists() else "no such directory"
         raise ExportError(f"cannot write {first}: {problem} {directory}")
     temporary = directory / f".{first.name}.{secrets.token_hex(4)}.tmp"
     try:
-        _write_new(temporary, text.encode("utf-8"))
+        _write_new(temporary, data)
     except OSError as error:
         raise ExportError(f"cannot write {first}: {_reason(error)}") from None
     try:

@@ -105,15 +105,24 @@ PROTOCOL_NAMES: Final[dict[int, str]] = {
 }
 
 # C0 controls, DEL and C1 controls.  Escape sequences start with ESC (C0) or CSI (C1),
-# so removing these makes any appliance text inert in a terminal.
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# so removing these makes any appliance text inert in a terminal.  The bidi marks,
+# embeddings, overrides and isolates go too: they reorder the text around them on screen.
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Half of a surrogate pair cannot be encoded (JSON allows "\ud83d" alone: a cut emoji).
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def strip_control(text: str) -> str:
-    """Remove control characters (ESC, NUL, CR, other C0/C1) and keep everything else."""
+    """Remove control characters (ESC, NUL, CR, other C0/C1, bidi controls), replace
+    lone surrogates with U+FFFD, and keep everything else: the result is valid Unicode."""
     if text.isprintable():
         return text
-    return _CONTROL_CHARS.sub("", text)
+    return _SURROGATES.sub("\ufffd", _CONTROL_CHARS.sub("", text))
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD, so that it always encodes."""
+    return _SURROGATES.sub("\ufffd", text)
 
 
 class _Remembered:
@@ -233,6 +242,15 @@ _new_key = tuple.__new__
 _address_text: Callable[[IPAddress], str] = operator.attrgetter("_text")
 
 
+# Numbers outside the range of what they measure are unparsed, not numbers: a port is
+# 16 bits, a protocol 8, and counters (and rates) are never negative nor beyond 64 bits.
+MAX_COUNTER: Final = 2**64 - 1
+Port = Annotated[int, Field(ge=0, le=65535)]
+IPProtocol = Annotated[int, Field(ge=0, le=255)]
+Counter = Annotated[int, Field(ge=0, le=MAX_COUNTER)]
+Rate = Annotated[float, Field(ge=0, le=float(MAX_COUNTER))]
+
+
 class Flow(BaseModel):
     """One flow as the appliance reported it, with typed values.
 
@@ -250,10 +268,10 @@ class Flow(BaseModel):
     )
 
     src_ip: Address = None
-    src_port: int | None = None
+    src_port: Port | None = None
     dest_ip: Address = None
-    dest_port: int | None = None
-    ipp: int | None = None
+    dest_port: Port | None = None
+    ipp: IPProtocol | None = None
     direction: str | None = None
     application: str | None = None
     service_type: str | None = None
@@ -266,15 +284,15 @@ class Flow(BaseModel):
     rule_id: str | None = None
     app_rule_id: str | None = None
     lan_gw_ip: Address = None
-    age: int | None = None
-    bytes: int | None = None
-    packets: int | None = None
-    hitcount: int | None = None
-    hdr_compression_bytes: int | None = None
-    pps: float | None = None
-    customer_kbps: float | None = None
-    ipsec_overhead_kbps: float | None = None
-    virtual_path_overhead_kbps: float | None = None
+    age: Counter | None = None
+    bytes: Counter | None = None
+    packets: Counter | None = None
+    hitcount: Counter | None = None
+    hdr_compression_bytes: Counter | None = None
+    pps: Rate | None = None
+    customer_kbps: Rate | None = None
+    ipsec_overhead_kbps: Rate | None = None
+    virtual_path_overhead_kbps: Rate | None = None
 
     # Raw values of known fields that could not be parsed.  The alias keeps an
     # appliance field called "unparsed" from landing here; it stays an extra.
@@ -294,9 +312,12 @@ class Flow(BaseModel):
         if clean:
             try:
                 flow: Flow = validate(data)
-                return flow
             except ValidationError:
                 pass
+            else:
+                # Nested extra fields still need their depth bounded (see MAX_NESTING).
+                if not _has_containers(flow.__pydantic_extra__):
+                    return flow
         cleaned = _prepare(data)
         try:
             flow = validate(cleaned)
@@ -383,22 +404,34 @@ def _prepare(data: dict[str, Any]) -> dict[str, Any]:
         elif type(value) is bool and name in _TYPED_FIELDS:
             # JSON true/false is not a number or a name; keep it as unparsed.
             value = str(value).lower()
-        elif isinstance(value, list | dict) and name not in _KNOWN_FIELDS:
-            value = _strip_nested(value)
+        elif isinstance(value, list | dict):
+            value = _strip_nested(value, 1)
         cleaned[name] = value
     return cleaned
 
 
-def _strip_nested(value: Any) -> Any:
+def _strip_nested(value: Any, depth: int) -> Any:
+    """Nested data with clean text, and no deeper than :data:`MAX_NESTING` containers."""
     if isinstance(value, str):
         return strip_control(value)
+    if isinstance(value, list | dict) and depth > MAX_NESTING:
+        return TOO_DEEP
     if isinstance(value, list):
-        return [_strip_nested(item) for item in value]
+        return [_strip_nested(item, depth + 1) for item in value]
     if isinstance(value, dict):
-        return {strip_control(str(k)): _strip_nested(v) for k, v in value.items()}
+        return {strip_control(str(k)): _strip_nested(v, depth + 1) for k, v in value.items()}
     return value
 
 
+def _has_containers(extra: dict[str, Any] | None) -> bool:
+    return extra is not None and any(isinstance(v, list | dict) for v in extra.values())
+
+
+# Nested data (extra fields) is kept this many containers deep, then cut with TOO_DEEP:
+# deeper data would make printing or comparing it exceed the interpreter's stack.  It is
+# above pydantic-core's own JSON limit, so its fast path never has anything to cut.
+MAX_NESTING: Final = 200
+TOO_DEEP: Final = "(nested too deeply)"
 _KNOWN_FIELDS: Final = frozenset(API_FIELDS)
 _TYPED_FIELDS: Final = frozenset(ADDRESS_FIELDS + NUMERIC_FIELDS)
 _ADDRESS_SET: Final = frozenset(ADDRESS_FIELDS)
@@ -432,14 +465,28 @@ _CONTROL_ESCAPES: Final = (b"\\u00", b"\\b", b"\\f", b"\\n", b"\\r", b"\\t")
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 
 
-def body_is_clean(body: bytes) -> bool:
-    """True when no string in this JSON body can contain a control character.
+# Escapes of a surrogate half or a bidi control, and bidi controls in UTF-8.
+_UNSAFE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|061[cC]|200[eEfF]|202[a-eA-E]|206[6-9])")
+# One literal first byte: an alternation of whole sequences scans a large body slowly.
+_BIDI_UTF8 = re.compile(rb"\xe2(?:\x80[\x8e\x8f\xaa-\xae]|\x81[\xa6-\xa9])")
 
-    Plain substring tests: a regex alternation over a large body costs milliseconds.
+
+def body_is_clean(body: bytes) -> bool:
+    """True when no string in this JSON body can contain a control character (C0, C1,
+    bidi) or a lone surrogate.
+
+    Plain substring tests first: a regex alternation over a large body costs milliseconds.
     """
     if len(body.translate(None, _RAW_CONTROLS)) != len(body):
         return False
     if b"\\" in body and any(escape in body for escape in _CONTROL_ESCAPES):
+        return False
+    # One-byte tests (memchr) before two-byte ones: an ASCII body pays almost nothing.
+    if b"\\" in body and b"\\u" in body and _UNSAFE_ESCAPE.search(body) is not None:
+        return False
+    if b"\xd8" in body and b"\xd8\x9c" in body:
+        return False
+    if b"\xe2" in body and _BIDI_UTF8.search(body) is not None:
         return False
     return b"\xc2" not in body or _C1_UTF8.search(body) is None
 
@@ -463,7 +510,7 @@ def decode_json_checked(body: bytes, content_type: str = "") -> tuple[Any, bool]
     if not text.strip():
         raise UnreadableAnswer("an empty body instead of JSON")
     try:
-        return json.loads(text), body_is_clean(body)
+        return _load(text, strict=True), body_is_clean(body)
     except json.JSONDecodeError as error:
         if error.msg.startswith("Invalid control character"):
             return _loads_lax(text, body, content_type), False
@@ -472,15 +519,78 @@ def decode_json_checked(body: bytes, content_type: str = "") -> tuple[Any, bool]
         byte = len(text[: error.pos].encode("utf-8"))
         raise UnreadableAnswer(f"invalid JSON at byte {byte}: {error.msg}") from None
     except RecursionError:
-        raise UnreadableAnswer("JSON nested too deeply") from None
+        raise UnreadableAnswer("answer nested too deeply") from None
 
 
 def _loads_lax(text: str, body: bytes, content_type: str) -> Any:
     try:
-        return json.loads(text, strict=False)
+        return _load(text, strict=False)
     except json.JSONDecodeError as error:
         byte = len(text[: error.pos].encode("utf-8"))
         raise UnreadableAnswer(f"invalid JSON at byte {byte}: {error.msg}") from None
+
+
+def _load(text: str, *, strict: bool) -> Any:
+    """``json.loads``, but a number too long for ``int`` stays text (unparsed later) and
+    nesting too deep for the stack is cut at :data:`MAX_NESTING` (see :func:`_cut_deep`).
+
+    Raises :class:`json.JSONDecodeError`, or :class:`UnreadableAnswer` when even that fails.
+    """
+    options: dict[str, Any] = {} if strict else {"strict": False}
+    cut = False
+    while True:
+        try:
+            return json.loads(text, **options)
+        except json.JSONDecodeError:
+            raise
+        except RecursionError:
+            if cut:
+                raise UnreadableAnswer("answer nested too deeply") from None
+            text, cut = _cut_deep(text), True
+        except ValueError:
+            # Python refuses int() of more than 4300 digits (sys.set_int_max_str_digits).
+            if "parse_int" in options:
+                raise UnreadableAnswer("answer holds a number too long to read") from None
+            options["parse_int"] = _parse_int
+
+
+def _parse_int(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+_JSON_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+
+
+def _cut_deep(text: str) -> str:
+    """The JSON text with every container deeper than :data:`MAX_NESTING` replaced by the
+    string :data:`TOO_DEEP`; brackets inside strings are text and do not count."""
+    parts: list[str] = []
+    depth = 0
+    last = 0
+    cut_at = -1
+    limit = MAX_NESTING + 1
+    for match in _JSON_STRUCTURE.finditer(text):
+        char = text[match.start()]
+        if char == '"':
+            continue
+        if char in "[{":
+            depth += 1
+            if depth == limit:
+                cut_at = match.start()
+            continue
+        if depth == limit and cut_at >= 0:
+            parts.append(text[last:cut_at])
+            parts.append(json.dumps(TOO_DEEP))
+            last = match.end()
+            cut_at = -1
+        depth -= 1
+    if depth != 0:
+        raise UnreadableAnswer("answer nested too deeply (and not closed)")
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _describe_json(value: Any) -> str:
@@ -557,7 +667,8 @@ def _parse_well_formed(body: bytes) -> list[Flow] | None:
                 return _FlowsObject.model_validate_json(body).flows
             except ValidationError:
                 return _NestedFlowsObject.model_validate_json(body).flows.flows
-    except ValidationError:
+    except ValueError:
+        # A ValidationError, or a number too long for int: the careful path decides.
         pass
     return None
 

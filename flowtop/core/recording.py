@@ -28,7 +28,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
-from flowtop.core.errors import AuthenticationError, FlowtopError, UsageError
+from flowtop.core.errors import (
+    ANSWER_FAILURES,
+    AuthenticationError,
+    FlowtopError,
+    UsageError,
+    answer_failure,
+)
 from flowtop.core.model import parse_flows, strip_control
 from flowtop.core.poller import MAX_INTERVAL, PollState
 from flowtop.core.source import FlowSource, Snapshot
@@ -634,6 +640,12 @@ async def record_headless(
             state.failed(error)
             if on_error is not None:
                 on_error(error)
+        except ANSWER_FAILURES as error:
+            # A bug reading this one answer: reported and skipped like any failed poll.
+            failure = answer_failure(error)
+            state.failed(failure)
+            if on_error is not None:
+                on_error(failure)
         else:
             state.succeeded(snapshot.received_at, snapshot.latency)
             if not recorder.write(snapshot, max_stats):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import sys
+
+# An int beyond this (a 401-digit counter, say) has no float: it cannot be shown in units.
+_FLOAT_MAX = sys.float_info.max
 
 
 def _scaled(value: float, units: tuple[str, ...], step: float) -> str:
@@ -11,6 +15,8 @@ def _scaled(value: float, units: tuple[str, ...], step: float) -> str:
     Runs for thousands of cells a tick, hence plain comparisons instead of round().
     """
     if value - value != 0:  # NaN or infinite: nothing sensible to show
+        return ""
+    if not -_FLOAT_MAX <= value <= _FLOAT_MAX:
         return ""
     index = 0
     last = len(units) - 1
@@ -61,6 +67,8 @@ def format_kbps(value: float | None) -> str:
 
 def format_age(milliseconds: float | None) -> str:
     """An age as top shows time: ``850ms``, ``45s``, ``12m03s``, ``1h02m``, ``3d04h``."""
+    if milliseconds is not None and not -_FLOAT_MAX <= milliseconds <= _FLOAT_MAX:
+        return ""
     if milliseconds is None or not math.isfinite(milliseconds) or milliseconds < 0:
         return ""
     if milliseconds < 1000:

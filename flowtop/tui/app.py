@@ -22,7 +22,7 @@ from textual.widgets import Footer
 from flowtop.core.client import MAX_STATS_CHOICES
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec, resolve_column
 from flowtop.core.config import HighlightRule
-from flowtop.core.errors import FlowtopError, UsageError
+from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.export import ExportError, export_rows
 from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
 from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
@@ -318,8 +318,23 @@ class FlowTopApp(App[int]):
             self.log.error("poll failed", error)
             self._failed(FlowtopError(f"unexpected {type(error).__name__}: {error}"))
         else:
-            self.apply_snapshot(snapshot)
+            self._apply_guarded(snapshot)
         self.poll_attempts += 1
+
+    def _apply_guarded(self, snapshot: Snapshot) -> None:
+        """Apply a poll; a failure to use or draw it marks the view stale with the reason."""
+        try:
+            self.apply_snapshot(snapshot)
+        except ANSWER_FAILURES as error:
+            self.log.error("answer could not be shown", error)
+            self.poll_state.failed(answer_failure(error))
+            try:
+                self._render(stale=True)
+            except ANSWER_FAILURES:
+                # The same failure again: dim the rows last drawn, the status says why.
+                if self.last_result is not None:
+                    self.table.apply(self.last_result, self.sort, stale=True, new=())
+                self._update_status()
 
     def _failed(self, error: FlowtopError) -> None:
         was_stale = self.poll_state.stale

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -131,6 +132,40 @@ async def _events(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+# A flow whose values cannot be represented: each is shown as unreadable, not a number.
+_ODD_FLOW = {
+    "src_ip": "10.66.0.7",
+    "src_port": 70000,
+    "dest_ip": "192.0.2.80",
+    "dest_port": 443,
+    "ipp": 6,
+    "direction": "LAN to WAN",
+    "application": "video call \ud83d",
+    "path": "\u202eDC-MPLS->Branch-LTE",
+    "bytes": "1234567890" * 40 + "9",
+    "packets": -3,
+    "pps": 12.5,
+    "customer_kbps": 96.0,
+    "deep": [[[["..."]]]],
+}
+
+
+async def _odd_values(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await _loaded(pilot)
+    appliance = _source(app).appliance
+    document = json.loads(appliance.world.encode(20))
+    document["flows"].append(_ODD_FLOW)
+    appliance.faults.body = json.dumps(document).encode()
+    await poll(pilot, app)
+    rows = app.last_result.rows if app.last_result else []
+    odd = [row.key for row in rows if row.key.src_ip == "10.66.0.7"]
+    if odd:
+        app.table.select_key(odd[0])
+    await pilot.pause()
+
+
 async def _help(pilot: Pilot[Any]) -> None:
     await _loaded(pilot)
     await pilot.press("question_mark")
@@ -228,5 +263,12 @@ SCENES: dict[str, Scene] = {
             _replaying,
         ),
         Scene("recording", "Watching live while recording", (120, 32), _recording_app, _loaded),
+        Scene(
+            "odd-values",
+            "Values that cannot be represented: shown unreadable, never a crash",
+            (160, 45),
+            _app,
+            _odd_values,
+        ),
     )
 }

@@ -6,8 +6,15 @@ import csv
 import io
 import json
 
-from flowtop.core.batch import fit_columns, render_csv, render_json, render_table
-from flowtop.core.model import API_FIELDS
+from flowtop.core.batch import (
+    fit_columns,
+    render_csv,
+    render_json,
+    render_records_csv,
+    render_records_json,
+    render_table,
+)
+from flowtop.core.model import API_FIELDS, Flow
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView
 from tests.core.factories import flow
@@ -56,3 +63,20 @@ def test_csv_has_a_header_of_api_names() -> None:
     record = dict(zip(rows[0], rows[1], strict=True))
     assert record["application"] == 'a,"b"'
     assert record["bytes"] == "1000"
+
+
+def test_every_format_encodes_even_text_with_lone_surrogates() -> None:
+    # A flow built around the parser, as a bug elsewhere might: output still encodes.
+    broken = Flow.model_construct(application="cut \ud83d", path="p\udc00")
+    view, rows = _rows(broken)
+    records = [{"group": "g\ud83d", "flows": 1, "k\udfff": ["\ud800"]}]
+    outputs = [
+        render_json([broken]),
+        render_csv([broken]),
+        render_table(rows, view.columns, 120),
+        render_records_json(records),
+        render_records_csv(records, ["group", "flows", "k\udfff"]),
+    ]
+    for text in outputs:
+        assert "\ufffd" in text.encode("utf-8").decode("utf-8")
+    assert json.loads(outputs[0])[0]["application"] == "cut \ufffd"

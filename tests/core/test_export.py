@@ -218,3 +218,31 @@ def test_only_flow_fields_are_written(tmp_path: Path) -> None:
     text = export_rows([FlowRow(strange)], "json", tmp_path, now=NOW).read_text("utf-8")
     assert "hunter2" not in text
     assert set(json.loads(text)[0]) == set(API_FIELDS)
+
+
+def test_text_with_lone_surrogates_is_exported_as_valid_utf8(tmp_path: Path) -> None:
+    broken = Flow.model_construct(application="cut \ud83d", path="p")
+    for fmt in ("csv", "json"):
+        path = export_rows([FlowRow(broken)], fmt, tmp_path, now=NOW)
+        assert "cut \ufffd" in path.read_bytes().decode("utf-8")
+
+
+@dataclass
+class DeepRow:
+    value: Any
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"group": "deep", "value": self.value}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_rows_that_cannot_be_written_are_an_export_error(tmp_path: Path, fmt: str) -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ExportError) as caught:
+        export_rows([DeepRow(deep)], fmt, tmp_path, now=NOW, kind="groups-application")
+    message = str(caught.value)
+    assert message.startswith("cannot write ") and str(tmp_path) in message
+    assert "\n" not in message
+    assert list(tmp_path.iterdir()) == []

@@ -61,3 +61,13 @@ def test_seconds() -> None:
     assert format_seconds(0.5) == "0.5s"
     assert format_seconds(2) == "2s"
     assert format_seconds(65) == "1m05s"
+
+
+@pytest.mark.parametrize(
+    "value", [10**401, -(10**401), 10**5000, 2**1024], ids=["401", "-401", "5000", "2**1024"]
+)
+def test_numbers_too_large_for_a_float_never_raise(value: int) -> None:
+    assert format_bytes(value) == ""
+    assert format_count(value) == ""
+    assert format_kbps(value) == ""
+    assert format_age(value) == ""
