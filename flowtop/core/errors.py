@@ -74,3 +74,21 @@ class UnreadableAnswer(FlowtopError):
     """The answer is not a flows document; the message says what came instead."""
 
     exit_code = 5
+
+
+class Throttled(ApplianceError):
+    """HTTP 429 or 503: the appliance (or a proxy) asks for a pause of ``retry_after`` s."""
+
+    def __init__(
+        self,
+        status: int,
+        errorcode: int | None = None,
+        errormessage: str | None = None,
+        *,
+        what: str = "the appliance",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(status, errorcode, errormessage, what=what)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.message += f" (asks to retry after {retry_after:g}s)"

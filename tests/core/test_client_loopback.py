@@ -274,7 +274,9 @@ async def test_tls_verification_failure_is_explained(tls_server: DemoServer) -> 
     assert message.startswith(
         f"TLS certificate verification failed for 127.0.0.1:{tls_server.port}"
     )
-    assert message.endswith("; use --insecure or --ca-bundle")
+    assert message.endswith(
+        "; trust its CA (system trust store, SSL_CERT_FILE or --ca-bundle), or use --insecure"
+    )
     assert_no_password(caught.value, client)
     await client.close()
 

@@ -780,7 +780,7 @@ TRANSPORT_FAILURES: list[tuple[str, httpx.HTTPError, str]] = [
         "tls-verify",
         _chained(httpx.ConnectError("x"), _tls_verify_error()),
         "TLS certificate verification failed for appliance.test:443: self-signed certificate; "
-        "use --insecure or --ca-bundle",
+        "trust its CA (system trust store, SSL_CERT_FILE or --ca-bundle), or use --insecure",
     ),
     (
         "tls-plain-http",
