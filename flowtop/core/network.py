@@ -40,6 +40,7 @@ __all__ = [
     "DeadlineBackend",
     "Proxy",
     "ResolveTimeout",
+    "check_proxy_url",
     "choose_proxy",
     "no_proxy_matches",
     "retry_after_seconds",
@@ -99,6 +100,11 @@ def choose_proxy(
     if exempt and no_proxy_matches(parts.hostname or "", parts.port, exempt[0]):
         return None
     return _checked_proxy(chosen, source)
+
+
+def check_proxy_url(text: str, source: str = "--proxy") -> Proxy:
+    """``text`` as a proxy; UsageError (without the value, which may hold a password)."""
+    return _checked_proxy(text.strip(), source)
 
 
 def _first_set(env: Mapping[str, str], names: Iterable[str]) -> tuple[str, str] | None:
