@@ -64,6 +64,7 @@ from flowtop.core.network import (
     Proxy,
     ResolveTimeout,
     choose_proxy,
+    resolve,
     retry_after_seconds,
     tls_context,
 )
@@ -104,6 +105,13 @@ _LINE_BREAKS = re.compile(r"[\t\n\r\v\f]")
 # ssl reasons that mean "the other end does not speak TLS at all".
 _NOT_TLS_REASONS: Final = frozenset(
     {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"}
+)
+_NOT_TLS_FAILURES: Final = (
+    ssl.SSLWantReadError,
+    ssl.SSLWantWriteError,
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+    ssl.SSLSyscallError,
 )
 # ssl reasons that mean "the server wants a client certificate".
 _CLIENT_CERTIFICATE_REASONS: Final = frozenset(
@@ -408,6 +416,7 @@ class NitroClient:
         self._closed = False
         self._lock = asyncio.Lock()
         verify = tls_context(insecure=insecure, ca_bundle=ca_bundle, environ=environ)
+        self._verify = verify
         self._timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT_CAP))
         # A transport given by the caller (tests, the demo) is used as it is, never proxied.
         self.proxy: Proxy | None = None
@@ -599,8 +608,54 @@ class NitroClient:
             if attempt < attempts and outcome.before_answer and reused:
                 log.debug("kept-alive connection to %s was closed; sending again", self.host)
                 continue
+            if outcome.before_answer and not reused and self._tls_direct():
+                # A TLS 1.3 server refuses a missing client certificate after the
+                # handshake; httpx loses the alert.  One short handshake reads it.
+                refusal = await self._probe_tls_refusal()
+                if refusal is not None:
+                    raise ConnectError(refusal)
             raise outcome.error
         raise AssertionError("unreachable")
+
+    def _tls_direct(self) -> bool:
+        return (
+            self.base_url.startswith("https://")
+            and self.proxy is None
+            and (self._backend is not None)
+        )
+
+    async def _probe_tls_refusal(self) -> str | None:
+        """Why a TLS server closed a fresh connection before answering, when it said."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        port = parts.port or _DEFAULT_PORTS["https"]
+        context = self._verify
+        if not isinstance(context, ssl.SSLContext):
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(min(self.timeout, CONNECT_TIMEOUT_CAP)):
+                try:
+                    ipaddress.ip_address(host)
+                    address = host
+                except ValueError:
+                    address = (await resolve(host, port, None))[0]
+                reader, writer = await asyncio.open_connection(
+                    address, port, ssl=context, server_hostname=host
+                )
+                await reader.read(1)
+        except ssl.SSLError as error:
+            reason = str(error.reason or "")
+            if reason in _CLIENT_CERTIFICATE_REASONS or "CERTIFICATE_REQUIRED" in reason:
+                return _client_certificate_message(self.host, reason)
+        except (OSError, TimeoutError, IndexError, ResolveTimeout):
+            pass
+        finally:
+            if writer is not None:
+                writer.close()
+        return None
 
     async def _request_once(
         self,
@@ -661,6 +716,13 @@ class NitroClient:
         except httpx.HTTPError as error:
             before_answer = phase == "connect" and _closed_before_answer(error)
             failure = _Failure(self._transport_failure(error, phase, limits), before_answer)
+        except ssl.SSLError as error:
+            # httpcore leaves a TLS alert that arrives with the answer unmapped.
+            message = _describe_tls_failure(list(_causes(error)), self.host, self.base_url)
+            failure = _Failure(
+                ConnectError((message or f"TLS failure with {self.host}") + self._through()),
+                before_answer=False,
+            )
         except TimeoutError:
             failure = _Failure(
                 ConnectError(
@@ -893,7 +955,7 @@ def _closed_before_answer(error: httpx.HTTPError) -> bool:
     """The connection closed before any byte of an answer (and not a TLS failure)."""
     if not isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return False
-    if any(isinstance(cause, ssl.SSLError) for cause in _causes(error)):
+    if _tls_errors(list(_causes(error))):
         return False
     if isinstance(error, httpx.RemoteProtocolError):
         return "without sending a response" in str(error)
@@ -938,8 +1000,23 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
                 stack.append(linked)
 
 
+def _tls_errors(causes: list[BaseException]) -> list[ssl.SSLError]:
+    """The TLS errors among ``causes`` that say something about TLS.
+
+    "Want read/write" is flow control, and an end of stream (clean or not) is a closed
+    connection, as it would be without TLS.
+    """
+    return [
+        cause
+        for cause in causes
+        if isinstance(cause, ssl.SSLError)
+        and not isinstance(cause, _NOT_TLS_FAILURES)
+        and "UNEXPECTED_EOF" not in str(cause.reason or cause.strerror or "")
+    ]
+
+
 def _describe_tls_failure(causes: list[BaseException], host: str, base_url: str) -> str | None:
-    for cause in causes:
+    for cause in _tls_errors(causes):
         if isinstance(cause, ssl.SSLCertVerificationError):
             detail = getattr(cause, "verify_message", None) or cause.reason or "rejected"
             detail = _clean_message(str(detail), 120)
@@ -947,18 +1024,22 @@ def _describe_tls_failure(causes: list[BaseException], host: str, base_url: str)
                 f"TLS certificate verification failed for {host}: {detail}; trust its CA"
                 " (system trust store, SSL_CERT_FILE or --ca-bundle), or use --insecure"
             )
-    for cause in causes:
+    for cause in _tls_errors(causes):
         if isinstance(cause, ssl.SSLError):
             reason = str(cause.reason or cause.strerror or type(cause).__name__)
             if reason in _CLIENT_CERTIFICATE_REASONS or "CERTIFICATE_REQUIRED" in reason:
-                return (
-                    f"{host} asks for a client certificate (TLS: {_clean_message(reason, 80)});"
-                    " flowtop does not send one: log in through an address without"
-                    " client-certificate authentication"
-                )
+                return _client_certificate_message(host, reason)
             hint = "; is it a plain http:// address?" if cause.reason in _NOT_TLS_REASONS else ""
             return f"TLS handshake with {host} failed: {_clean_message(reason, 120)}{hint}"
     return None
+
+
+def _client_certificate_message(host: str, reason: str) -> str:
+    return (
+        f"{host} asks for a client certificate (TLS alert {_clean_message(reason, 80)}),"
+        " which flowtop cannot present; use an address of the appliance that does not"
+        " require one"
+    )
 
 
 def _describe_connect_failure(
