@@ -1349,3 +1349,19 @@ def test_default_verification_is_the_system_trust_store(monkeypatch: pytest.Monk
     pool = client._http._transport._pool  # type: ignore[attr-defined]
     assert isinstance(pool._ssl_context, truststore.SSLContext)
     assert isinstance(pool._network_backend, DeadlineBackend)
+
+
+def test_missing_socks_support_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "socksio", None)
+    environ = {"ALL_PROXY": "socks5h://127.0.0.1:1080"}
+    with pytest.raises(UsageError) as caught:
+        NitroClient(BASE, USER, PASSWORD, environ=environ)
+    assert str(caught.value) == (
+        "cannot use proxy socks5h://127.0.0.1:1080 (from ALL_PROXY):"
+        " SOCKS support is not installed (install httpx[socks])"
+    )
+    # An appliance that no_proxy exempts never needs it.
+    client = NitroClient(BASE, USER, PASSWORD, environ={**environ, "no_proxy": "*.test"})
+    assert client.proxy is None
