@@ -397,6 +397,18 @@ async def test_socks5h_proxy_resolves_the_name_itself(
     assert seen and seen[0] == ("appliance.socks.test", server.port)
 
 
+async def test_http_proxy_forwards_requests(server: DemoServer, appliance: DemoAppliance) -> None:
+    # The demo server takes absolute-form requests, so it can stand in for a forward proxy:
+    # the name in the URL is never resolved here, only by "the proxy".
+    environ = {"http_proxy": f"http://127.0.0.1:{server.port}"}
+    url = f"http://appliance.proxied.test:{server.port}"
+    async with NitroClient(url, DEMO_USERNAME, DEMO_PASSWORD, environ=environ) as client:
+        assert client.proxy is not None and client.proxy.source == "http_proxy"
+        _, parsed = await client.get_flows(50)
+    assert len(parsed.flows) == 50
+    assert list(appliance.requests) == [LOGIN, FLOWS, LOGOUT]
+
+
 async def test_no_proxy_cidr_bypasses_the_socks_proxy(server: DemoServer) -> None:
     # The proxy port is closed: any attempt to use it would fail.
     environ = {"ALL_PROXY": f"socks5h://127.0.0.1:{_closed_port()}", "NO_PROXY": "127.0.0.0/8"}
