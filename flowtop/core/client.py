@@ -597,14 +597,14 @@ class NitroClient:
         """
         attempts = 2 if method == "GET" else 1
         for attempt in range(1, attempts + 1):
-            connects = self._backend.connects if self._backend is not None else None
+            connects = self._connects()
             outcome = await self._request_once(
                 method, url, content=content, headers=headers, timeout=timeout
             )
             if isinstance(outcome, _Answer):
                 return outcome
-            reused = connects is not None and self._backend is not None
-            reused = reused and self._backend.connects == connects  # type: ignore[union-attr]
+            # Without our backend (a transport given by the caller) nothing is known.
+            reused = connects is not None and self._connects() == connects
             if attempt < attempts and outcome.before_answer and reused:
                 log.debug("kept-alive connection to %s was closed; sending again", self.host)
                 continue
@@ -616,6 +616,10 @@ class NitroClient:
                     raise ConnectError(refusal)
             raise outcome.error
         raise AssertionError("unreachable")
+
+    def _connects(self) -> int | None:
+        """How many TCP connections have been opened so far (None: unknown)."""
+        return self._backend.connects if self._backend is not None else None
 
     def _tls_direct(self) -> bool:
         return (
