@@ -58,6 +58,8 @@ environment:
   {ENV_URL}, {ENV_USER}, {ENV_PASSWORD}   appliance URL, user and password
   {ENV_CONFIG}                              config file (default: the XDG config path)
   NO_COLOR                                    no colours in the live view
+  https_proxy, http_proxy, all_proxy, no_proxy  proxies, as curl reads them
+  SSL_CERT_FILE, SSL_CERT_DIR                 more CAs to trust besides the system store
 
 precedence: command line, then environment, then the profile, then the config file's
 [defaults], then built-in defaults.
@@ -120,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not verify the TLS certificate",
     )  # fmt: skip
     where.add_argument("--ca-bundle", metavar="PATH", help="trust this CA bundle (PEM)")
+    where.add_argument(
+        "--proxy", metavar="URL",
+        help="http://, https:// or socks5h:// proxy (default: the *_proxy variables)",
+    )  # fmt: skip
+    where.add_argument(
+        "--no-proxy", action="store_true", default=None,
+        help="connect directly, whatever the proxy variables say",
+    )  # fmt: skip
     where.add_argument(
         "--timeout", type=_finite_float, metavar="SECONDS",
         help="connect and read timeout (default 10)",
@@ -225,6 +235,8 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
         "demo_seed": args.demo_seed,
         "insecure": args.insecure,
         "ca_bundle": args.ca_bundle,
+        "proxy": args.proxy,
+        "no_proxy": args.no_proxy,
         "timeout": args.timeout,
         "interval": args.interval,
         "max_stats": args.max_stats,

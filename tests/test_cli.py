@@ -994,3 +994,33 @@ def test_failures_of_a_real_process_are_one_line_without_traceback(
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("flowtop: ")
+
+
+def test_proxy_options_reach_the_settings(isolated_environment: None) -> None:
+    args = build_parser().parse_args(["--demo", "--proxy", "socks5h://127.0.0.1:1080"])
+    settings = settings_from_arguments(args, {})
+    assert (settings.proxy, settings.no_proxy) == ("socks5h://127.0.0.1:1080", False)
+    args = build_parser().parse_args(["--demo", "--no-proxy"])
+    assert settings_from_arguments(args, {}).no_proxy is True
+    help_text = build_parser().format_help()
+    assert "--proxy URL" in help_text and "--no-proxy" in help_text
+
+
+def test_tls_trusts_a_ca_from_ssl_cert_file(
+    capsys: pytest.CaptureFixture[str],
+    isolated_environment: None,
+    monkeypatch: pytest.MonkeyPatch,
+    certificate_authority: trustme.CA,
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "corporate-ca.pem"
+    certificate_authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.setenv("FLOWTOP_PASSWORD", DEMO_PASSWORD)
+    context = server_tls_context(certificate_authority)
+    with DemoServer(DemoAppliance(seed=1), ssl_context=context) as server:
+        result = run_cli(
+            capsys, "--url", server.url, "--user", DEMO_USERNAME, "--once", "--format", "json"
+        )
+    assert result.code == 0, result.err
+    assert len(json.loads(result.out)) == 100

@@ -215,6 +215,12 @@ ERROR_CASES = [
         )
         for status in (400, 403, 500, 503)
     ),
+    ErrorCase(
+        "throttled-429-retry-after",
+        _faults(status=429, retry_after="120"),
+        5,
+        "answered HTTP 429, errorcode -1: Too Many Requests (asks to retry after 120s)",
+    ),
     ErrorCase("html-with-200", _body(HTML_PAGE, "text/html"), 5, "HTML"),
     ErrorCase("truncated-json", _body(TRUNCATED), 5, "invalid JSON at byte"),
     ErrorCase("invalid-utf8", _body(INVALID_UTF8), 5, "not UTF-8"),
@@ -828,3 +834,113 @@ def test_headless_survives_a_poll_that_cannot_be_used(
     result = run_cli(capsys, *arguments, "--count", "1")
     assert result.code == 5, result.err
     assert "RecursionError" in result.err and "Traceback" not in result.err
+
+
+async def test_app_waits_as_long_as_retry_after_asks(
+    server: DemoServer, appliance: DemoAppliance
+) -> None:
+    app = live_app(server.url)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        rows = await first_good_poll(pilot, app)
+        appliance.faults = Faults(status=503, retry_after="240")
+        await poll_now(pilot, app, app.source)
+        text = assert_stale_with_rows(app, rows, "asks to retry after 240s")
+        assert "retry in 240s" in text, text
+        appliance.faults = Faults()
+        await assert_recovers(pilot, app, rows)
+        await app.action_quit()
+
+
+# --- networks: proxies and name resolution ------------------------------------------------
+
+
+@pytest.fixture
+def hanging_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[threading.Thread]]:
+    """getaddrinfo never answers for names under .hang.test (until the test ends).
+
+    Yields the threads that were left waiting for it.
+    """
+    release = threading.Event()
+    real = socket.getaddrinfo
+    waiting: list[threading.Thread] = []
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.endswith(".hang.test"):
+            waiting.append(threading.current_thread())
+            release.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield waiting
+    release.set()
+
+
+def test_once_with_a_resolver_that_never_answers_ends_within_the_timeout(
+    capsys: pytest.CaptureFixture[str], hanging_resolver: list[threading.Thread]
+) -> None:
+    started = time.monotonic()
+    line = assert_one_line_failure(run_once(capsys, "http://sdwan.hang.test:8080"), 3)
+    # The lookup is abandoned, and leaving does not wait for it.
+    assert time.monotonic() - started < 3.0
+    assert "DNS lookup of sdwan.hang.test gave no answer within 1s" in line
+
+
+async def test_app_quits_at_once_while_a_lookup_hangs(
+    hanging_resolver: list[threading.Thread],
+) -> None:
+    app = live_app("http://sdwan.hang.test:8080", timeout=10.0)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: bool(hanging_resolver))
+        started = time.monotonic()
+        await app.action_quit()
+    assert time.monotonic() - started < 3.0
+    # Python joins the threads of asyncio's executor on the way out (q took 28 s);
+    # a lookup left hanging must be in a daemon thread, which it does not wait for.
+    assert hanging_resolver and all(thread.daemon for thread in hanging_resolver)
+
+
+def test_once_names_a_dead_proxy(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = closed_port()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    line = assert_one_line_failure(run_once(capsys, server.url), 3)
+    assert f"connection to proxy http://127.0.0.1:{port} (from HTTP_PROXY) refused" in line
+    assert f"127.0.0.1:{server.port}" in line
+
+
+@pytest.mark.parametrize(
+    ("environ", "extra"),
+    [
+        ({"HTTP_PROXY": "http://127.0.0.1:{dead}"}, ("--no-proxy",)),
+        ({"HTTP_PROXY": "http://127.0.0.1:{dead}", "NO_PROXY": "127.0.0.0/8"}, ()),
+        ({"ALL_PROXY": "socks5h://127.0.0.1:{dead}", "no_proxy": "localhost,127.0.0.1"}, ()),
+    ],
+)
+def test_once_goes_direct_when_told_to(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    environ: dict[str, str],
+    extra: tuple[str, ...],
+) -> None:
+    dead = closed_port()
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value.format(dead=dead))
+    result = run_once(capsys, server.url, *extra)
+    assert result.code == 0, result.err
+    assert len(json.loads(result.out)) == SHOWN
+
+
+def test_once_refuses_an_unusable_proxy_in_one_line(
+    capsys: pytest.CaptureFixture[str], server: DemoServer
+) -> None:
+    line = assert_one_line_failure(
+        run_once(capsys, server.url, "--proxy", "socks4://user:secret@127.0.0.1:1080"), 2
+    )
+    assert "socks4:// proxies are not supported" in line and "secret" not in line
+    line = assert_one_line_failure(
+        run_once(capsys, server.url, "--proxy", "http://p:1", "--no-proxy"), 2
+    )
+    assert "contradict" in line

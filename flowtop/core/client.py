@@ -12,29 +12,39 @@ fresh messages raised outside the ``except`` block that caught the httpx error,
 so no exception chain carries the request.
 
 Timeouts: ``timeout`` bounds each read, write and wait for a pooled connection; the
-connect phase (TCP plus TLS handshake) is bounded by ``min(timeout, 5 s)`` because
+connect phase (name resolution, TCP and TLS handshake) is bounded by ``min(timeout, 5 s)`` because
 an unreachable address should fail fast while a busy appliance may legitimately
 take longer to compute its answer.  The read timeout is per read, not per answer, so the
 whole answer also has a deadline of ``ANSWER_DEADLINE_FACTOR * timeout``.
+
+The network around it (proxies as curl chooses them, the system trust store, name
+resolution that cannot outlive the timeout) is set up by :mod:`flowtop.core.network`.
+A GET that meets a kept-alive connection the appliance has just closed is sent once
+more on a fresh connection; 429 and 503 answers raise :class:`Throttled` with the
+appliance's ``Retry-After``.  Every form of the password flowtop sends (raw,
+JSON-escaped, URL-encoded, base64 of ``user:password``) is masked in every message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import codecs
+import html
 import ipaddress
 import json
 import logging
-import os
 import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
+import httpcore
 import httpx
 from pydantic import SecretStr
 
@@ -44,10 +54,20 @@ from flowtop.core.errors import (
     AuthenticationError,
     ConnectError,
     FlowtopError,
+    Throttled,
     UnreadableAnswer,
     UsageError,
 )
 from flowtop.core.model import ParsedFlows, describe_body, parse_flows, strip_control
+from flowtop.core.network import (
+    DeadlineBackend,
+    Proxy,
+    ResolveTimeout,
+    choose_proxy,
+    resolve,
+    retry_after_seconds,
+    tls_context,
+)
 
 __all__ = [
     "FLOWS_PATH",
@@ -85,6 +105,21 @@ _LINE_BREAKS = re.compile(r"[\t\n\r\v\f]")
 # ssl reasons that mean "the other end does not speak TLS at all".
 _NOT_TLS_REASONS: Final = frozenset(
     {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"}
+)
+_NOT_TLS_FAILURES: Final = (
+    ssl.SSLWantReadError,
+    ssl.SSLWantWriteError,
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+    ssl.SSLSyscallError,
+)
+# ssl reasons that mean "the server wants a client certificate".
+_CLIENT_CERTIFICATE_REASONS: Final = frozenset(
+    {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "PEER_DID_NOT_RETURN_A_CERTIFICATE",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+    }
 )
 
 
@@ -202,13 +237,35 @@ def _seconds(value: float | None) -> str:
     return f"{value:g}s" if value is not None else "the time limit"
 
 
-def parse_error_body(body: bytes, content_type: str = "") -> tuple[int | None, str | None]:
+def parse_error_body(
+    body: bytes,
+    content_type: str = "",
+    *,
+    mask: Callable[[str], str] | None = None,
+    errormessage_only: bool = False,
+) -> tuple[int | None, str | None]:
     """The (errorcode, errormessage) of an error answer, read leniently.
 
     Accepts the ErrorSchema (both keys optional, the code as a number or a string of
     digits), the older ``message`` key, plain text, and says "an HTML page" for the
-    error pages of proxies.  The message is cleaned and capped.
+    error pages of proxies.  A declared charset is honoured.  The message is masked
+    with ``mask`` (before and after cleaning), cleaned and capped.  With
+    ``errormessage_only`` (answers to the login request, which may echo it) nothing
+    but the ``errormessage`` key is quoted: no ``message``, no plain text.
     """
+    try:
+        body, content_type = transcode_to_utf8(body, content_type)
+    except UnreadableAnswer:
+        pass  # read as UTF-8 below, or described
+
+    def shown(text: str) -> str | None:
+        if mask is not None:
+            text = mask(text)
+        cleaned = _clean_message(text)
+        if mask is not None:
+            cleaned = mask(cleaned)
+        return cleaned or None
+
     if not body.strip():
         return None, None
     try:
@@ -222,19 +279,46 @@ def parse_error_body(body: bytes, content_type: str = "") -> tuple[int | None, s
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return None, description
-        return None, _clean_message(text) or None
+        return None, None if errormessage_only else shown(text)
     if isinstance(document, str):
-        return None, _clean_message(document) or None
+        return None, None if errormessage_only else shown(document)
     if not isinstance(document, dict):
         return None, None
     code = _lenient_code(document.get("errorcode"))
-    for key in ("errormessage", "message"):
+    keys = ("errormessage",) if errormessage_only else ("errormessage", "message")
+    for key in keys:
         value = document.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         if isinstance(value, str) and value.strip():
-            return code, _clean_message(value) or None
+            return code, shown(value)
     return code, None
+
+
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:+-]+)""", re.IGNORECASE)
+
+
+def transcode_to_utf8(body: bytes, content_type: str) -> tuple[bytes, str]:
+    """The body in UTF-8 when its Content-Type declares another charset, and the new type.
+
+    Bodies without a charset, in UTF-8 or ASCII, or in a charset Python does not
+    know are returned unchanged (JSON is UTF-8 unless said otherwise).
+    """
+    match = _CHARSET.search(content_type)
+    if not match:
+        return body, content_type
+    try:
+        codec = codecs.lookup(match.group(1)).name
+    except LookupError:
+        return body, content_type
+    if codec in ("utf-8", "ascii"):
+        return body, content_type
+    try:
+        text = body.decode(codec)
+    except (UnicodeDecodeError, ValueError):
+        raise UnreadableAnswer(f"not valid {_clean_message(match.group(1), 40)} text") from None
+    start, end = match.span(1)
+    return text.encode("utf-8"), content_type[:start] + "utf-8" + content_type[end:]
 
 
 def _lenient_code(value: Any) -> int | None:
@@ -286,6 +370,7 @@ class _Answer:
     body: bytes = field(repr=False)
     content_type: str
     location: str
+    retry_after: str | None
     started: float  # time.perf_counter()
     finished: float  # time.perf_counter()
     received_at: float  # time.time()
@@ -295,6 +380,8 @@ class NitroClient:
     """An async client for one appliance's Nitro API; one request in flight at a time.
 
     Use it as an async context manager, or call :meth:`close` to log out.
+    ``proxy`` and ``no_proxy`` are ``--proxy URL`` and ``--no-proxy``; without them the
+    proxy variables of ``environ`` (default: the process environment) decide.
     """
 
     def __init__(
@@ -308,11 +395,15 @@ class NitroClient:
         timeout: float = 10.0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
+        proxy: str | None = None,
+        no_proxy: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url: str = normalize_base_url(base_url)
         self.username: str = username
         self.host: str = _address_for_messages(self.base_url)
         self._password = SecretStr(password)
+        self._masks = _SecretMasks(username, password)
         if not timeout > 0:
             raise UsageError(f"the timeout must be a positive number of seconds (got {timeout!r})")
         if max_body_bytes <= 0:
@@ -324,13 +415,22 @@ class NitroClient:
         self._logged_in = False
         self._closed = False
         self._lock = asyncio.Lock()
-        verify = _verify_setting(insecure=insecure, ca_bundle=ca_bundle)
+        verify = tls_context(insecure=insecure, ca_bundle=ca_bundle, environ=environ)
+        self._verify = verify
         self._timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT_CAP))
+        # A transport given by the caller (tests, the demo) is used as it is, never proxied.
+        self.proxy: Proxy | None = None
+        self._backend: DeadlineBackend | None = None
+        if transport is None:
+            self.proxy = choose_proxy(self.base_url, environ, proxy=proxy, no_proxy=no_proxy)
+            transport, self._backend = _build_transport(verify, self.proxy)
         self._http = httpx.AsyncClient(
             transport=transport,
             verify=verify,
             timeout=self._timeout,
             follow_redirects=False,
+            # The environment was read above, as curl reads it; httpx must not read it again.
+            trust_env=False,
             headers={
                 "User-Agent": f"flowtop/{flowtop.__version__}",
                 "Accept": "application/json",
@@ -360,7 +460,10 @@ class NitroClient:
             await self._login()
 
     async def fetch_flows(self, max_stats: int = 100) -> RawAnswer:
-        """The raw flows answer; logs in first when needed and again once after a 401."""
+        """The raw flows answer; logs in first when needed and again once after a 401.
+
+        A body in another declared charset (``iso-8859-1``) is handed on in UTF-8.
+        """
         _check_max_stats(max_stats)
         self._check_open()
         async with self._lock:
@@ -382,9 +485,10 @@ class NitroClient:
                     raise self._auth_error(answer, "the new session was refused")
             if answer.status != 200:
                 raise self._appliance_error(answer, f"the appliance at {self.host}")
+            body, content_type = transcode_to_utf8(answer.body, answer.content_type)
             return RawAnswer(
-                body=answer.body,
-                content_type=answer.content_type,
+                body=body,
+                content_type=content_type,
                 latency=answer.finished - answer.started,
                 received_at=answer.received_at,
             )
@@ -431,7 +535,13 @@ class NitroClient:
                 headers={"Content-Type": "application/json", "Content-Length": str(len(body))},
             )
             log.debug("login at %s%s: HTTP %d", self.host, path, answer.status)
-            if answer.status == 200:
+            if 200 <= answer.status < 300:
+                # NITRO answers 200, 201, or 209 with a warning; a non-zero errorcode in
+                # the body is a refusal whatever the status says.
+                code, _ = self._error_details(answer, login=True)
+                if code:
+                    self._http.cookies.clear()
+                    raise self._auth_error(answer)
                 self._login_path = path
                 self._logged_in = True
                 return
@@ -440,7 +550,9 @@ class NitroClient:
         assert answer is not None
         if answer.status in (401, 403):
             raise self._auth_error(answer)
-        raise self._appliance_error(answer, f"the login resource at {self.host}")
+        if answer.status == 407 and self.proxy is not None:
+            raise ConnectError(f"{self.proxy.description} asks for credentials (HTTP 407)")
+        raise self._appliance_error(answer, f"the login resource at {self.host}", login=True)
 
     async def _logout(self) -> None:
         if not self._logged_in or self._login_path is None:
@@ -476,16 +588,98 @@ class NitroClient:
         headers: dict[str, str] | None = None,
         timeout: httpx.Timeout | None = None,
     ) -> _Answer:
+        """One request; a GET is sent once more when a kept-alive connection was dead.
+
+        An appliance may close an idle connection just as the next request goes out;
+        the request never reached it, so a GET (idempotent) is safe to send again on a
+        fresh connection.  Only a reused connection counts: a fresh one that closes
+        without an answer is reported at once.
+        """
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            connects = self._connects()
+            outcome = await self._request_once(
+                method, url, content=content, headers=headers, timeout=timeout
+            )
+            if isinstance(outcome, _Answer):
+                return outcome
+            # Without our backend (a transport given by the caller) nothing is known.
+            reused = connects is not None and self._connects() == connects
+            if attempt < attempts and outcome.before_answer and reused:
+                log.debug("kept-alive connection to %s was closed; sending again", self.host)
+                continue
+            if outcome.before_answer and not reused and self._tls_direct():
+                # A TLS 1.3 server refuses a missing client certificate after the
+                # handshake; httpx loses the alert.  One short handshake reads it.
+                refusal = await self._probe_tls_refusal()
+                if refusal is not None:
+                    raise ConnectError(refusal)
+            raise outcome.error
+        raise AssertionError("unreachable")
+
+    def _connects(self) -> int | None:
+        """How many TCP connections have been opened so far (None: unknown)."""
+        return self._backend.connects if self._backend is not None else None
+
+    def _tls_direct(self) -> bool:
+        return (
+            self.base_url.startswith("https://")
+            and self.proxy is None
+            and (self._backend is not None)
+        )
+
+    async def _probe_tls_refusal(self) -> str | None:
+        """Why a TLS server closed a fresh connection before answering, when it said."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        port = parts.port or _DEFAULT_PORTS["https"]
+        context = self._verify
+        if not isinstance(context, ssl.SSLContext):
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(min(self.timeout, CONNECT_TIMEOUT_CAP)):
+                try:
+                    ipaddress.ip_address(host)
+                    address = host
+                except ValueError:
+                    address = (await resolve(host, port, None))[0]
+                reader, writer = await asyncio.open_connection(
+                    address, port, ssl=context, server_hostname=host
+                )
+                await reader.read(1)
+        except ssl.SSLError as error:
+            reason = str(error.reason or "")
+            if reason in _CLIENT_CERTIFICATE_REASONS or "CERTIFICATE_REQUIRED" in reason:
+                return _client_certificate_message(self.host, reason)
+        except (OSError, TimeoutError, IndexError, ResolveTimeout):
+            pass
+        finally:
+            if writer is not None:
+                writer.close()
+        return None
+
+    async def _request_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: httpx.AsyncByteStream | None,
+        headers: dict[str, str] | None,
+        timeout: httpx.Timeout | None,
+    ) -> _Answer | _Failure:
         """One request, its body read in a stream under the size cap.
 
-        Every failure becomes a typed error raised outside the ``except`` block, so
+        Every failure becomes a typed error returned outside the ``except`` block, so
         the httpx exception (which holds the request) is not chained to it.
         """
         limits = timeout or self._timeout
         cap = self.max_body_bytes
         started = time.perf_counter()
         phase = "connect"
-        failure: FlowtopError
+        failure: _Failure
         # Read timeouts are per read: a server trickling a byte at a time would hold
         # the one request in flight forever.  The whole answer gets a deadline too.
         deadline = ANSWER_DEADLINE_FACTOR * max(limits.read or self.timeout, self.timeout)
@@ -518,27 +712,67 @@ class NitroClient:
                     body=b"".join(chunks),
                     content_type=response.headers.get("content-type", ""),
                     location=response.headers.get("location", ""),
+                    retry_after=response.headers.get("retry-after"),
                     started=started,
                     finished=time.perf_counter(),
                     received_at=time.time(),
                 )
         except httpx.HTTPError as error:
-            failure = self._transport_failure(error, phase, limits)
-        except TimeoutError:
-            failure = ConnectError(
-                f"no complete answer from {self.host} within {_seconds(deadline)}"
-                " (the answer came too slowly)"
+            before_answer = phase == "connect" and _closed_before_answer(error)
+            failure = _Failure(self._transport_failure(error, phase, limits), before_answer)
+        except ssl.SSLError as error:
+            # httpcore leaves a TLS alert that arrives with the answer unmapped.
+            message = _describe_tls_failure(list(_causes(error)), self.host, self.base_url)
+            failure = _Failure(
+                ConnectError((message or f"TLS failure with {self.host}") + self._through()),
+                before_answer=False,
             )
-        raise failure
+        except TimeoutError:
+            failure = _Failure(
+                ConnectError(
+                    f"no complete answer from {self.host} within {_seconds(deadline)}"
+                    " (the answer came too slowly)" + self._through()
+                ),
+                before_answer=False,
+            )
+        return failure
+
+    def _through(self) -> str:
+        return f" through {self.proxy.description}" if self.proxy is not None else ""
 
     def _transport_failure(
         self, error: httpx.HTTPError, phase: str, limits: httpx.Timeout
     ) -> FlowtopError:
+        failure = self._describe_transport_failure(error, phase, limits)
+        if self.proxy is not None and self.proxy.shown not in failure.message:
+            failure.message += self._through()
+        return failure
+
+    def _describe_transport_failure(
+        self, error: httpx.HTTPError, phase: str, limits: httpx.Timeout
+    ) -> FlowtopError:
         host = self.host
-        if isinstance(error, httpx.ConnectTimeout):
+        proxy = self.proxy
+        causes = list(_causes(error))
+        resolve_timeout = next((c for c in causes if isinstance(c, ResolveTimeout)), None)
+        if resolve_timeout is not None:
+            name = _clean_message(resolve_timeout.host, 120)
+            whose = f" (the {proxy.description})" if proxy is not None else ""
             return ConnectError(
-                f"no connection to {host} within {_seconds(limits.connect)} (connect timeout)"
+                f"DNS lookup of {name}{whose} gave no answer within"
+                f" {_seconds(limits.connect)} (connect timeout)"
             )
+        if isinstance(error, httpx.ConnectTimeout):
+            target = f"{proxy.description} for {host}" if proxy is not None else host
+            return ConnectError(
+                f"no connection to {target} within {_seconds(limits.connect)} (connect timeout)"
+            )
+        if isinstance(error, httpx.ProxyError) and proxy is not None:
+            reason = _clean_message(str(error), 120) or "refused"
+            return ConnectError(f"{proxy.description} could not reach {host}: {reason}")
+        tls = _describe_tls_failure(causes, host, self.base_url)
+        if tls is not None:
+            return ConnectError(tls)
         if isinstance(error, httpx.ReadTimeout):
             if phase == "body":
                 stalled = _seconds(limits.read)
@@ -557,20 +791,27 @@ class NitroClient:
         if isinstance(error, httpx.DecodingError):
             return UnreadableAnswer(f"the answer from {host} could not be decompressed")
         if isinstance(error, httpx.ConnectError):
-            return ConnectError(_describe_connect_failure(error, host))
+            return ConnectError(_describe_connect_failure(causes, host, proxy))
         if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
             if phase == "body":
                 return ConnectError(f"connection to {host} dropped mid-answer")
+            if _answered_with_tls(error):
+                return ConnectError(f"{host} answered in TLS: use an https:// address")
+            plain = self.base_url.startswith("http://")
+            hint = "; if it serves TLS on this port, use an https:// address" if plain else ""
             if isinstance(error, httpx.ReadError):
-                return ConnectError(f"connection to {host} dropped before an answer")
-            return ConnectError(f"{host} closed the connection without a valid HTTP answer")
+                return ConnectError(f"connection to {host} dropped before an answer{hint}")
+            return ConnectError(f"{host} closed the connection without a valid HTTP answer{hint}")
         if isinstance(error, httpx.WriteError):
             return ConnectError(f"connection to {host} dropped while sending the request")
         # httpx's own text is left out: it could quote the request.
         return ConnectError(f"request to {host} failed ({type(error).__name__})")
 
     def _auth_error(self, answer: _Answer, fallback: str = "") -> AuthenticationError:
-        _, message = self._error_details(answer)
+        code, message = self._error_details(answer, login=True)
+        if code and 200 <= answer.status < 300:
+            # A success status that is a refusal: the code says why it counts as one.
+            message = f"{message} (errorcode {code})" if message else f"errorcode {code}"
         reason = message or fallback or f"HTTP {answer.status}"
         if message and fallback:
             reason = f"{fallback} ({message})"
@@ -579,29 +820,158 @@ class NitroClient:
             f"authentication failed for user {user} at {self.host}: {reason}"
         )
 
-    def _appliance_error(self, answer: _Answer, what: str) -> ApplianceError:
-        code, message = self._error_details(answer)
+    def _appliance_error(
+        self, answer: _Answer, what: str, *, login: bool = False
+    ) -> ApplianceError:
+        code, message = self._error_details(answer, login=login)
+        if self.proxy is not None:
+            what += f" (through {self.proxy.description})"
+        if answer.status in (429, 503):
+            return Throttled(
+                answer.status,
+                code,
+                message,
+                what=what,
+                retry_after=retry_after_seconds(answer.retry_after),
+            )
+        if (
+            answer.status == 400
+            and self.base_url.startswith("http://")
+            and re.search(rb"(?i)https|\bssl\b|\btls\b", answer.body[:4096])
+        ):
+            message = "it expects TLS on this port: use an https:// address"
         return ApplianceError(answer.status, code, message, what=what)
 
-    def _error_details(self, answer: _Answer) -> tuple[int | None, str | None]:
+    def _error_details(
+        self, answer: _Answer, *, login: bool = False
+    ) -> tuple[int | None, str | None]:
         """The appliance's error code and message, with any echo of the password masked.
 
-        Masking happens on the raw body as well as on the final text, so capping the
-        message cannot leave a readable piece of the password behind.
+        Masking happens on the raw body, on the decoded text and on the final text, in
+        every form flowtop sends the password, so neither escaping nor capping the
+        message can leave a readable piece of it behind.  For answers to the login
+        request (``login``) only ``errorcode`` and ``errormessage`` are quoted.
         """
-        secret = self._password.get_secret_value()
-        # A very short password would mask ordinary letters; it is not recognisable anyway.
-        maskable = len(secret) >= 4
-        body = answer.body
-        if maskable:
-            body = body.replace(secret.encode("utf-8"), _MASK.encode("ascii"))
-        code, message = parse_error_body(body, answer.content_type)
+        masks = self._masks
+        code, message = parse_error_body(
+            masks.bytes(answer.body),
+            answer.content_type,
+            mask=masks.text,
+            errormessage_only=login,
+        )
         if 300 <= answer.status < 400 and answer.location:
-            location = answer.location.replace(secret, _MASK) if maskable else answer.location
-            message = f"redirects to {_clean_message(location, 120)}"
-        if message and maskable:
-            message = message.replace(secret, _MASK)
+            location = masks.text(answer.location)
+            message = f"redirects to {masks.text(_clean_message(location, 120))}"
         return code, message
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: FlowtopError
+    # Closed before any byte of the answer: a reused connection may be retried.
+    before_answer: bool
+
+
+class _SecretMasks:
+    """Replaces every form of the password that flowtop sends with a mask.
+
+    Raw, JSON-escaped (ASCII and not), URL-encoded (``quote`` and ``quote_plus``),
+    HTML-escaped, and the base64 of ``user:password``; case-insensitive, since
+    percent- and unicode escapes come in either case.  A password under 4 characters
+    is not recognisable and is left alone (masking it would mask ordinary letters).
+    """
+
+    def __init__(self, username: str, password: str) -> None:
+        forms: set[str] = set()
+        if len(password) >= 4:
+            for escaped in (
+                json.dumps(password)[1:-1],
+                json.dumps(password, ensure_ascii=False)[1:-1],
+            ):
+                forms.update({escaped, escaped.replace("/", "\\/")})
+            forms.update(
+                {
+                    password,
+                    quote(password, safe=""),
+                    quote(password),
+                    quote_plus(password, safe=""),
+                    quote_plus(password),
+                    html.escape(password),
+                }
+            )
+        if password:
+            pair = f"{username}:{password}".encode()
+            for encoded in (base64.b64encode(pair), base64.urlsafe_b64encode(pair)):
+                text = encoded.decode("ascii")
+                forms.update({text, text.rstrip("=")})
+        ordered = sorted((form for form in forms if form), key=len, reverse=True)
+        self._text: re.Pattern[str] | None = None
+        self._bytes: re.Pattern[bytes] | None = None
+        if ordered:
+            self._text = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
+            encoded_forms = {form.encode("utf-8") for form in ordered}
+            for form in ordered:
+                try:
+                    encoded_forms.add(form.encode("latin-1"))
+                except UnicodeEncodeError:
+                    pass
+            by_length = sorted(encoded_forms, key=len, reverse=True)
+            self._bytes = re.compile(b"|".join(map(re.escape, by_length)), re.IGNORECASE)
+
+    def text(self, text: str) -> str:
+        return self._text.sub(_MASK, text) if self._text is not None else text
+
+    def bytes(self, body: bytes) -> bytes:
+        return self._bytes.sub(_MASK.encode("ascii"), body) if self._bytes is not None else body
+
+    def __repr__(self) -> str:
+        return "_SecretMasks(**********)"
+
+
+def _build_transport(
+    verify: ssl.SSLContext | bool, proxy: Proxy | None
+) -> tuple[httpx.AsyncBaseTransport, DeadlineBackend | None]:
+    """httpx's transport, through ``proxy`` if any, resolving names within the timeout."""
+    try:
+        transport = httpx.AsyncHTTPTransport(
+            verify=verify, trust_env=False, proxy=proxy.url if proxy is not None else None
+        )
+    except ImportError:
+        assert proxy is not None
+        raise UsageError(
+            f"cannot use {proxy.description}: SOCKS support is not installed (install httpx[socks])"
+        ) from None
+    except (ValueError, httpx.InvalidURL):
+        where = proxy.description if proxy is not None else "the proxy"
+        raise UsageError(f"cannot use {where}: not a valid proxy address") from None
+    # httpcore takes a network backend only through the pool; the attribute is stable
+    # across httpcore 1.x.  Without it, names are resolved by httpcore itself.
+    pool = getattr(transport, "_pool", None)
+    inner = getattr(pool, "_network_backend", None)
+    if pool is None or not isinstance(inner, httpcore.AsyncNetworkBackend):
+        return transport, None
+    backend = DeadlineBackend(inner)
+    pool._network_backend = backend
+    return transport, backend
+
+
+def _closed_before_answer(error: httpx.HTTPError) -> bool:
+    """The connection closed before any byte of an answer (and not a TLS failure)."""
+    if not isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return False
+    if _tls_errors(list(_causes(error))):
+        return False
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "without sending a response" in str(error)
+    return True
+
+
+def _answered_with_tls(error: httpx.HTTPError) -> bool:
+    """h11 saw a TLS record (an alert or handshake) where a status line should be."""
+    text = str(error)
+    return "illegal status line" in text and any(
+        marker in text for marker in ("\\x15\\x03", "\\x16\\x03")
+    )
 
 
 def _check_max_stats(max_stats: object) -> None:
@@ -615,30 +985,6 @@ def _check_max_stats(max_stats: object) -> None:
     raise UsageError(
         f"max_stats must be one of {choices} (got {_clean_message(repr(max_stats), 40)})"
     )
-
-
-def _verify_setting(*, insecure: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
-    if insecure and ca_bundle:
-        raise UsageError("--insecure and --ca-bundle contradict each other; choose one")
-    if insecure:
-        return False
-    if not ca_bundle:
-        return True
-    path = os.path.expanduser(ca_bundle)
-    try:
-        return ssl.create_default_context(cafile=path)
-    except FileNotFoundError:
-        reason = "no such file"
-    except IsADirectoryError:
-        reason = "it is a directory"
-    except PermissionError:
-        reason = "permission denied"
-    except ssl.SSLError:
-        reason = "no PEM certificates in it"
-    except (OSError, ValueError) as error:
-        reason = _clean_message(str(error), 80) or type(error).__name__
-    # The whole path: a person needs all of it to find the mistake.
-    raise UsageError(f"cannot use CA bundle {_shown(ca_bundle, 4096)}: {reason}")
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -658,29 +1004,62 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
                 stack.append(linked)
 
 
-def _describe_connect_failure(error: httpx.ConnectError, host: str) -> str:
-    causes = list(_causes(error))
-    for cause in causes:
+def _tls_errors(causes: list[BaseException]) -> list[ssl.SSLError]:
+    """The TLS errors among ``causes`` that say something about TLS.
+
+    "Want read/write" is flow control, and an end of stream (clean or not) is a closed
+    connection, as it would be without TLS.
+    """
+    return [
+        cause
+        for cause in causes
+        if isinstance(cause, ssl.SSLError)
+        and not isinstance(cause, _NOT_TLS_FAILURES)
+        and "UNEXPECTED_EOF" not in str(cause.reason or cause.strerror or "")
+    ]
+
+
+def _describe_tls_failure(causes: list[BaseException], host: str, base_url: str) -> str | None:
+    for cause in _tls_errors(causes):
         if isinstance(cause, ssl.SSLCertVerificationError):
             detail = getattr(cause, "verify_message", None) or cause.reason or "rejected"
             detail = _clean_message(str(detail), 120)
             return (
-                f"TLS certificate verification failed for {host}: {detail}; "
-                "use --insecure or --ca-bundle"
+                f"TLS certificate verification failed for {host}: {detail}; trust its CA"
+                " (system trust store, SSL_CERT_FILE or --ca-bundle), or use --insecure"
             )
-    for cause in causes:
+    for cause in _tls_errors(causes):
         if isinstance(cause, ssl.SSLError):
-            reason = cause.reason or cause.strerror or type(cause).__name__
+            reason = str(cause.reason or cause.strerror or type(cause).__name__)
+            if reason in _CLIENT_CERTIFICATE_REASONS or "CERTIFICATE_REQUIRED" in reason:
+                return _client_certificate_message(host, reason)
             hint = "; is it a plain http:// address?" if cause.reason in _NOT_TLS_REASONS else ""
-            return f"TLS handshake with {host} failed: {_clean_message(str(reason), 120)}{hint}"
+            return f"TLS handshake with {host} failed: {_clean_message(reason, 120)}{hint}"
+    return None
+
+
+def _client_certificate_message(host: str, reason: str) -> str:
+    return (
+        f"{host} asks for a client certificate (TLS alert {_clean_message(reason, 80)}),"
+        " which flowtop cannot present; use an address of the appliance that does not"
+        " require one"
+    )
+
+
+def _describe_connect_failure(
+    causes: list[BaseException], host: str, proxy: Proxy | None = None
+) -> str:
+    # With a proxy, every TCP connection goes to the proxy: a failure to connect is its.
+    target = proxy.description if proxy is not None else host
+    tail = f" (on the way to {host})" if proxy is not None else ""
     for cause in causes:
         if isinstance(cause, socket.gaierror):
             reason = _clean_message(cause.strerror or "unknown name", 120)
-            return f"DNS lookup failed for {host}: {reason}"
+            return f"DNS lookup failed for {target}: {reason}{tail}"
     for cause in causes:
         if isinstance(cause, ConnectionRefusedError):
-            return f"connection to {host} refused"
+            return f"connection to {target} refused{tail}"
     for cause in causes:
         if isinstance(cause, OSError) and cause.strerror:
-            return f"cannot connect to {host}: {_clean_message(cause.strerror, 120)}"
-    return f"cannot connect to {host}"
+            return f"cannot connect to {target}: {_clean_message(cause.strerror, 120)}{tail}"
+    return f"cannot connect to {target}{tail}"

@@ -64,6 +64,7 @@ from flowtop.core.columns import SortSpec, resolve_column
 from flowtop.core.errors import UsageError
 from flowtop.core.filter import compile_filter
 from flowtop.core.model import strip_control
+from flowtop.core.network import check_proxy_url
 from flowtop.core.poller import MAX_INTERVAL, MIN_INTERVAL
 
 __all__ = [
@@ -163,6 +164,8 @@ class Profile(BaseModel):
     password_command: str | None = None
     insecure: bool | None = None
     ca_bundle: str | None = None
+    proxy: str | None = None
+    no_proxy: bool | None = None
     interval: float | None = None
     max_stats: int | None = None
     timeout: float | None = None
@@ -191,6 +194,17 @@ class Profile(BaseModel):
     def _check_password_command(cls, value: str | None) -> str | None:
         if value is not None:
             _command_words(value, error=_invalid)
+        return value
+
+    @field_validator("proxy")
+    @classmethod
+    def _check_proxy(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_proxy_url(value, "proxy")
+            except UsageError as error:
+                # The reason only: the file's line and key already say which proxy.
+                raise _invalid(error.message.split(": ", 1)[-1]) from None
         return value
 
     @field_validator("ca_bundle")
@@ -262,6 +276,8 @@ class Profile(BaseModel):
     def _check_tls(self) -> Profile:
         if self.insecure and self.ca_bundle:
             raise _invalid("insecure = true and ca_bundle contradict each other; choose one")
+        if self.proxy and self.no_proxy:
+            raise _invalid("proxy and no_proxy = true contradict each other; choose one")
         return self
 
 

@@ -92,3 +92,21 @@ def answer_failure(error: Exception) -> UnreadableAnswer:
     first = (str(error).splitlines() or [""])[0][:160]
     detail = f"{type(error).__name__}: {first}" if first else type(error).__name__
     return UnreadableAnswer(f"could not use the answer ({detail})")
+
+
+class Throttled(ApplianceError):
+    """HTTP 429 or 503: the appliance (or a proxy) asks for a pause of ``retry_after`` s."""
+
+    def __init__(
+        self,
+        status: int,
+        errorcode: int | None = None,
+        errormessage: str | None = None,
+        *,
+        what: str = "the appliance",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(status, errorcode, errormessage, what=what)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.message += f" (asks to retry after {retry_after:g}s)"

@@ -14,6 +14,8 @@ from flowtop.core.errors import AuthenticationError, FlowtopError
 MIN_INTERVAL: Final = 0.5
 MAX_INTERVAL: Final = 60.0
 MAX_BACKOFF: Final = 30.0
+# The longest pause an appliance's Retry-After can impose (see network.MAX_RETRY_AFTER).
+MAX_RETRY_AFTER: Final = 300.0
 INTERVAL_STEPS: Final = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 30.0, 60.0)
 
 
@@ -74,11 +76,18 @@ class PollState:
         return self.phase is not PollPhase.STOPPED and not self.paused
 
     def delay(self) -> float:
-        """Seconds until the next poll: the interval, or a capped backoff after failures."""
+        """Seconds until the next poll: the interval, or a capped backoff after failures.
+
+        An appliance that answered 429 or 503 with ``Retry-After`` is left alone at
+        least that long (at most :data:`MAX_RETRY_AFTER`).
+        """
         if self.failures == 0:
             return self.interval
-        backoff: float = max(self.interval, 1.0) * 2.0 ** (self.failures - 1)
-        return min(MAX_BACKOFF, backoff)
+        backoff: float = min(MAX_BACKOFF, max(self.interval, 1.0) * 2.0 ** (self.failures - 1))
+        retry_after = getattr(self.last_error, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after > backoff:
+            return float(min(MAX_RETRY_AFTER, retry_after))
+        return backoff
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused

@@ -29,6 +29,7 @@ from flowtop.core.config import (
     select_profile,
 )
 from flowtop.core.errors import UsageError
+from flowtop.core.network import check_proxy_url
 from flowtop.core.poller import MAX_INTERVAL, MIN_INTERVAL
 
 ENV_URL: Final = "FLOWTOP_URL"
@@ -49,6 +50,8 @@ class Settings(BaseModel):
     demo_seed: int = 1
     insecure: bool = False
     ca_bundle: str | None = None
+    proxy: str | None = None
+    no_proxy: bool = False
     timeout: float = 10.0
     interval: float = 2.0
     max_stats: int = 100
@@ -72,6 +75,10 @@ class Settings(BaseModel):
             raise UsageError(f"--max-stats must be one of {choices}")
         if self.timeout <= 0 or self.timeout > MAX_TIMEOUT:
             raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+        if self.proxy and self.no_proxy:
+            raise UsageError("--proxy and --no-proxy contradict each other; choose one")
+        if self.proxy:
+            check_proxy_url(self.proxy)
         if not (0 < self.speed <= 1000):
             raise UsageError("--speed must be more than 0 and at most 1000")
         if self.replay is not None:
@@ -102,7 +109,8 @@ def environment_layer(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _drop_contradictions(layers: list[dict[str, Any]]) -> None:
-    """``insecure`` and ``ca_bundle`` set in different layers: the higher layer wins."""
+    """``insecure`` and ``ca_bundle`` (or ``no_proxy`` and ``proxy``) set in different
+    layers: the higher layer wins."""
 
     def first(name: str) -> int | None:
         for index, layer in enumerate(layers):
@@ -110,15 +118,16 @@ def _drop_contradictions(layers: list[dict[str, Any]]) -> None:
                 return index
         return None
 
-    insecure_at, bundle_at = first("insecure"), first("ca_bundle")
-    if insecure_at is None or bundle_at is None or not layers[insecure_at]["insecure"]:
-        return
-    if insecure_at < bundle_at:
-        for layer in layers[bundle_at:]:
-            layer.pop("ca_bundle", None)
-    elif bundle_at < insecure_at:
-        for layer in layers[insecure_at:]:
-            layer.pop("insecure", None)
+    for flag, value in (("insecure", "ca_bundle"), ("no_proxy", "proxy")):
+        flag_at, value_at = first(flag), first(value)
+        if flag_at is None or value_at is None or not layers[flag_at][flag]:
+            continue
+        if flag_at < value_at:
+            for layer in layers[value_at:]:
+                layer.pop(value, None)
+        elif value_at < flag_at:
+            for layer in layers[flag_at:]:
+                layer.pop(flag, None)
 
 
 class Resolution(BaseModel):

@@ -102,5 +102,7 @@ def build_source(settings: Settings) -> ClientSource:
         insecure=settings.insecure,
         ca_bundle=settings.ca_bundle,
         timeout=settings.timeout,
+        proxy=settings.proxy,
+        no_proxy=settings.no_proxy,
     )
     return ClientSource(client, f"{settings.user}@{client.host}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import httpcore
 import httpx
 import pytest
 
@@ -31,9 +32,12 @@ from flowtop.core.errors import (
     ApplianceError,
     AuthenticationError,
     ConnectError,
+    Throttled,
     UnreadableAnswer,
     UsageError,
 )
+from flowtop.core.network import DeadlineBackend, ResolveTimeout
+from flowtop.core.poller import PollState
 
 USER = "viewer"
 PASSWORD = "Pa55-w0rd-xyzzy-7781"
@@ -780,7 +784,7 @@ TRANSPORT_FAILURES: list[tuple[str, httpx.HTTPError, str]] = [
         "tls-verify",
         _chained(httpx.ConnectError("x"), _tls_verify_error()),
         "TLS certificate verification failed for appliance.test:443: self-signed certificate; "
-        "use --insecure or --ca-bundle",
+        "trust its CA (system trust store, SSL_CERT_FILE or --ca-bundle), or use --insecure",
     ),
     (
         "tls-plain-http",
@@ -999,3 +1003,365 @@ async def test_hanging_logout_does_not_hold_up_close(monkeypatch: pytest.MonkeyP
     started = time.perf_counter()
     await client.close()
     assert time.perf_counter() - started < 1.0
+
+
+# --------------------------------------------------------------------------- login answers
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 209])
+async def test_any_2xx_login_is_success(status: int) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            body = {"errorcode": 0, "message": "Done", "severity": "WARNING"}
+            return httpx.Response(status, json=body, headers={"Set-Cookie": "x=1; Path=/"})
+        return httpx.Response(200, json=[FLOW])
+
+    async with make_client(handler) as client:
+        _, parsed = await client.get_flows()
+    assert len(parsed.flows) == 1
+
+
+async def test_200_login_with_an_errorcode_is_a_refusal() -> None:
+    body = {"errorcode": 354, "errormessage": f"Invalid password {PASSWORD}", "severity": "ERROR"}
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        return httpx.Response(200, json=body, headers={"Set-Cookie": "x=1; Path=/"})
+
+    client = make_client(handler)
+    with pytest.raises(AuthenticationError) as caught:
+        await client.fetch_flows()
+    assert str(caught.value) == (
+        f"authentication failed for user {USER} at {HOST}:"
+        " Invalid password ********** (errorcode 354)"
+    )
+    assert_no_password(caught.value, client)
+    await client.close()
+    assert seen == ["POST"], "no flows request and no logout with a refused login"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [
+        (500, b"echo: login=viewer password=" + PASSWORD.encode(), "text/plain"),
+        (401, json.dumps({"message": f"you sent {PASSWORD}"}).encode(), "application/json"),
+        (200, json.dumps({"errorcode": 1, "message": f"got {PASSWORD}"}).encode(), "text/json"),
+        (502, json.dumps(f"raw {PASSWORD}").encode(), "application/json"),
+    ],
+)
+async def test_login_answers_quote_nothing_but_errormessage(
+    status: int, body: bytes, content_type: str
+) -> None:
+    client = make_client(answer_with(httpx.Response(status, content=body, headers={
+        "Content-Type": content_type})))  # fmt: skip
+    with pytest.raises((AuthenticationError, ApplianceError)) as caught:
+        await client.login()
+    text = str(caught.value)
+    assert "echo" not in text and "sent" not in text and "got" not in text and "raw" not in text
+    assert "*****" not in text, "the body was not quoted at all, so nothing needed masking"
+    assert_no_password(caught.value, client)
+    await client.close()
+
+
+# --------------------------------------------------------------------------- every form
+
+
+JSON = "application/json"
+HARD_PASSWORDS = [
+    'quote"d-pass',
+    "back\\slash\\pw",
+    "caf\u00e9-cr\u00e8me",
+    "with spaces in it",
+    "per%cent%41done",
+    'all " \\ \u00e9 % + / & < >',
+]
+
+
+def _forms(password: str) -> dict[str, str]:
+    from base64 import b64encode
+    from html import escape
+    from urllib.parse import quote, quote_plus
+
+    pair = f"{USER}:{password}".encode()
+    return {
+        "raw": password,
+        "json": json.dumps(password)[1:-1],
+        "json-unicode": json.dumps(password, ensure_ascii=False)[1:-1],
+        "json-upper-hex": json.dumps(password)[1:-1].replace("\\u00e9", "\\u00E9"),
+        "quote": quote(password, safe=""),
+        "quote-lower-hex": quote(password, safe="").lower(),
+        "quote-path": quote(password),
+        "quote_plus": quote_plus(password),
+        "html": escape(password),
+        "basic": b64encode(pair).decode(),
+    }
+
+
+@pytest.mark.parametrize("password", HARD_PASSWORDS)
+@pytest.mark.parametrize("form", list(_forms("x")))
+async def test_every_form_of_the_password_is_masked_in_errormessage(
+    password: str, form: str
+) -> None:
+    echoed = _forms(password)[form]
+    body = json.dumps({"errorcode": 1401, "errormessage": f"bad login {echoed} !"})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            403, content=body.encode(), headers={"Content-Type": "application/json"}
+        )
+
+    client = NitroClient(BASE, USER, password, transport=httpx.MockTransport(handler))
+    with pytest.raises(AuthenticationError) as caught:
+        await client.login()
+    text = str(caught.value)
+    assert text.endswith("bad login ********** !"), text
+    for shown in _forms(password).values():
+        assert shown not in text
+    await client.close()
+
+
+@pytest.mark.parametrize("password", HARD_PASSWORDS)
+async def test_every_form_of_the_password_is_masked_in_a_redirect(password: str) -> None:
+    from urllib.parse import quote, quote_plus
+
+    for echoed in (quote(password, safe=""), quote_plus(password), quote(password)):
+        location = f"https://portal.test/login?user={USER}&pw={echoed}&next=/"
+
+        def handler(request: httpx.Request, location: str = location) -> httpx.Response:
+            return httpx.Response(302, headers={"Location": location})
+
+        client = NitroClient(BASE, USER, password, transport=httpx.MockTransport(handler))
+        with pytest.raises(ApplianceError) as caught:
+            await client.login()
+        text = str(caught.value)
+        assert "pw=**********&next=/" in text, text
+        assert echoed not in text
+        await client.close()
+
+
+async def test_masked_body_in_latin1() -> None:
+    password = "caf\u00e9-cr\u00e8me"
+    body = json.dumps({"errormessage": f"bad {password}"}, ensure_ascii=False)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            401,
+            content=body.encode("latin-1"),
+            headers={"Content-Type": "application/json; charset=iso-8859-1"},
+        )
+
+    client = NitroClient(BASE, USER, password, transport=httpx.MockTransport(handler))
+    with pytest.raises(AuthenticationError) as caught:
+        await client.login()
+    assert str(caught.value).endswith(": bad **********")
+    await client.close()
+
+
+# --------------------------------------------------------------------------- back-pressure
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "expected"),
+    [
+        (429, "120", 120.0),
+        (503, "7", 7.0),
+        (429, "100000", 300.0),
+        (503, None, None),
+        (429, "soon", None),
+    ],
+)
+async def test_throttling_answers_carry_retry_after(
+    status: int, header: str | None, expected: float | None
+) -> None:
+    fake = FakeAppliance()
+    headers = {"Retry-After": header} if header is not None else {}
+    fake.flows_answer = answer_with(
+        httpx.Response(status, json={"errorcode": 1503, "errormessage": "busy"}, headers=headers)
+    )
+    client = make_client(fake)
+    with pytest.raises(Throttled) as caught:
+        await client.fetch_flows()
+    assert caught.value.status == status
+    assert caught.value.retry_after == expected
+    if expected is not None:
+        assert str(caught.value).endswith(f"busy (asks to retry after {expected:g}s)")
+    await client.close()
+
+
+async def test_retry_after_as_an_http_date() -> None:
+    from email.utils import formatdate
+
+    fake = FakeAppliance()
+    fake.flows_answer = answer_with(
+        httpx.Response(429, headers={"Retry-After": formatdate(time.time() + 60, usegmt=True)})
+    )
+    client = make_client(fake)
+    with pytest.raises(Throttled) as caught:
+        await client.fetch_flows()
+    assert caught.value.retry_after is not None
+    assert 55 <= caught.value.retry_after <= 61
+    await client.close()
+
+
+def test_poll_backoff_honours_retry_after() -> None:
+    state = PollState(interval=2.0)
+    state.failed(ApplianceError(500))
+    assert state.delay() == 2.0
+    state.failed(Throttled(429, retry_after=120.0))
+    assert state.delay() == 120.0
+    state.failed(Throttled(503, retry_after=5000.0))
+    assert state.delay() == 300.0
+    # A short Retry-After never shortens the usual backoff.
+    state.failed(Throttled(503, retry_after=1.0))
+    assert state.delay() == 16.0  # 2 s doubled for the 4th failure
+    state.succeeded(at=0.0, latency=0.1)
+    assert state.delay() == 2.0
+
+
+# --------------------------------------------------------------------------- charsets
+
+
+async def test_body_in_a_declared_charset_is_decoded_as_declared() -> None:
+    fake = FakeAppliance()
+    row = {**FLOW, "application": "Caf\u00e9 r\u00e9seau", "service_name": "Z\u00fcrich"}
+    body = json.dumps({"flows": [row]}, ensure_ascii=False).encode("iso-8859-1")
+    fake.flows_answer = answer_with(
+        httpx.Response(
+            200, content=body, headers={"Content-Type": "application/json; charset=ISO-8859-1"}
+        )
+    )
+    async with make_client(fake) as client:
+        raw, parsed = await client.get_flows()
+    assert parsed.flows[0].application == "Caf\u00e9 r\u00e9seau"
+    assert parsed.flows[0].service_name == "Z\u00fcrich"
+    # Handed on (and recorded) in UTF-8, so a replay reads it without the header.
+    assert raw.body.decode("utf-8") == body.decode("iso-8859-1")
+    assert raw.content_type == "application/json; charset=utf-8"
+
+
+async def test_body_without_charset_or_in_utf8_is_untouched() -> None:
+    fake = FakeAppliance()
+    body = json.dumps({"flows": [{**FLOW, "application": "caf\u00e9"}]}, ensure_ascii=False)
+    for content_type in ("application/json", 'application/json; charset="UTF-8"'):
+        fake.flows_answer = answer_with(
+            httpx.Response(200, content=body.encode(), headers={"Content-Type": content_type})
+        )
+        async with make_client(fake) as client:
+            raw, parsed = await client.get_flows()
+        assert raw.body == body.encode()
+        assert parsed.flows[0].application == "caf\u00e9"
+
+
+async def test_body_invalid_in_its_declared_charset_is_unreadable() -> None:
+    fake = FakeAppliance()
+    fake.flows_answer = answer_with(
+        httpx.Response(
+            200,
+            content=b"\xff\xfe\x00",
+            headers={"Content-Type": "application/json; charset=shift_jis"},
+        )
+    )
+    client = make_client(fake)
+    with pytest.raises(UnreadableAnswer, match="not valid shift_jis text"):
+        await client.fetch_flows()
+    await client.close()
+
+
+# --------------------------------------------------------------------------- TLS and DNS messages
+
+
+def _ssl_error(reason: str) -> ssl.SSLError:
+    error = ssl.SSLError(1, f"[SSL: {reason}] alert")
+    error.reason = reason
+    return error
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (
+            _chained(httpx.ReadError(""), _ssl_error("TLSV13_ALERT_CERTIFICATE_REQUIRED")),
+            "appliance.test:443 asks for a client certificate",
+        ),
+        (
+            _chained(httpx.ConnectError(""), _ssl_error("SSLV3_ALERT_BAD_CERTIFICATE")),
+            "appliance.test:443 asks for a client certificate",
+        ),
+        (
+            httpx.RemoteProtocolError(
+                "illegal status line: bytearray(b'\\x15\\x03\\x01\\x00\\x02')"
+            ),
+            "appliance.test:443 answered in TLS: use an https:// address",
+        ),
+        (
+            _chained(
+                httpx.ConnectTimeout(""),
+                _chained(httpcore.ConnectTimeout(""), ResolveTimeout("appliance.test", 3.0)),
+            ),
+            "DNS lookup of appliance.test gave no answer within 5s (connect timeout)",
+        ),
+    ],
+)
+async def test_tls_and_dns_failures_say_what_happened(
+    failure: httpx.HTTPError, message: str
+) -> None:
+    client = make_client(raising(failure))
+    with pytest.raises(ConnectError) as caught:
+        await client.login()
+    assert str(caught.value).startswith(message), str(caught.value)
+    await client.close()
+
+
+async def test_plain_http_to_a_tls_port_gets_a_hint() -> None:
+    client = make_client(
+        raising(httpx.RemoteProtocolError("Server disconnected without sending a response.")),
+        base_url="http://appliance.test:443",
+    )
+    with pytest.raises(ConnectError, match="if it serves TLS on this port, use an https://"):
+        await client.login()
+    await client.close()
+    page = b"<html>400 The plain HTTP request was sent to HTTPS port</html>"
+    client = make_client(
+        answer_with(httpx.Response(400, content=page, headers={"Content-Type": "text/html"})),
+        base_url="http://appliance.test:443",
+    )
+    with pytest.raises(ApplianceError, match="it expects TLS on this port: use an https://"):
+        await client.login()
+    await client.close()
+
+
+async def test_a_given_transport_is_never_proxied(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "socks5h://127.0.0.1:9")
+    async with make_client(FakeAppliance()) as client:
+        assert client.proxy is None
+        _, parsed = await client.get_flows()
+    assert len(parsed.flows) == 2
+
+
+def test_default_verification_is_the_system_trust_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    import truststore
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    client = NitroClient(BASE, USER, PASSWORD, environ={})
+    pool = client._http._transport._pool  # type: ignore[attr-defined]
+    assert isinstance(pool._ssl_context, truststore.SSLContext)
+    assert isinstance(pool._network_backend, DeadlineBackend)
+
+
+def test_missing_socks_support_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "socksio", None)
+    environ = {"ALL_PROXY": "socks5h://127.0.0.1:1080"}
+    with pytest.raises(UsageError) as caught:
+        NitroClient(BASE, USER, PASSWORD, environ=environ)
+    assert str(caught.value) == (
+        "cannot use proxy socks5h://127.0.0.1:1080 (from ALL_PROXY):"
+        " SOCKS support is not installed (install httpx[socks])"
+    )
+    # An appliance that no_proxy exempts never needs it.
+    client = NitroClient(BASE, USER, PASSWORD, environ={**environ, "no_proxy": "*.test"})
+    assert client.proxy is None

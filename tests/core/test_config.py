@@ -715,3 +715,37 @@ def test_readable_file_without_a_password_gets_no_warning(tmp_path: Path) -> Non
 
 def test_missing_file_gets_no_warning(tmp_path: Path) -> None:
     assert permission_warning(tmp_path / "nope.toml") is None
+
+
+# --- proxies ------------------------------------------------------------------------------
+
+
+def test_profile_proxy_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        [profiles.jump]
+        proxy = "socks5h://127.0.0.1:1080"
+
+        [profiles.direct]
+        no_proxy = true
+        """,
+    )
+    config = load_config(path, {}, explicit=True)
+    assert config.profiles["jump"].proxy == "socks5h://127.0.0.1:1080"
+    assert config.profiles["direct"].no_proxy is True
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('proxy = "socks4://u:secret@h:1"', "socks4:// proxies are not supported"),
+        ('proxy = "gopher://h:1"', "unsupported scheme gopher://"),
+        ('proxy = "p:1"\nno_proxy = true', "contradict"),
+        ('no_proxy = "yes"', "profiles.lab.no_proxy"),
+    ],
+)
+def test_profile_proxy_mistakes(tmp_path: Path, text: str, reason: str) -> None:
+    path, message = load_error(tmp_path, "[profiles.lab]\n" + text + "\n")
+    assert message.startswith(f"{path} line "), message
+    assert reason in message and "secret" not in message

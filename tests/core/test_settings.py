@@ -445,3 +445,27 @@ def test_no_warning_for_a_private_file_or_one_without_a_password(
 ) -> None:
     config = write_config(tmp_path, text, mode=mode)
     assert resolve({}, environ, config, "lab").warnings == ()
+
+
+# --- proxies ----------------------------------------------------------------------------
+
+
+def test_proxy_settings_from_the_command_line_and_the_profile(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    config = write_config(tmp_path, '[profiles.jump]\nproxy = "socks5h://127.0.0.1:1080"\n')
+    settings = resolve({"demo": True}, environ, config, "jump").settings
+    assert (settings.proxy, settings.no_proxy) == ("socks5h://127.0.0.1:1080", False)
+    # --no-proxy on the command line beats the profile's proxy, and the reverse.
+    settings = resolve({"demo": True, "no_proxy": True}, environ, config, "jump").settings
+    assert (settings.proxy, settings.no_proxy) == (None, True)
+    config = write_config(tmp_path, "[profiles.direct]\nno_proxy = true\n")
+    settings = resolve({"demo": True, "proxy": "http://p:3128"}, environ, config, "direct")
+    assert (settings.settings.proxy, settings.settings.no_proxy) == ("http://p:3128", False)
+
+
+def test_contradictory_or_unusable_proxy_options(environ: dict[str, str]) -> None:
+    with pytest.raises(UsageError, match="--proxy and --no-proxy contradict"):
+        Settings(demo=True, proxy="http://p:1", no_proxy=True).check()
+    with pytest.raises(UsageError, match="socks4:// proxies are not supported"):
+        Settings(demo=True, proxy="socks4://p:1").check()

@@ -332,6 +332,8 @@ class DemoAppliance:
                 response = DemoResponse(
                     faults.status, {"Content-Type": faults.content_type}, faults.error_body
                 )
+            if faults.retry_after is not None:
+                response.headers["Retry-After"] = faults.retry_after
         elif faults.body is not None:
             response = DemoResponse(200, {"Content-Type": faults.content_type}, faults.body)
         else:

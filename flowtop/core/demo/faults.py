@@ -22,6 +22,8 @@ class Faults:
     """With ``status``: this raw body instead (``b""`` = an empty body)."""
     body: bytes | None = None
     """Answer flows requests with this raw body, status 200."""
+    retry_after: str | None = None
+    """With ``status``: a ``Retry-After`` header (seconds or an HTTP date)."""
     content_type: str = "application/json"
     """The Content-Type that goes with ``body`` or ``error_body``."""
     delay: float = 0.0
