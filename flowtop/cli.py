@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from flowtop import __version__
+from flowtop.core import glyphs
 from flowtop.core.batch import (
     FORMATS,
     render_csv,
@@ -25,6 +26,7 @@ from flowtop.core.columns import SortSpec, resolve_column
 from flowtop.core.config import ENV_CONFIG, parse_highlight_argument
 from flowtop.core.errors import FlowtopError, UsageError
 from flowtop.core.filter import compile_filter
+from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
 from flowtop.core.groups import GROUP_JSON_FIELDS, GROUPINGS, group_columns, resolve_grouping
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
@@ -51,6 +53,8 @@ environment:
   {ENV_URL}, {ENV_USER}, {ENV_PASSWORD}   appliance URL, user and password
   {ENV_CONFIG}                              config file (default: the XDG config path)
   NO_COLOR                                    no colours in the live view
+  LANG, LC_ALL, LC_CTYPE                      not UTF-8 (e.g. LANG=C): plain ASCII, as --ascii
+  COLUMNS                                     width of a --once table written to a pipe
 
 precedence: command line, then environment, then the profile, then the config file's
 [defaults], then built-in defaults.
@@ -68,6 +72,16 @@ def _finite_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _width(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more: {text!r}")
     return value
 
 
@@ -139,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     view.add_argument("--group-by", metavar="FIELD", help="sum flows per " + ", ".join(GROUPINGS))
     view.add_argument(
+        "--ascii", action="store_true", default=None,
+        help="draw plain ASCII (default when the locale is not UTF-8, e.g. LANG=C)",
+    )  # fmt: skip
+    view.add_argument(
         "--highlight", metavar="EXPR[@COLOUR]", action="append",
         help="colour matching flows (repeatable): 'pps>1000@red'; a final ! rings the bell",
     )  # fmt: skip
@@ -147,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--format", choices=FORMATS, default="table", help="output of --once (default table)"
     )
+    batch.add_argument(
+        "--width", type=_width, metavar="N",
+        help="--once table width; 0 for no limit (default: the terminal, else $COLUMNS, else 80)",
+    )  # fmt: skip
     recording = parser.add_argument_group("record and replay")
     recording.add_argument(
         "--record", metavar="FILE", help="append every poll to FILE (JSON lines; .gz compresses)"
@@ -226,6 +248,7 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
         "columns": columns,
         "highlight": highlight,
         "group_by": resolve_grouping(args.group_by).id if args.group_by else None,
+        "ascii": args.ascii,
         "record": args.record,
         "replay": args.replay,
         "speed": args.speed,
@@ -248,14 +271,46 @@ def settings_from_arguments(
     return settings
 
 
-def output_width(stream: TextIO) -> int:
-    """The terminal's width, or 80 columns when the output is piped."""
+def output_width(
+    stream: TextIO, requested: int | None = None, environ: dict[str, str] | None = None
+) -> int:
+    """The table's width: ``--width`` (0: no limit), the terminal's, ``$COLUMNS`` for a
+    pipe, else 80 columns."""
+    if requested is not None:
+        return requested
     try:
         if stream.isatty():
             return max(40, shutil.get_terminal_size((80, 24)).columns)
     except (AttributeError, ValueError, OSError):
         pass
+    env = os.environ if environ is None else environ
+    columns = env.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return max(40, int(columns))
     return 80
+
+
+def use_ascii(settings: Settings, stream: TextIO | None = None) -> bool:
+    """Plain ASCII: asked for (``--ascii``, the profile), or the locale (or, for one-shot
+    output, the output's encoding) is not UTF-8.  A profile's ``ascii = false`` insists
+    on Unicode."""
+    if settings.ascii is not None:
+        return settings.ascii
+    if not locale_is_utf8():
+        return True
+    return stream is not None and not encoding_is_utf(getattr(stream, "encoding", None))
+
+
+def write_output(stream: TextIO, text: str) -> None:
+    """Write ``text``; what the stream's encoding cannot show becomes ``?``."""
+    encoding = getattr(stream, "encoding", None)
+    if encoding and not encoding_is_utf(encoding):
+        try:
+            text = text.encode(encoding, errors="replace").decode(encoding)
+        except LookupError:
+            pass
+    stream.write(text)
+    stream.flush()
 
 
 async def run_once(
@@ -278,14 +333,14 @@ async def run_once(
         result = view.compute_groups(store.records.values(), grouping, chosen, sort)
         records = [row.to_json_dict() for row in result.rows]
         if output_format == "json":
-            return render_records_json(records)
+            return render_records_json(records, ascii_only=glyphs.current().ascii)
         if output_format == "csv":
             return render_records_csv(records, GROUP_JSON_FIELDS)
         return render_table(result.rows, group_columns(grouping), width)
     result = view.compute(store.records.values(), chosen, sort)
     flows = [row.flow for row in result.rows]
     if output_format == "json":
-        return render_json(flows)
+        return render_json(flows, ascii_only=glyphs.current().ascii)
     if output_format == "csv":
         return render_csv(flows)
     return render_table(result.rows, view.columns, width)
@@ -357,6 +412,7 @@ def run_tui(settings: Settings) -> int:
         group_by=settings.group_by,
         highlights=settings.highlight,
         recorder=recorder,
+        ascii_only=use_ascii(settings),
     )
     app.run()
     return app.return_code or 0
@@ -381,11 +437,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _refuse_password_argument(arguments)
         args = build_parser().parse_args(arguments)
         settings = settings_from_arguments(args)
+        if args.width is not None and not args.once:
+            raise UsageError("--width goes with --once")
         if args.once:
-            width = output_width(sys.stdout)
-            text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            previous = glyphs.current()
+            glyphs.select(use_ascii(settings, sys.stdout))
+            try:
+                width = output_width(sys.stdout, args.width)
+                text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
+            finally:
+                glyphs.select(previous.ascii)
+            write_output(sys.stdout, text)
             return 0
         if args.headless:
             return asyncio.run(run_headless(settings, args.count, args.duration))

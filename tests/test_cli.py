@@ -25,6 +25,7 @@ from rich.cells import cell_len
 
 import flowtop
 from flowtop.cli import build_parser, main, settings_from_arguments
+from flowtop.core.batch import CSV_FIELDS
 from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
 from flowtop.core.demo.faults import Faults
 from flowtop.core.demo.server import DemoServer
@@ -355,10 +356,10 @@ def test_csv_has_a_header_of_the_api_fields_and_the_same_rows_as_json(
     result = run_cli(capsys, *connect(server), "--once", "--format", "csv")
     assert result.code == 0, result.err
     rows = list(csv.reader(io.StringIO(result.out)))
-    assert rows[0] == list(API_FIELDS)
+    assert rows[0] == list(CSV_FIELDS)
     assert len(rows) == 1 + 100
     for row, flow in zip(rows[1:], flows, strict=True):
-        expected = ["" if flow[name] is None else str(flow[name]) for name in API_FIELDS]
+        expected = ["" if flow[name] is None else str(flow[name]) for name in CSV_FIELDS]
         assert row == expected
 
 

@@ -52,7 +52,7 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("g", "group by: application, path, service, DSCP, hosts, direction, none"),
             ("e", "events: failovers, path changes, new and ended flows"),
-            ("ctrl+s", "export the view as shown to CSV or JSON"),
+            ("x, ctrl+s", "export the view as shown to CSV or JSON"),
             ("[ / ]", "replay: step back / forward one poll"),
         ),
     ),

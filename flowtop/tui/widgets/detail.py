@@ -13,9 +13,11 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
 
+from flowtop.core import glyphs
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
-from flowtop.core.units import format_age, format_bytes, format_count, format_kbps
+from flowtop.core.units import format_age, format_bytes, format_count, format_rate
+from flowtop.tui.ascii import GlyphSparkline
 
 # (section title, [(label, field, formatter)]); formatter None shows the value as text.
 _SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = (
@@ -46,9 +48,9 @@ _SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = (
         (
             ("DSCP", "ip_dscp", None),
             ("Class type", "class_type", None),
-            ("vpathclass", "vpathclass", None),
-            ("rule_id", "rule_id", None),
-            ("app_rule_id", "app_rule_id", None),
+            ("Path class ID", "vpathclass", None),
+            ("Rule ID", "rule_id", None),
+            ("App rule ID", "app_rule_id", None),
         ),
     ),
     (
@@ -67,7 +69,7 @@ _SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = (
             ("pps", "pps", "count"),
             ("Rate", "customer_kbps", "kbps"),
             ("IPsec overhead", "ipsec_overhead_kbps", "kbps"),
-            ("VP overhead", "virtual_path_overhead_kbps", "kbps"),
+            ("Path overhead", "virtual_path_overhead_kbps", "kbps"),
         ),
     ),
 )
@@ -81,32 +83,55 @@ def _exact(value: Any) -> str:
     return str(value)
 
 
+# Shown for an empty path (a passthrough flow), as the path groups call it.
+NO_PATH = "(none)"
+# The unit of the exact value, where the human one says it differently.
+_EXACT_UNITS = {"kbps": " kbps", "bytes": " bytes"}
+
+
+# Fields whose API name is not just the label's words: it is shown beside the label,
+# so what the pane says can be found in the API reference and the filter.
+_API_NAME_SHOWN = frozenset(
+    {"vpathclass", "rule_id", "app_rule_id", "ipp", "hitcount", "customer_kbps", "ip_dscp"}
+)
+
+
+def _label(label: str, name: str) -> Text:
+    """A readable label, with the API's field name beside it where that reads differently."""
+    text = Text(label)
+    if name in _API_NAME_SHOWN:
+        text.append(f" ({name})", "italic")
+    return text
+
+
 def _shown(flow: Flow, name: str, kind: str | None) -> Text:
     value = getattr(flow, name)
+    missing = glyphs.current().missing
     if kind == "protocol":
-        return Text(f"{flow.protocol} ({flow.ipp})" if flow.ipp is not None else "—", "bold")
-    if value is None:
+        return Text(f"{flow.protocol} ({flow.ipp})" if flow.ipp is not None else missing, "bold")
+    if value is None or (name == "path" and value == ""):
         raw = flow.unparsed.get(name)
         if raw is not None:
             return Text(f"unreadable: {strip_control(repr(raw))[:60]}", "italic red")
-        return Text("—", "dim")
+        return Text(NO_PATH if name == "path" else missing, "dim")
     if kind is None:
         return Text(str(value))
     human = {
         "bytes": format_bytes,
         "count": format_count,
-        "kbps": format_kbps,
+        "kbps": format_rate,
         "age": format_age,
     }[kind](value)
     text = Text(human, "bold")
-    if kind != "age" and human != _exact(value):
-        text.append(f"  ({_exact(value)})", "dim")
+    exact = _exact(value)
+    if kind != "age" and value != 0 and human not in (exact, exact + _EXACT_UNITS.get(kind, "")):
+        text.append(f"  ({exact}{_EXACT_UNITS.get(kind, '')})", "dim")
     return text
 
 
 def _stats_line(label: str, stats: SeriesStats, formatter: Any) -> Text:
     def shown(value: float | None) -> str:
-        return "—" if value is None else formatter(value)
+        return glyphs.current().missing if value is None else formatter(value)
 
     text = Text(f"{label} ", "bold")
     text.append(f"now {shown(stats.current)}  ")
@@ -124,7 +149,7 @@ def flow_fields_table(flow: Flow) -> Table:
     for title, fields in _SECTIONS:
         table.add_row(Text(title, "bold"), Text(""))
         for label, name, kind in fields:
-            table.add_row(Text(label), _shown(flow, name, kind))
+            table.add_row(_label(label, name), _shown(flow, name, kind))
     extras = flow.extras
     if extras:
         table.add_row(Text("Other fields", "bold"), Text(""))
@@ -143,7 +168,7 @@ def _timeline(record: FlowRecord, now: float) -> Text:
         ago = format_age(max(0.0, now - change.at) * 1000)
         text.append(f"{stamp} ({ago} ago)  ", "dim")
         text.append(change.old)
-        text.append(" → ", "bold yellow")
+        text.append(glyphs.current().arrow, "bold yellow")
         text.append(change.new)
         text.append("\n")
     text.rstrip()
@@ -167,9 +192,9 @@ class DetailPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(Text("No flow selected", "dim"), id="detail-title", classes="detail-title")
         yield Static("", id="pps-label")
-        yield Sparkline([], id="pps-spark")
+        yield GlyphSparkline([], id="pps-spark")
         yield Static("", id="kbps-label")
-        yield Sparkline([], id="kbps-spark")
+        yield GlyphSparkline([], id="kbps-spark")
         yield Static(Text("Path timeline"), classes="detail-heading")
         yield Static("", id="timeline")
         yield Static("", id="fields")
@@ -185,7 +210,7 @@ class DetailPane(VerticalScroll):
             return
         flow = record.flow
         heading = Text(
-            f"{format_endpoint(flow.src_ip, flow.src_port)} → "
+            f"{format_endpoint(flow.src_ip, flow.src_port)}{glyphs.current().arrow}"
             f"{format_endpoint(flow.dest_ip, flow.dest_port)} {flow.protocol}",
             "bold",
         )
@@ -200,7 +225,7 @@ class DetailPane(VerticalScroll):
             _stats_line("pps ", SeriesStats.of(pps), format_count)
         )
         self.query_one("#kbps-label", Static).update(
-            _stats_line("Rate", SeriesStats.of(kbps), format_kbps)
+            _stats_line("Rate", SeriesStats.of(kbps), format_rate)
         )
         self.query_one("#pps-spark", Sparkline).data = _finite(pps)
         self.query_one("#kbps-spark", Sparkline).data = _finite(kbps)
