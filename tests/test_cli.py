@@ -995,3 +995,81 @@ def test_failures_of_a_real_process_are_one_line_without_traceback(
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("flowtop: ")
+
+
+def _locale_process(
+    server: DemoServer, environ: dict[str, str], *argv: str
+) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONIO"))}
+    env.pop("PYTHONUTF8", None)
+    env.pop("COLUMNS", None)
+    env.update(environ)
+    return subprocess.run(
+        [sys.executable, "-m", "flowtop", *connect(server), "--once", *argv],
+        capture_output=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_once_under_a_c_locale_is_pure_ascii(server: DemoServer, faults: Faults, fmt: str) -> None:
+    faults.hostile_text = True  # emoji, CJK, Arabic, zero-width characters
+    done = _locale_process(server, {"LC_ALL": "C", "LANG": "C"}, "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.isascii()
+    text = done.stdout.decode("ascii")
+    if fmt == "json":
+        # Escaped, not lost: the same JSON in ASCII.
+        assert any("\u4f1a" in (f["application"] or "") for f in json.loads(text))
+    else:
+        assert "Source" in text and "\u2026" not in text
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_once_to_a_latin1_output_replaces_what_it_cannot_show(
+    server: DemoServer, faults: Faults, fmt: str
+) -> None:
+    faults.hostile_text = True
+    done = _locale_process(
+        server, {"LANG": "C.UTF-8", "PYTHONIOENCODING": "iso-8859-1"}, "--format", fmt
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""
+    text = done.stdout.decode("iso-8859-1")
+    assert "src_ip" in text or "Source" in text
+
+
+def test_ascii_flag_draws_ascii_and_leaves_unicode_for_later_runs(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, faults: Faults
+) -> None:
+    faults.hostile_text = True
+    result = run_cli(capsys, *connect(server), "--once", "--ascii", "--width", "100")
+    assert result.code == 0, result.err
+    assert result.out.isascii() and "~" in result.out
+    again = run_cli(capsys, *connect(server), "--once", "--width", "100")
+    assert "\u2026" in again.out
+
+
+def test_once_table_to_a_pipe_honours_columns_and_width(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = run_cli(capsys, *connect(server), "--once")
+    assert wide.code == 0, wide.err
+    header = wide.out.splitlines()[0]
+    assert "Path" in header and "Age" in header
+    assert max(len(line) for line in wide.out.splitlines()) <= 200
+    monkeypatch.delenv("COLUMNS")
+    narrow = run_cli(capsys, *connect(server), "--once")
+    assert "Path" not in narrow.out.splitlines()[0]
+    unlimited = run_cli(capsys, *connect(server), "--once", "--width", "0")
+    assert "\u2026" not in unlimited.out and "DSCP" in unlimited.out.splitlines()[0]
+    chosen = run_cli(capsys, *connect(server), "--once", "--width", "150")
+    assert "Path" in chosen.out.splitlines()[0]
+
+
+def test_width_goes_with_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_one_line_failure(run_cli(capsys, "--demo", "--width", "100"), 2)
+    assert_one_line_failure(run_cli(capsys, "--demo", "--once", "--width", "-1"), 2)

@@ -185,8 +185,8 @@ def _ascii_char(char: str) -> str:
         return " " if "LOWER" in name else "#"
     decomposed = unicodedata.normalize("NFKD", char)
     plain = "".join(c for c in decomposed if c.isascii() and c.isprintable())
-    if plain and cell_len(plain) == width:
-        return plain
+    if plain and cell_len(plain) <= width:
+        return plain + " " * (width - cell_len(plain))  # a full-width letter: letter, space
     return "?" * width
 
 

@@ -59,6 +59,10 @@ def _source(app: FlowTopApp) -> PinnedDemoSource:
     return source
 
 
+def _ascii_app() -> FlowTopApp:
+    return _app(ascii_only=True)
+
+
 async def _loaded(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, FlowTopApp)
@@ -134,5 +138,12 @@ SCENES: dict[str, Scene] = {
         ),
         Scene("error", "The appliance answers 503: data kept, stale", (120, 30), _app, _error),
         Scene("help", "Every key", (100, 40), _app, _help),
+        Scene(
+            "ascii",
+            "A terminal that is not UTF-8 (LANG=C): plain ASCII, detail pane included",
+            (200, 50),
+            _ascii_app,
+            _detail,
+        ),
     )
 }

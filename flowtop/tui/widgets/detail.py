@@ -16,7 +16,8 @@ from textual.widgets import Sparkline, Static
 from flowtop.core import glyphs
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
-from flowtop.core.units import format_age, format_bytes, format_count, format_rate
+from flowtop.core.columns import RATE_TITLE
+from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_rate
 from flowtop.tui.ascii import GlyphSparkline
 
 # (section title, [(label, field, formatter)]); formatter None shows the value as text.
@@ -222,10 +223,10 @@ class DetailPane(VerticalScroll):
         pps = record.pps.values()
         kbps = record.kbps.values()
         self.query_one("#pps-label", Static).update(
-            _stats_line("pps ", SeriesStats.of(pps), format_count)
+            _stats_line("pps  ", SeriesStats.of(pps), format_count)
         )
         self.query_one("#kbps-label", Static).update(
-            _stats_line("Rate", SeriesStats.of(kbps), format_rate)
+            _stats_line(RATE_TITLE, SeriesStats.of(kbps), format_kbps)
         )
         self.query_one("#pps-spark", Sparkline).data = _finite(pps)
         self.query_one("#kbps-spark", Sparkline).data = _finite(kbps)
