@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from flowtop.core.batch import CSV_FIELDS
 from flowtop.core.errors import FlowtopError
 from flowtop.core.export import ExportError, export_name, export_rows
-from flowtop.core.batch import CSV_FIELDS
 from flowtop.core.model import API_FIELDS, Flow
 from tests.core.factories import flow
 

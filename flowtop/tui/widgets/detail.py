@@ -14,9 +14,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from flowtop.core import glyphs
+from flowtop.core.columns import RATE_TITLE
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
-from flowtop.core.columns import RATE_TITLE
 from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_rate
 from flowtop.tui.ascii import GlyphSparkline
 
