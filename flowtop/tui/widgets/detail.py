@@ -125,7 +125,9 @@ def _shown(flow: Flow, name: str, kind: str | None) -> Text:
     }[kind](value)
     text = Text(human, "bold")
     exact = _exact(value)
-    if kind != "age" and value != 0 and human not in (exact, exact + _EXACT_UNITS.get(kind, "")):
+    # The exact value, when the human one rounded it: 21.0 Mb/s  (21,000 kbps).
+    rounded = human != exact and not (kind == "kbps" and human.endswith(" kb/s"))
+    if kind != "age" and value != 0 and rounded:
         text.append(f"  ({exact}{_EXACT_UNITS.get(kind, '')})", "dim")
     return text
 
