@@ -59,6 +59,7 @@ from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from flowtop.core import glyphs
 from flowtop.core.errors import FilterError
 from flowtop.core.model import (
     ADDRESS_FIELDS,
@@ -266,7 +267,7 @@ def _negate(predicate: Predicate) -> Predicate:
 def _show(text: str) -> str:
     """User text made safe for a one-line message: short, no control characters."""
     if len(text) > _SHOWN_CHARS:
-        text = text[: _SHOWN_CHARS - 1] + "…"
+        text = text[: _SHOWN_CHARS - 1] + glyphs.current().ellipsis
     if text.isprintable():
         return text
     return "".join(
