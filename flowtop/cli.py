@@ -412,7 +412,9 @@ def run_tui(settings: Settings) -> int:
         group_by=settings.group_by,
         highlights=settings.highlight,
         recorder=recorder,
-        ascii_only=use_ascii(settings),
+        # Textual writes the screen to stderr, in its encoding (backslash-escaping what
+        # that cannot show): a stderr that is not UTF-8 gets ASCII too.
+        ascii_only=use_ascii(settings, sys.__stderr__),
     )
     app.run()
     return app.return_code or 0

@@ -1073,3 +1073,20 @@ def test_once_table_to_a_pipe_honours_columns_and_width(
 def test_width_goes_with_once(capsys: pytest.CaptureFixture[str]) -> None:
     assert_one_line_failure(run_cli(capsys, "--demo", "--width", "100"), 2)
     assert_one_line_failure(run_cli(capsys, "--demo", "--once", "--width", "-1"), 2)
+
+
+def test_ascii_is_chosen_by_setting_then_locale_then_the_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowtop.cli import use_ascii
+    from flowtop.core.settings import Settings
+
+    latin1 = io.TextIOWrapper(io.BytesIO(), encoding="iso-8859-1")
+    utf8 = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr("flowtop.cli.locale_is_utf8", lambda: True)
+    assert use_ascii(Settings(demo=True), utf8) is False
+    assert use_ascii(Settings(demo=True), latin1) is True  # the TUI's stderr, --once's stdout
+    assert use_ascii(Settings(demo=True, ascii=True), utf8) is True
+    monkeypatch.setattr("flowtop.cli.locale_is_utf8", lambda: False)
+    assert use_ascii(Settings(demo=True), utf8) is True
+    assert use_ascii(Settings(demo=True, ascii=False), latin1) is False
