@@ -15,6 +15,7 @@ from flowtop import __version__
 from flowtop.core import glyphs
 from flowtop.core.batch import (
     FORMATS,
+    dropped_columns,
     render_csv,
     render_json,
     render_records_csv,
@@ -22,7 +23,7 @@ from flowtop.core.batch import (
     render_table,
 )
 from flowtop.core.client import MAX_STATS_CHOICES
-from flowtop.core.columns import SortSpec, resolve_column
+from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec, resolve_column
 from flowtop.core.config import ENV_CONFIG, parse_highlight_argument
 from flowtop.core.errors import FlowtopError, UsageError
 from flowtop.core.filter import compile_filter
@@ -314,9 +315,16 @@ def write_output(stream: TextIO, text: str) -> None:
 
 
 async def run_once(
-    settings: Settings, output_format: str, width: int, group_by: str | None = None
+    settings: Settings,
+    output_format: str,
+    width: int,
+    group_by: str | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """One snapshot, filtered, sorted and maybe grouped, in the chosen format."""
+    """One snapshot, filtered, sorted and maybe grouped, in the chosen format.
+
+    ``notes`` gets what the user should hear of (chosen columns the width leaves out).
+    """
     predicate = compile_filter(settings.filter)
     sort = SortSpec.parse(settings.sort)
     grouping = resolve_grouping(group_by) if group_by else None
@@ -343,6 +351,12 @@ async def run_once(
         return render_json(flows, ascii_only=glyphs.current().ascii)
     if output_format == "csv":
         return render_csv(flows)
+    if notes is not None and tuple(settings.columns) != tuple(DEFAULT_COLUMNS):
+        dropped = dropped_columns(result.rows, view.columns, width)
+        if dropped:
+            notes.append(
+                f"too narrow for column(s) {', '.join(dropped)}: use --width N (0: no limit)"
+            )
     return render_table(result.rows, view.columns, width)
 
 
@@ -446,10 +460,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             glyphs.select(use_ascii(settings, sys.stdout))
             try:
                 width = output_width(sys.stdout, args.width)
-                text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
+                notes: list[str] = []
+                text = asyncio.run(run_once(settings, args.format, width, settings.group_by, notes))
             finally:
                 glyphs.select(previous.ascii)
             write_output(sys.stdout, text)
+            for note in notes:
+                sys.stderr.write(f"flowtop: note: {note}\n")
             return 0
         if args.headless:
             return asyncio.run(run_headless(settings, args.count, args.duration))

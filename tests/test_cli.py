@@ -1090,3 +1090,17 @@ def test_ascii_is_chosen_by_setting_then_locale_then_the_stream(
     monkeypatch.setattr("flowtop.cli.locale_is_utf8", lambda: False)
     assert use_ascii(Settings(demo=True), utf8) is True
     assert use_ascii(Settings(demo=True, ascii=False), latin1) is False
+
+
+def test_once_says_which_chosen_columns_the_width_leaves_out(
+    capsys: pytest.CaptureFixture[str], server: DemoServer
+) -> None:
+    chosen = "src,dst,app,path,service,dscp,rule,class"
+    narrow = run_cli(capsys, *connect(server), "--once", "--columns", chosen, "--width", "80")
+    assert narrow.code == 0
+    assert narrow.err.startswith("flowtop: note: too narrow for column(s) ")
+    assert "class" in narrow.err and "--width" in narrow.err
+    wide = run_cli(capsys, *connect(server), "--once", "--columns", chosen, "--width", "0")
+    assert wide.code == 0 and wide.err == ""
+    default = run_cli(capsys, *connect(server), "--once", "--width", "80")
+    assert default.err == ""  # the default columns thin out by design

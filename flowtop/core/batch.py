@@ -76,16 +76,25 @@ def _fit(text: str, width: int, right: bool) -> str:
     return padding + text if right else text + padding
 
 
+def _longest(rows: Sequence[Row], columns: Sequence[Column]) -> list[int]:
+    return [
+        max((cell_len(row.cells[i]) for row in rows if i < len(row.cells)), default=0)
+        for i in range(len(columns))
+    ]
+
+
+def dropped_columns(rows: Sequence[Row], columns: Sequence[Column], width: int) -> list[str]:
+    """The ids of the columns :func:`render_table` leaves out at this width."""
+    kept = {id(column) for column, _ in fit_columns(columns, width, _longest(rows, columns))}
+    return [column.id for column in columns if id(column) not in kept]
+
+
 def render_table(rows: Sequence[Row], columns: Sequence[Column], width: int) -> str:
     """A plain aligned table, like ``top -b``: no colour, nothing but text.
 
     ``width`` 0 means no limit.  With the ASCII glyph set every character is ASCII.
     """
-    longest = [
-        max((cell_len(row.cells[i]) for row in rows if i < len(row.cells)), default=0)
-        for i in range(len(columns))
-    ]
-    layout = fit_columns(columns, width, longest)
+    layout = fit_columns(columns, width, _longest(rows, columns))
     positions = [columns.index(column) for column, _ in layout]
     gap = " " * _GAP
     lines = [gap.join(_fit(c.title, w, c.numeric) for c, w in layout).rstrip()]
