@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from flowtop import __version__
+from flowtop.core import glyphs
 from flowtop.core.batch import (
     FORMATS,
+    dropped_columns,
     render_csv,
     render_json,
     render_records_csv,
@@ -21,10 +23,11 @@ from flowtop.core.batch import (
     render_table,
 )
 from flowtop.core.client import MAX_STATS_CHOICES
-from flowtop.core.columns import SortSpec, resolve_column
+from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec, resolve_column
 from flowtop.core.config import ENV_CONFIG, parse_highlight_argument
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.filter import FlowFilter, compile_filter
+from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
 from flowtop.core.groups import (
     GROUP_JSON_FIELDS,
     GROUPINGS,
@@ -60,6 +63,8 @@ environment:
   NO_COLOR                                    no colours in the live view
   https_proxy, http_proxy, all_proxy, no_proxy  proxies, as curl reads them
   SSL_CERT_FILE, SSL_CERT_DIR                 more CAs to trust besides the system store
+  LANG, LC_ALL, LC_CTYPE                      not UTF-8 (e.g. LANG=C): plain ASCII, as --ascii
+  COLUMNS                                     width of a --once table written to a pipe
 
 precedence: command line, then environment, then the profile, then the config file's
 [defaults], then built-in defaults.
@@ -77,6 +82,16 @@ def _finite_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _width(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more: {text!r}")
     return value
 
 
@@ -156,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     view.add_argument("--group-by", metavar="FIELD", help="sum flows per " + ", ".join(GROUPINGS))
     view.add_argument(
+        "--ascii", action="store_true", default=None,
+        help="draw plain ASCII (default when the locale is not UTF-8, e.g. LANG=C)",
+    )  # fmt: skip
+    view.add_argument(
         "--highlight", metavar="EXPR[@COLOUR]", action="append",
         help="colour matching flows (repeatable): 'pps>1000@red'; a final ! rings the bell",
     )  # fmt: skip
@@ -164,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--format", choices=FORMATS, default="table", help="output of --once (default table)"
     )
+    batch.add_argument(
+        "--width", type=_width, metavar="N",
+        help="--once table width; 0 for no limit (default: the terminal, else $COLUMNS, else 80)",
+    )  # fmt: skip
     recording = parser.add_argument_group("record and replay")
     recording.add_argument(
         "--record", metavar="FILE", help="append every poll to FILE (JSON lines; .gz compresses)"
@@ -245,6 +268,7 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
         "columns": columns,
         "highlight": highlight,
         "group_by": resolve_grouping(args.group_by).id if args.group_by else None,
+        "ascii": args.ascii,
         "record": args.record,
         "replay": args.replay,
         "speed": args.speed,
@@ -267,13 +291,22 @@ def settings_from_arguments(
     return settings
 
 
-def output_width(stream: TextIO) -> int:
-    """The terminal's width, or 80 columns when the output is piped."""
+def output_width(
+    stream: TextIO, requested: int | None = None, environ: dict[str, str] | None = None
+) -> int:
+    """The table's width: ``--width`` (0: no limit), the terminal's, ``$COLUMNS`` for a
+    pipe, else 80 columns."""
+    if requested is not None:
+        return requested
     try:
         if stream.isatty():
             return max(40, shutil.get_terminal_size((80, 24)).columns)
     except (AttributeError, ValueError, OSError):
         pass
+    env = os.environ if environ is None else environ
+    columns = env.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return max(40, int(columns))
     return 80
 
 
@@ -288,10 +321,40 @@ def capped_note(capped: int, *, grouped: bool = False) -> str:
     return note + "\n"
 
 
+def use_ascii(settings: Settings, stream: TextIO | None = None) -> bool:
+    """Plain ASCII: asked for (``--ascii``, the profile), or the locale (or, for one-shot
+    output, the output's encoding) is not UTF-8.  A profile's ``ascii = false`` insists
+    on Unicode."""
+    if settings.ascii is not None:
+        return settings.ascii
+    if not locale_is_utf8():
+        return True
+    return stream is not None and not encoding_is_utf(getattr(stream, "encoding", None))
+
+
+def write_output(stream: TextIO, text: str) -> None:
+    """Write ``text``; what the stream's encoding cannot show becomes ``?``."""
+    encoding = getattr(stream, "encoding", None)
+    if encoding and not encoding_is_utf(encoding):
+        try:
+            text = text.encode(encoding, errors="replace").decode(encoding)
+        except LookupError:
+            pass
+    stream.write(text)
+    stream.flush()
+
+
 async def run_once(
-    settings: Settings, output_format: str, width: int, group_by: str | None = None
+    settings: Settings,
+    output_format: str,
+    width: int,
+    group_by: str | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """One snapshot, filtered, sorted and maybe grouped, in the chosen format."""
+    """One snapshot, filtered, sorted and maybe grouped, in the chosen format.
+
+    ``notes`` gets what the user should hear of (chosen columns the width leaves out).
+    """
     predicate = compile_filter(settings.filter)
     sort = SortSpec.parse(settings.sort)
     grouping = resolve_grouping(group_by) if group_by else None
@@ -302,7 +365,7 @@ async def run_once(
         await source.close()
     store = FlowStore(history=1)
     store.apply(snapshot.flows, snapshot.received_at)
-    output = _render_once(store, settings, output_format, width, predicate, sort, grouping)
+    output = _render_once(store, settings, output_format, width, predicate, sort, grouping, notes)
     capped = snapshot.capped(settings.max_stats)
     if capped is not None and output_format == "table":
         # For the person reading the table, once it could be drawn; JSON and CSV stay
@@ -319,6 +382,7 @@ def _render_once(
     predicate: FlowFilter,
     sort: SortSpec,
     grouping: Grouping | None,
+    notes: list[str] | None,
 ) -> str:
     view = FlowView(settings.columns)
     chosen = None if predicate.is_empty else predicate
@@ -326,16 +390,22 @@ def _render_once(
         result = view.compute_groups(store.records.values(), grouping, chosen, sort)
         records = [row.to_json_dict() for row in result.rows]
         if output_format == "json":
-            return render_records_json(records)
+            return render_records_json(records, ascii_only=glyphs.current().ascii)
         if output_format == "csv":
             return render_records_csv(records, GROUP_JSON_FIELDS)
         return render_table(result.rows, group_columns(grouping), width)
     result = view.compute(store.records.values(), chosen, sort)
     flows = [row.flow for row in result.rows]
     if output_format == "json":
-        return render_json(flows)
+        return render_json(flows, ascii_only=glyphs.current().ascii)
     if output_format == "csv":
         return render_csv(flows)
+    if notes is not None and tuple(settings.columns) != tuple(DEFAULT_COLUMNS):
+        dropped = dropped_columns(result.rows, view.columns, width)
+        if dropped:
+            notes.append(
+                f"too narrow for column(s) {', '.join(dropped)}: use --width N (0: no limit)"
+            )
     return render_table(result.rows, view.columns, width)
 
 
@@ -447,6 +517,9 @@ def run_tui(settings: Settings) -> int:
         group_by=settings.group_by,
         highlights=settings.highlight,
         recorder=recorder,
+        # Textual writes the screen to stderr, in its encoding (backslash-escaping what
+        # that cannot show): a stderr that is not UTF-8 gets ASCII too.
+        ascii_only=use_ascii(settings, sys.__stderr__),
     )
     app.run()
     return app.return_code or 0
@@ -473,14 +546,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (args.once or args.headless):
             require_terminal()
         settings = settings_from_arguments(args)
+        if args.width is not None and not args.once:
+            raise UsageError("--width goes with --once")
         if args.once:
-            width = output_width(sys.stdout)
+            previous = glyphs.current()
+            glyphs.select(use_ascii(settings, sys.stdout))
             try:
-                text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
+                width = output_width(sys.stdout, args.width)
+                notes: list[str] = []
+                text = asyncio.run(run_once(settings, args.format, width, settings.group_by, notes))
             except ANSWER_FAILURES as error:
                 raise answer_failure(error) from None
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            finally:
+                glyphs.select(previous.ascii)
+            write_output(sys.stdout, text)
+            for note in notes:
+                sys.stderr.write(f"flowtop: note: {note}\n")
             return 0
         if args.headless:
             return asyncio.run(run_headless(settings, args.count, args.duration))

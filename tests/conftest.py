@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
+
+from flowtop.core import glyphs
 
 
 @pytest.fixture
@@ -25,3 +28,12 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def certificate_authority() -> trustme.CA:
     """A CA made for the test run; its certificates serve the demo over HTTPS."""
     return trustme.CA()
+
+
+@pytest.fixture(autouse=True)
+def unicode_glyphs() -> Iterator[None]:
+    """Every test starts with the Unicode glyph set: an app in ASCII mode selects the
+    ASCII set for the process, and tests share processes."""
+    glyphs.select(False)
+    yield
+    glyphs.select(False)

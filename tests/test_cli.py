@@ -25,6 +25,7 @@ from rich.cells import cell_len
 
 import flowtop
 from flowtop.cli import build_parser, main, settings_from_arguments
+from flowtop.core.batch import CSV_FIELDS
 from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
 from flowtop.core.demo.faults import Faults
 from flowtop.core.demo.server import DemoServer
@@ -355,10 +356,10 @@ def test_csv_has_a_header_of_the_api_fields_and_the_same_rows_as_json(
     result = run_cli(capsys, *connect(server), "--once", "--format", "csv")
     assert result.code == 0, result.err
     rows = list(csv.reader(io.StringIO(result.out)))
-    assert rows[0] == list(API_FIELDS)
+    assert rows[0] == list(CSV_FIELDS)
     assert len(rows) == 1 + 100
     for row, flow in zip(rows[1:], flows, strict=True):
-        expected = ["" if flow[name] is None else str(flow[name]) for name in API_FIELDS]
+        expected = ["" if flow[name] is None else str(flow[name]) for name in CSV_FIELDS]
         assert row == expected
 
 
@@ -1024,3 +1025,118 @@ def test_tls_trusts_a_ca_from_ssl_cert_file(
         )
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == 100
+
+
+def _locale_process(
+    server: DemoServer, environ: dict[str, str], *argv: str
+) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONIO"))}
+    env.pop("PYTHONUTF8", None)
+    env.pop("COLUMNS", None)
+    env.update(environ)
+    return subprocess.run(
+        [sys.executable, "-m", "flowtop", *connect(server), "--once", *argv],
+        capture_output=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_once_under_a_c_locale_is_pure_ascii(server: DemoServer, faults: Faults, fmt: str) -> None:
+    faults.hostile_text = True  # emoji, CJK, Arabic, zero-width characters
+    done = _locale_process(server, {"LC_ALL": "C", "LANG": "C"}, "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.isascii()
+    text = done.stdout.decode("ascii")
+    if fmt == "json":
+        # Escaped, not lost: the same JSON in ASCII.
+        assert any("\u4f1a" in (f["application"] or "") for f in json.loads(text))
+    else:
+        assert "Source" in text and "\u2026" not in text
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_once_to_a_latin1_output_replaces_what_it_cannot_show(
+    server: DemoServer, faults: Faults, fmt: str
+) -> None:
+    faults.hostile_text = True
+    done = _locale_process(
+        server, {"LANG": "C.UTF-8", "PYTHONIOENCODING": "iso-8859-1"}, "--format", fmt
+    )
+    assert done.returncode == 0, done.stderr
+    assert _notes(done.stderr.decode("iso-8859-1")) == []
+    text = done.stdout.decode("iso-8859-1")
+    assert "src_ip" in text or "Source" in text
+
+
+def test_ascii_flag_draws_ascii_and_leaves_unicode_for_later_runs(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, faults: Faults
+) -> None:
+    faults.hostile_text = True
+    result = run_cli(capsys, *connect(server), "--once", "--ascii", "--width", "100")
+    assert result.code == 0, result.err
+    assert result.out.isascii() and "~" in result.out
+    again = run_cli(capsys, *connect(server), "--once", "--width", "100")
+    assert "\u2026" in again.out
+
+
+def test_once_table_to_a_pipe_honours_columns_and_width(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = run_cli(capsys, *connect(server), "--once")
+    assert wide.code == 0, wide.err
+    header = wide.out.splitlines()[0]
+    assert "Path" in header and "Age" in header
+    assert max(len(line) for line in wide.out.splitlines()) <= 200
+    monkeypatch.delenv("COLUMNS")
+    narrow = run_cli(capsys, *connect(server), "--once")
+    assert "Path" not in narrow.out.splitlines()[0]
+    unlimited = run_cli(capsys, *connect(server), "--once", "--width", "0")
+    assert "\u2026" not in unlimited.out and "DSCP" in unlimited.out.splitlines()[0]
+    chosen = run_cli(capsys, *connect(server), "--once", "--width", "150")
+    assert "Path" in chosen.out.splitlines()[0]
+
+
+def test_width_goes_with_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_one_line_failure(run_cli(capsys, "--demo", "--width", "100"), 2)
+    assert_one_line_failure(run_cli(capsys, "--demo", "--once", "--width", "-1"), 2)
+
+
+def test_ascii_is_chosen_by_setting_then_locale_then_the_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowtop.cli import use_ascii
+    from flowtop.core.settings import Settings
+
+    latin1 = io.TextIOWrapper(io.BytesIO(), encoding="iso-8859-1")
+    utf8 = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr("flowtop.cli.locale_is_utf8", lambda: True)
+    assert use_ascii(Settings(demo=True), utf8) is False
+    assert use_ascii(Settings(demo=True), latin1) is True  # the TUI's stderr, --once's stdout
+    assert use_ascii(Settings(demo=True, ascii=True), utf8) is True
+    monkeypatch.setattr("flowtop.cli.locale_is_utf8", lambda: False)
+    assert use_ascii(Settings(demo=True), utf8) is True
+    assert use_ascii(Settings(demo=True, ascii=False), latin1) is False
+
+
+def test_once_says_which_chosen_columns_the_width_leaves_out(
+    capsys: pytest.CaptureFixture[str], server: DemoServer
+) -> None:
+    chosen = "src,dst,app,path,service,dscp,rule,class"
+    narrow = run_cli(capsys, *connect(server), "--once", "--columns", chosen, "--width", "80")
+    assert narrow.code == 0
+    notes = _notes(narrow.err)
+    assert notes[0].startswith("flowtop: note: too narrow for column(s) ")
+    assert "class" in notes[0] and "--width" in notes[0]
+    wide = run_cli(capsys, *connect(server), "--once", "--columns", chosen, "--width", "0")
+    assert wide.code == 0 and _notes(wide.err) == []
+    default = run_cli(capsys, *connect(server), "--once", "--width", "80")
+    assert _notes(default.err) == []  # the default columns thin out by design
+
+
+def _notes(err: str) -> list[str]:
+    """stderr lines of --once but the note that the demo's answer was capped."""
+    return [line for line in err.splitlines() if not line.startswith("flowtop: capped by")]

@@ -49,6 +49,7 @@ import httpx
 from pydantic import SecretStr
 
 import flowtop
+from flowtop.core import glyphs
 from flowtop.core.errors import (
     ApplianceError,
     AuthenticationError,
@@ -221,7 +222,7 @@ def _clean_message(text: str, limit: int = MESSAGE_CAP) -> str:
     """Appliance text made inert and short: no control characters, one line, capped."""
     text = _WHITESPACE.sub(" ", strip_control(_LINE_BREAKS.sub(" ", text))).strip()
     if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+        text = text[: limit - 1].rstrip() + glyphs.current().ellipsis
     return text
 
 

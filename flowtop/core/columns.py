@@ -88,6 +88,16 @@ def _service_order(flow: Flow) -> Any:
     return text.casefold() if text else None
 
 
+# An empty path (a passthrough flow) reads as the path groups call it.
+NO_PATH: Final = "(none)"
+# Rates are shown in bits per second with SI prefixes (``21.0M``): the title says so.
+RATE_TITLE: Final = "bit/s"
+
+
+def _path(flow: Flow) -> str:
+    return flow.path or NO_PATH
+
+
 def _direction(flow: Flow) -> str:
     direction = flow.direction
     if direction is None:
@@ -127,12 +137,12 @@ COLUMNS: Final[dict[str, Column]] = {
         Column("dir", "Dir", 3, False, _direction, _folded("direction"), 3, squeezable=False),
         Column("app", "Application", 14, False, _text("application"), _folded("application"), 1),
         Column("service", "Service", 16, False, _service, _service_order, 4),
-        Column("path", "Path", 22, False, _text("path"), _folded("path"), 2),
+        Column("path", "Path", 22, False, _path, _folded("path"), 2),
         Column("dscp", "DSCP", 7, False, _text("ip_dscp"), _folded("ip_dscp"), 4),
         Column("pps", "pps", 6, True, lambda f: format_count(f.pps), _attr("pps"), 1),
         Column(
             "kbps",
-            "Rate",
+            RATE_TITLE,
             6,
             True,
             lambda f: format_kbps(f.customer_kbps),

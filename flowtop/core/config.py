@@ -174,6 +174,8 @@ class Profile(BaseModel):
     highlight: list[HighlightRule] | None = None
     sort: str | None = None
     filter: str | None = None
+    # Plain ASCII drawing (true), or Unicode even where the locale is not UTF-8 (false).
+    ascii: bool | None = None
 
     def as_layer(self) -> dict[str, Any]:
         """The settings this profile sets, for :func:`merge_layers`."""

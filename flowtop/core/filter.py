@@ -66,6 +66,7 @@ from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Final, Literal
 
+from flowtop.core import glyphs
 from flowtop.core.errors import FilterError
 from flowtop.core.model import (
     ADDRESS_FIELDS,
@@ -275,7 +276,7 @@ def _negate(predicate: Predicate) -> Predicate:
 def _show(text: str, limit: int = _SHOWN_CHARS) -> str:
     """User text made safe for a one-line message: short, no control characters."""
     if len(text) > limit:
-        text = text[: limit - 1] + "…"
+        text = text[: limit - 1] + glyphs.current().ellipsis
     if text.isprintable():
         return text
     return "".join(

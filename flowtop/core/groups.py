@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from flowtop.core.columns import Column
+from flowtop.core.columns import RATE_TITLE, Column
 from flowtop.core.errors import UsageError
 from flowtop.core.filter import quote_value
 from flowtop.core.model import Flow, FlowKey
@@ -138,7 +138,7 @@ def group_columns(grouping: Grouping) -> tuple[Column, ...]:
         Column("group", grouping.title, 24, False, lambda g: g.value, lambda g: g.value.casefold()),
         Column("flows", "Flows", 6, True, lambda g: str(g.count), lambda g: g.count),
         Column("pps", "pps", 6, True, lambda g: format_count(g.pps), lambda g: g.pps),
-        Column("kbps", "Rate", 6, True, lambda g: format_kbps(g.kbps), lambda g: g.kbps),
+        Column("kbps", RATE_TITLE, 6, True, lambda g: format_kbps(g.kbps), lambda g: g.kbps),
         Column("bytes", "Bytes", 6, True, lambda g: format_bytes(g.bytes), lambda g: g.bytes),
         Column(
             "top",

@@ -60,6 +60,8 @@ class Settings(BaseModel):
     columns: tuple[str, ...] = DEFAULT_COLUMNS
     highlight: tuple[HighlightRule, ...] = ()
     group_by: str | None = None
+    # Plain ASCII drawing; None: decided by the locale (see flowtop.core.glyphs).
+    ascii: bool | None = None
     record: str | None = None
     replay: str | None = None
     speed: float = 1.0

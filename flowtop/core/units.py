@@ -1,4 +1,10 @@
-"""Human formatting of counts, bytes, rates and ages, short enough for table cells."""
+"""Human formatting of counts, bytes, rates and ages, short enough for table cells.
+
+Every prefix is SI (k = 1000, M = 1e6, G = 1e9), as in the filter language
+(:func:`flowtop.core.filter.parse_quantity`), so ``bytes<11M`` means what a cell
+showing ``11.0M`` says.  Rates are bits per second: the table's rate column is
+titled ``bit/s``, and :func:`format_rate` spells the unit out.
+"""
 
 from __future__ import annotations
 
@@ -35,16 +41,15 @@ def _scaled(value: float, units: tuple[str, ...], step: float) -> str:
     return f"{value:.2f}{units[index]}"
 
 
-_BINARY = ("", "K", "M", "G", "T", "P", "E")
-_DECIMAL = ("", "k", "M", "G", "T", "P")
-_KILO = ("k", "M", "G", "T", "P")
+_DECIMAL = ("", "k", "M", "G", "T", "P", "E")
+_KILO = ("k", "M", "G", "T", "P", "E")
 
 
 def format_bytes(value: float | None) -> str:
-    """Bytes in binary units: ``512``, ``1.50K``, ``12.3M``, ``4.00G``."""
+    """Bytes with SI prefixes, as the filter reads them: ``512``, ``1.50k``, ``12.3M``."""
     if value is None:
         return ""
-    return _scaled(value, _BINARY, 1024.0)
+    return _scaled(value, _DECIMAL, 1000.0)
 
 
 def format_count(value: float | None) -> str:
@@ -57,12 +62,24 @@ def format_count(value: float | None) -> str:
 
 
 def format_kbps(value: float | None) -> str:
-    """A bit rate given in kbps: ``850k``, ``12.5M`` (Mbps), ``1.20G`` (Gbps)."""
+    """A bit rate given in kbps, in bit/s: ``0``, ``850k``, ``12.5M`` (Mbps), ``1.20G``."""
     if value is None:
         return ""
+    if value == 0:
+        return "0"
     if 0 < value < 0.005:
         return "<0.01k"
     return _scaled(value, _KILO, 1000.0)
+
+
+def format_rate(value: float | None) -> str:
+    """A bit rate given in kbps, with its unit: ``0 b/s``, ``850 kb/s``, ``21.0 Mb/s``."""
+    text = format_kbps(value)
+    if not text:
+        return ""
+    if text[-1].isalpha():
+        return f"{text[:-1]} {text[-1]}b/s"
+    return f"{text} b/s"
 
 
 def format_age(milliseconds: float | None) -> str:

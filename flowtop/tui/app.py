@@ -19,8 +19,9 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from flowtop.core import glyphs
 from flowtop.core.client import MAX_STATS_CHOICES
-from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec, resolve_column
+from flowtop.core.columns import DEFAULT_COLUMNS, RATE_TITLE, Column, SortSpec, resolve_column
 from flowtop.core.config import HighlightRule
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.export import ExportError, export_rows
@@ -32,6 +33,7 @@ from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.store import FlowStore, StoreUpdate
 from flowtop.core.view import FlowView, Row, ViewResult
+from flowtop.tui.ascii import ASCII_CLASS, AsciiFilter
 from flowtop.tui.highlight import Highlighter
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.screens.export import ExportScreen
@@ -92,7 +94,8 @@ class FlowTopApp(App[int]):
         Binding("plus", "slower", "Slower", show=False, key_display="+"),
         Binding("minus", "faster", "Faster", show=False, key_display="-"),
         Binding("m", "cycle_max_stats", "Max", show=False),
-        Binding("ctrl+s", "export", "Export", show=False),
+        # ctrl+s is XOFF on terminals with flow control (it freezes them): x does the same.
+        Binding("ctrl+s,x", "export", "Export", show=False),
         Binding("left_square_bracket", "replay_step(-1)", "Back", show=False, key_display="["),
         Binding("right_square_bracket", "replay_step(1)", "Forward", show=False, key_display="]"),
     ]
@@ -114,8 +117,10 @@ class FlowTopApp(App[int]):
         history: int = 300,
         handle_signals: bool = True,
         on_ready: Callable[[], None] | None = None,
+        ascii_only: bool = False,
     ) -> None:
         super().__init__()
+        self._use_ascii(ascii_only)
         self._on_ready = on_ready
         self.source = source
         self.replay = source if isinstance(source, ReplaySource) else None
@@ -126,6 +131,8 @@ class FlowTopApp(App[int]):
         self.flow_filter: FlowFilter = compile_filter(filter_text) if filter_text else MATCH_ALL
         self.store = FlowStore(history=history)
         self.view = FlowView(columns)
+        # Columns named by the user (--columns, a profile): one that does not fit is said.
+        self._columns_chosen = tuple(columns) != tuple(DEFAULT_COLUMNS)
         self.grouping: Grouping | None = resolve_grouping(group_by) if group_by else None
         # The flow sort to go back to when group mode ends.
         self._flow_sort = self.sort
@@ -157,6 +164,15 @@ class FlowTopApp(App[int]):
         self.suspended = False
         # Completed polls, failed or not: tests and the status line wait on it.
         self.poll_attempts = 0
+
+    def _use_ascii(self, ascii_only: bool) -> None:
+        """Draw plain ASCII (a terminal that is not UTF-8, or ``--ascii``): flowtop's own
+        glyphs from the ASCII set, and a filter for whatever Textual draws itself."""
+        self.glyphs = glyphs.select(ascii_only)
+        self.ascii_only = ascii_only
+        if ascii_only:
+            self._filters.append(AsciiFilter())
+            self.add_class(ASCII_CLASS)
 
     # ---- layout -------------------------------------------------------------------
 
@@ -378,7 +394,8 @@ class FlowTopApp(App[int]):
             notes.append(f"{snapshot.ignored_items} item(s) in the answer were not flows")
         if update.failovers:
             failover = update.failovers[0]
-            text = f"failover: {failover.count} flows moved {failover.old} → {failover.new}"
+            arrow = glyphs.current().arrow
+            text = f"failover: {failover.count} flows moved {failover.old}{arrow}{failover.new}"
             self._failover_notice = (text, self.clock() + FAILOVER_NOTICE_SECONDS)
         if self._failover_notice is not None:
             text, until = self._failover_notice
@@ -465,14 +482,14 @@ class FlowTopApp(App[int]):
         return self.clock()
 
     def _sort_title(self) -> str:
-        arrow = "▼" if self.sort.descending else "▲"
+        arrow = glyphs.current().sort_mark(self.sort.descending)
         for column in self.columns:
             if column.id == self.sort.column:
                 return f"{column.title}{arrow}"
         try:
             return f"{resolve_column(self.sort.column).title}{arrow}"
         except UsageError:
-            return f"Rate{arrow}"
+            return f"{RATE_TITLE}{arrow}"
 
     def status_info(self) -> StatusInfo:
         state = self.poll_state
@@ -485,7 +502,9 @@ class FlowTopApp(App[int]):
             retry_in = self._next_poll_at - now
         result = self.last_result
         filter_text = self.flow_filter.expression
-        notice = "; ".join(part for part in (self.position, self.notice) if part)
+        notice = "; ".join(
+            part for part in (self.position, self.notice, self.hidden_columns_notice()) if part
+        )
         return StatusInfo(
             source=self.source.description,
             interval=state.interval,
@@ -513,6 +532,20 @@ class FlowTopApp(App[int]):
         if recorder is None or self.replay is not None:
             return ""
         return os.path.basename(recorder.path) or recorder.path
+
+    def hidden_columns_notice(self) -> str:
+        """Names the chosen columns the width leaves out (none for the default columns,
+        which narrow terminals thin out by design)."""
+        if not self._columns_chosen or self.grouping is not None:
+            return ""
+        table = self.table
+        if table.size.width <= 0:
+            return ""
+        shown = set(table.shown_column_ids())
+        hidden = [column.id for column in table.columns if column.id not in shown]
+        if not hidden:
+            return ""
+        return f"too narrow for column(s) {', '.join(hidden)}: widen the terminal"
 
     def _update_status(self) -> None:
         try:

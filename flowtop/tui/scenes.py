@@ -63,6 +63,10 @@ def _source(app: FlowTopApp) -> PinnedDemoSource:
     return source
 
 
+def _ascii_app() -> FlowTopApp:
+    return _app(ascii_only=True)
+
+
 async def _loaded(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, FlowTopApp)
@@ -269,6 +273,13 @@ SCENES: dict[str, Scene] = {
             (160, 45),
             _app,
             _odd_values,
+        ),
+        Scene(
+            "ascii",
+            "A terminal that is not UTF-8 (LANG=C): plain ASCII, detail pane included",
+            (200, 50),
+            _ascii_app,
+            _detail,
         ),
     )
 }

@@ -6,7 +6,11 @@ import csv
 import io
 import json
 
+import pytest
+
+from flowtop.core import glyphs
 from flowtop.core.batch import (
+    CSV_FIELDS,
     fit_columns,
     render_csv,
     render_json,
@@ -59,7 +63,7 @@ def test_json_has_the_26_fields_typed() -> None:
 
 def test_csv_has_a_header_of_api_names() -> None:
     rows = list(csv.reader(io.StringIO(render_csv([flow(1, application='a,"b"')]))))
-    assert rows[0] == list(API_FIELDS)
+    assert rows[0] == list(CSV_FIELDS)
     record = dict(zip(rows[0], rows[1], strict=True))
     assert record["application"] == 'a,"b"'
     assert record["bytes"] == "1000"
@@ -80,3 +84,47 @@ def test_every_format_encodes_even_text_with_lone_surrogates() -> None:
     for text in outputs:
         assert "\ufffd" in text.encode("utf-8").decode("utf-8")
     assert json.loads(outputs[0])[0]["application"] == "cut \ufffd"
+
+
+def test_csv_columns_follow_the_api_model_not_the_alphabet() -> None:
+    header = next(csv.reader(io.StringIO(render_csv([]))))
+    assert sorted(header) == sorted(API_FIELDS) and header != sorted(header)
+    assert header[:4] == ["src_ip", "src_port", "dest_ip", "dest_port"]
+    assert header.index("path") < header.index("bytes") < header.index("customer_kbps")
+
+
+@pytest.fixture
+def ascii_glyphs() -> object:
+    glyphs.select(True)
+    yield glyphs.ASCII
+    glyphs.select(False)
+
+
+def test_one_shot_table_never_cuts_an_address() -> None:
+    v6 = "2001:db8:1234:5678:9abc:def0:1234:5678"
+    view, rows = _rows(flow(1, src_ip=v6, src_port=443, application="A" * 40))
+    table = render_table(rows, view.columns, 100)
+    assert f"[{v6}]:443" in table
+    assert "…" in table  # the application may be cut, the address not
+
+
+def test_one_shot_table_without_a_width_limit_keeps_every_column() -> None:
+    view, rows = _rows(flow(1, application="A" * 40, path="P" * 60))
+    table = render_table(rows, view.columns, 0)
+    header = table.splitlines()[0]
+    assert "Path" in header and "DSCP" in header and "Age" in header
+    assert "A" * 40 in table and "P" * 60 in table and "…" not in table
+
+
+def test_ascii_table_is_pure_ascii(ascii_glyphs: object) -> None:
+    view, rows = _rows(flow(1, application="Caf\u00e9 \u5fae\u4fe1 " + "A" * 40, path=""))
+    table = render_table(rows, view.columns, 120)
+    assert table.isascii()
+    assert "Cafe ????" in table and "~" in table
+    assert "(none)" in table  # a passthrough flow's empty path
+
+
+def test_ascii_json_escapes_instead_of_losing_text(ascii_glyphs: object) -> None:
+    text = render_json([flow(1, application="Caf\u00e9")], ascii_only=True)
+    assert text.isascii()
+    assert json.loads(text)[0]["application"] == "Caf\u00e9"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from flowtop.core.batch import CSV_FIELDS
 from flowtop.core.errors import FlowtopError
 from flowtop.core.export import ExportError, export_name, export_rows
 from flowtop.core.model import API_FIELDS, Flow
@@ -67,14 +68,14 @@ def test_csv_export_holds_exactly_the_rows(tmp_path: Path) -> None:
     path = export_rows([FlowRow(f) for f in flows], "csv", tmp_path, now=NOW)
     assert path.name == "flowtop-flows-20240506-140211.csv"
     rows = _csv_rows(path)
-    assert list(rows[0]) == list(API_FIELDS)
+    assert list(rows[0]) == list(CSV_FIELDS)
     assert rows == [_as_csv(f.to_json_dict()) for f in flows]
     assert rows[1]["application"] == 'Zoom, "quoted"; x'
 
 
 def test_empty_flow_export_still_has_the_header(tmp_path: Path) -> None:
     path = export_rows([], "csv", tmp_path, now=NOW)
-    assert path.read_text("utf-8").strip() == ",".join(API_FIELDS)
+    assert path.read_text("utf-8").strip() == ",".join(CSV_FIELDS)
     assert json.loads(export_rows([], "json", tmp_path, now=NOW).read_text("utf-8")) == []
 
 

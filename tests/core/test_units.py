@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_seconds
+from flowtop.core.filter import compile_filter, parse_quantity
+from flowtop.core.units import (
+    format_age,
+    format_bytes,
+    format_count,
+    format_kbps,
+    format_rate,
+    format_seconds,
+)
+from tests.core.factories import flow as make_flow
 
 
 @pytest.mark.parametrize(
@@ -13,10 +22,10 @@ from flowtop.core.units import format_age, format_bytes, format_count, format_kb
         (None, ""),
         (0, "0"),
         (512, "512"),
-        (1536, "1.50K"),
-        (12.3 * 1024**2, "12.3M"),
-        (4 * 1024**3, "4.00G"),
-        (1023.9, "1.00K"),
+        (1536, "1.54k"),
+        (12.3e6, "12.3M"),
+        (4e9, "4.00G"),
+        (999.6, "1.00k"),
         (float("nan"), ""),
         (float("inf"), ""),
     ],
@@ -35,10 +44,34 @@ def test_counts(value: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(850, "850k"), (12500, "12.5M"), (1.2e6, "1.20G"), (0.5, "0.50k"), (99.96, "100k")],
+    [
+        (850, "850k"),
+        (12500, "12.5M"),
+        (1.2e6, "1.20G"),
+        (0.5, "0.50k"),
+        (99.96, "100k"),
+        (0, "0"),
+    ],
 )
 def test_kbps_becomes_mbps_when_large(value: float, text: str) -> None:
     assert format_kbps(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0, "0 b/s"), (850, "850 kb/s"), (21000, "21.0 Mb/s"), (0.001, "<0.01 kb/s"), (None, "")],
+)
+def test_rate_says_its_unit(value: float | None, text: str) -> None:
+    assert format_rate(value) == text
+
+
+@pytest.mark.parametrize("value", [10.9e6, 11e6, 11.04e6, 512, 1536, 4.2e9])
+def test_bytes_cells_use_the_filters_prefixes(value: float) -> None:
+    # What a cell shows, typed into the filter, is the same quantity (to its precision).
+    shown = format_bytes(value)
+    assert abs(parse_quantity(shown) - value) <= value * 0.005
+    flow = make_flow(bytes=int(value))
+    assert compile_filter(f"bytes<={parse_quantity(shown) * 1.005:.0f}").matches(flow)
 
 
 @pytest.mark.parametrize(

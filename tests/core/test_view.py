@@ -79,7 +79,7 @@ def test_diff_reports_removed_and_order_changes() -> None:
 
 
 def test_cells_are_human_text() -> None:
-    store = _store(flow(1, bytes="1572864", customer_kbps="12500", age="3720000", ipp="17"))
+    store = _store(flow(1, bytes="1500000", customer_kbps="12500", age="3720000", ipp="17"))
     row = FlowView().compute(store.records.values()).rows[0]
     cells = dict(zip([c.id for c in FlowView().columns], row.cells, strict=True))
     assert cells["bytes"] == "1.50M"

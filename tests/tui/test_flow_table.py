@@ -285,11 +285,11 @@ async def test_header_shows_sort_column_and_direction() -> None:
         app.show([raw(1), raw(2)])
         await pilot.pause()
         header = lines(app.table)[0]
-        assert "Rate▼" in header and "pps▼" not in header
+        assert "bit/s▼" in header and "pps▼" not in header
         app.show([raw(1), raw(2)], SortSpec("pps", descending=False))
         await pilot.pause()
         header = lines(app.table)[0]
-        assert "pps▲" in header and "Rate▼" not in header
+        assert "pps▲" in header and "bit/s▼" not in header
         assert app.table.row_keys() == [key(1), key(2)]
 
 
@@ -330,7 +330,7 @@ async def test_narrow_terminal_drops_low_priority_columns() -> None:
         assert {"service", "dscp", "dir"}.isdisjoint(shown)
         header, row, *_ = lines(table)
         assert len(header) == len(row) == 80
-        assert "10.0.0.1:40001" in row and "192.0.2.10:443" in row and "Rate▼" in header
+        assert "10.0.0.1:40001" in row and "192.0.2.10:443" in row and "bit/s▼" in header
         # Text too long for its squeezed column is cut with an ellipsis, never wrapped.
         assert "…" in row and "DC-" in row
         assert lines(table)[2].strip() == ""

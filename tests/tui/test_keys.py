@@ -10,6 +10,7 @@ from textual.binding import BindingsMap
 from textual.driver import Driver
 from textual.widgets import OptionList, Static
 
+from flowtop.core.columns import RATE_TITLE
 from flowtop.core.filter import compile_filter
 from flowtop.core.groups import GROUPINGS, resolve_grouping
 from flowtop.core.model import Flow
@@ -129,7 +130,7 @@ async def test_group_mode_offers_only_the_sort_keys_that_apply() -> None:
         await pilot.pause()
         # Groups have no age: they sort by rate meanwhile, and say so in the status.
         assert app.sort.column == "kbps"
-        assert "Rate▼" in status_text(app.status_info()).plain
+        assert f"{RATE_TITLE}▼" in status_text(app.status_info()).plain
         await pilot.press("A")
         await pilot.pause()
         assert app.sort.column == "kbps"

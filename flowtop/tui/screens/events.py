@@ -43,6 +43,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
+from flowtop.core import glyphs
 from flowtop.core.errors import FilterError
 from flowtop.core.filter import FlowFilter, compile_filter, wildcard_match
 from flowtop.core.model import strip_control
@@ -58,7 +59,6 @@ REFRESH_SECONDS: Final = 1.0
 FLOW_WIDTH_CAP: Final = 52
 APP_WIDTH_CAP: Final = 24
 GAP: Final = "  "
-ARROW: Final = " → "
 
 KIND_LABELS: Final[dict[EventKind, str]] = {
     EventKind.APPEARED: "NEW",
@@ -211,7 +211,7 @@ def failover_text(failover: Failover, today: tuple[int, int]) -> Text:
     text.append(GAP)
     text.append(f"{failover.count} flows moved ", "bold")
     text.append(strip_control(failover.old))
-    text.append(ARROW, "bold")
+    text.append(glyphs.current().arrow, "bold")
     text.append(strip_control(failover.new))
     return text
 
@@ -309,7 +309,7 @@ class EventList(ScrollView, can_focus=True):
         length += max(flow_width, cell_len(line.flow)) + len(GAP)
         length += max(app_width, cell_len(line.application)) + len(GAP)
         if line.old_path:
-            length += cell_len(line.old_path) + len(ARROW)
+            length += cell_len(line.old_path) + len(glyphs.current().arrow)
         return length + cell_len(line.new_path) + cell_len(_left_note(line.event))
 
     def line_text(self, line: EventLine) -> Text:
@@ -327,7 +327,7 @@ class EventList(ScrollView, can_focus=True):
         text.append(GAP)
         if event.kind is EventKind.PATH:
             text.append(line.old_path, _PATH_STYLE)
-            text.append(ARROW, KIND_STYLES[EventKind.PATH])
+            text.append(glyphs.current().arrow, KIND_STYLES[EventKind.PATH])
             text.append(line.new_path, _PATH_STYLE)
         else:
             text.append(line.new_path, _DIM)

@@ -54,7 +54,7 @@ KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("g", "pick a grouping: app, path, service, DSCP, hosts, direction"),
             ("esc", "in group mode: back to flows"),
             ("e", "events: failovers, path changes, new and ended flows"),
-            ("ctrl+s", "export the view as shown to CSV or JSON"),
+            ("x, ctrl+s", "export the view as shown to CSV or JSON"),
             ("[ / ]", "replay: step back / forward one poll"),
         ),
     ),

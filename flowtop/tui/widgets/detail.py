@@ -16,9 +16,10 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from flowtop.core import glyphs
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
-from flowtop.core.units import format_age, format_bytes, format_count, format_kbps
+from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_rate
 
 # (section title, [(label, field, formatter)]); formatter None shows the value as text.
 _SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = (
@@ -49,9 +50,9 @@ _SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = (
         (
             ("DSCP", "ip_dscp", None),
             ("Class type", "class_type", None),
-            ("vpathclass", "vpathclass", None),
-            ("rule_id", "rule_id", None),
-            ("app_rule_id", "app_rule_id", None),
+            ("Path class ID", "vpathclass", None),
+            ("Rule ID", "rule_id", None),
+            ("App rule ID", "app_rule_id", None),
         ),
     ),
     (
@@ -70,7 +71,7 @@ _SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = (
             ("pps", "pps", "count"),
             ("Rate", "customer_kbps", "kbps"),
             ("IPsec overhead", "ipsec_overhead_kbps", "kbps"),
-            ("VP overhead", "virtual_path_overhead_kbps", "kbps"),
+            ("Path overhead", "virtual_path_overhead_kbps", "kbps"),
         ),
     ),
 )
@@ -84,26 +85,51 @@ def _exact(value: Any) -> str:
     return str(value)
 
 
+# Shown for an empty path (a passthrough flow), as the path groups call it.
+NO_PATH = "(none)"
+# The unit of the exact value, where the human one says it differently.
+_EXACT_UNITS = {"kbps": " kbps", "bytes": " bytes"}
+
+
+# Fields whose API name is not just the label's words: it is shown beside the label,
+# so what the pane says can be found in the API reference and the filter.
+_API_NAME_SHOWN = frozenset(
+    {"vpathclass", "rule_id", "app_rule_id", "ipp", "hitcount", "customer_kbps", "ip_dscp"}
+)
+
+
+def _label(label: str, name: str) -> Text:
+    """A readable label, with the API's field name beside it where that reads differently."""
+    text = Text(label)
+    if name in _API_NAME_SHOWN:
+        text.append(f" ({name})", "italic")
+    return text
+
+
 def _shown(flow: Flow, name: str, kind: str | None) -> Text:
     value = getattr(flow, name)
+    missing = glyphs.current().missing
     if kind == "protocol":
-        return Text(f"{flow.protocol} ({flow.ipp})" if flow.ipp is not None else "—", "bold")
-    if value is None:
+        return Text(f"{flow.protocol} ({flow.ipp})" if flow.ipp is not None else missing, "bold")
+    if value is None or (name == "path" and value == ""):
         raw = flow.unparsed.get(name)
         if raw is not None:
             return Text(f"unreadable: {strip_control(repr(raw))[:60]}", "italic red")
-        return Text("—", "dim")
+        return Text(NO_PATH if name == "path" else missing, "dim")
     if kind is None:
         return Text(str(value))
     human = {
         "bytes": format_bytes,
         "count": format_count,
-        "kbps": format_kbps,
+        "kbps": format_rate,
         "age": format_age,
     }[kind](value)
     text = Text(human, "bold")
-    if kind != "age" and human != _exact(value):
-        text.append(f"  ({_exact(value)})", "dim")
+    exact = _exact(value)
+    # The exact value, when the human one rounded it: 21.0 Mb/s  (21,000 kbps).
+    rounded = human != exact and not (kind == "kbps" and human.endswith(" kb/s"))
+    if kind != "age" and value != 0 and rounded:
+        text.append(f"  ({exact}{_EXACT_UNITS.get(kind, '')})", "dim")
     return text
 
 
@@ -115,7 +141,7 @@ def flow_fields_table(flow: Flow) -> Table:
     for title, fields in _SECTIONS:
         table.add_row(Text(title, "bold"), Text(""))
         for label, name, kind in fields:
-            table.add_row(Text(label), _shown(flow, name, kind))
+            table.add_row(_label(label, name), _shown(flow, name, kind))
     extras = flow.extras
     if extras:
         table.add_row(Text("Other fields", "bold"), Text(""))
@@ -134,7 +160,7 @@ def _timeline(record: FlowRecord, now: float) -> Text:
         ago = format_age(max(0.0, now - change.at) * 1000)
         text.append(f"{stamp} ({ago} ago)  ", "dim")
         text.append(change.old)
-        text.append(" → ", "bold yellow")
+        text.append(glyphs.current().arrow, "bold yellow")
         text.append(change.new)
         text.append("\n")
     text.rstrip()
@@ -142,8 +168,9 @@ def _timeline(record: FlowRecord, now: float) -> Text:
 
 
 # One cell of a two-line bar: eight heights each, sixteen in all.
-_BARS = "▁▂▃▄▅▆▇█"
-_LEVELS = 2 * len(_BARS)
+# Two lines of eight bar heights each (the glyph set's, so ASCII terminals get theirs).
+_HEIGHTS = 8
+_LEVELS = 2 * _HEIGHTS
 
 
 def format_span(seconds: float) -> str:
@@ -187,11 +214,13 @@ def history_text(
     Only the last ``width`` samples fit; the span and the figures are theirs.
     """
     width = max(1, width)
+    glyph_set = glyphs.current()
+    bars = glyph_set.spark
     shown = list(values[-width:])
     stats = SeriesStats.of(shown)
 
     def figure(value: float | None) -> str:
-        return "—" if value is None else str(formatter(value))
+        return glyph_set.missing if value is None else str(formatter(value))
 
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{label} ", "bold")
@@ -210,9 +239,9 @@ def history_text(
             lower.append(" ")
             continue
         level = _level(value, top)
-        half = len(_BARS)
-        upper.append(_BARS[level - half - 1] if level > half else " ")
-        lower.append("█" if level >= half else _BARS[max(0, level - 1)])
+        half = _HEIGHTS
+        upper.append(bars[level - half - 1] if level > half else " ")
+        lower.append(bars[-1] if level >= half else bars[max(0, level - 1)])
     padding = " " * (width - len(shown))
     text.append("\n" + padding)
     text.append("".join(upper), bar_style)
@@ -315,7 +344,7 @@ class DetailPane(VerticalScroll):
             return
         flow = record.flow
         heading = Text(
-            f"{format_endpoint(flow.src_ip, flow.src_port)} → "
+            f"{format_endpoint(flow.src_ip, flow.src_port)}{glyphs.current().arrow}"
             f"{format_endpoint(flow.dest_ip, flow.dest_port)} {flow.protocol}",
             "bold",
         )

@@ -41,6 +41,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from flowtop.core import glyphs
 from flowtop.core.columns import Column, SortSpec
 from flowtop.core.model import FlowKey, strip_control
 from flowtop.core.view import Row, ViewResult
@@ -53,9 +54,6 @@ SQUEEZE_FLOOR: Final = 6
 # Text columns at least this wide share the room left over on a wide terminal.
 GROW_MIN_WIDTH: Final = 10
 SEPARATOR: Final = " "
-ELLIPSIS: Final = "…"
-DESCENDING_MARK: Final = "▼"
-ASCENDING_MARK: Final = "▲"
 
 _row_key: Final = attrgetter("key")
 
@@ -176,13 +174,14 @@ def fit_cell(text: str, width: int, right: bool, middle: bool = False) -> str:
     """
     length = cell_len(text)
     if length > width:
+        ellipsis = glyphs.current().ellipsis
         if width <= 1:
-            return ELLIPSIS[:width]
+            return ellipsis[:width]
         if middle and width >= 7 and text.isascii():
             tail = (width - 1) // 2
             head = width - 1 - tail
-            return text[:head] + ELLIPSIS + text[-tail:]
-        return set_cell_size(text, width - 1) + ELLIPSIS
+            return text[:head] + ellipsis + text[-tail:]
+        return set_cell_size(text, width - 1) + ellipsis
     padding = " " * (width - length)
     return padding + text if right else text + padding
 
@@ -680,7 +679,7 @@ class FlowTable(Widget, can_focus=True):
             column = self._columns[index]
             title = column.title
             if sort is not None and sort.column == column.id:
-                title += DESCENDING_MARK if sort.descending else ASCENDING_MARK
+                title += glyphs.current().sort_mark(sort.descending)
             parts.append(fit_cell(title, size, right))
         return self._strip(SEPARATOR.join(parts) + self._padding, self._header_style)
 
@@ -693,11 +692,12 @@ class FlowTable(Widget, can_focus=True):
         """
         if not text:
             return Strip([], 0)
-        if ELLIPSIS not in text:
+        mark = glyphs.current().ellipsis
+        if mark.isascii() or mark not in text:
             return Strip([Segment(text, style)], self._layout_width)
         segments = []
-        ellipsis = Segment(ELLIPSIS, style)
-        for number, part in enumerate(text.split(ELLIPSIS)):
+        ellipsis = Segment(mark, style)
+        for number, part in enumerate(text.split(mark)):
             if number:
                 segments.append(ellipsis)
             if part:

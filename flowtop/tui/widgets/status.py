@@ -9,6 +9,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
+from flowtop.core import glyphs
 from flowtop.core.model import strip_control
 from flowtop.core.poller import PollPhase
 from flowtop.core.units import format_seconds
@@ -59,83 +60,150 @@ _PHASE_STYLE = {
 # Below this width the capped mark is shortened.
 NARROW_STATUS: Final = 110
 
+# How readily a part of the first line gives way on a narrow terminal: the highest
+# number goes first.  The phase (0) always stays; errors and their retry countdown are
+# on a line of their own and never give way to these.
+_KEEP: Final = 0
+_PRIORITY_COUNT: Final = 1
+_PRIORITY_CAPPED: Final = 1
+_PRIORITY_RECORDING: Final = 2
+_PRIORITY_ROW: Final = 4
+_PRIORITY_FILTER: Final = 1
+_PRIORITY_AGE: Final = 2
+_PRIORITY_SOURCE: Final = 3
+_PRIORITY_SORT: Final = 4
+_PRIORITY_INTERVAL: Final = 5
+_PRIORITY_LATENCY: Final = 6
+
+
+def _fit_parts(parts: list[tuple[int, Text]], width: int | None) -> Text:
+    """The parts, in order, without the least important ones that do not fit ``width``."""
+    kept = list(parts)
+    if width is not None:
+        while sum(part.cell_len for _, part in kept) > width:
+            droppable = [i for i, (priority, _) in enumerate(kept) if priority != _KEEP]
+            if not droppable:
+                break
+            victim = max(droppable, key=lambda i: (kept[i][0], i))
+            del kept[victim]
+    line = Text(no_wrap=True, overflow="crop")
+    for _, part in kept:
+        line.append_text(part)
+    return _crop(line, width)
+
+
+def _crop(line: Text, width: int | None) -> Text:
+    if width is not None and line.cell_len > width:
+        line.truncate(max(0, width - 1), overflow="crop")
+        line.append(glyphs.current().ellipsis)
+    return line
+
+
+def _part(*pieces: tuple[str, str]) -> Text:
+    text = Text()
+    for content, style in pieces:
+        text.append(content, style)
+    return text
+
+
+def _error_line(info: StatusInfo, width: int | None) -> Text:
+    """`` ERROR  message  retry in 5s``: the message is cut, never the countdown."""
+    head = _part((" ERROR ", "bold white on red"), (" ", ""))
+    tail = Text()
+    if info.retry_in is not None:
+        tail.append(f"  retry in {max(0.0, info.retry_in):.0f}s", "bold")
+    elif info.phase is PollPhase.STOPPED:
+        tail.append("  polling stopped; press r to try again", "bold")
+    message = Text(strip_control(info.error), "red")
+    if width is not None:
+        room = width - head.cell_len - tail.cell_len
+        if message.cell_len > room:
+            if room >= 2:
+                message.truncate(room - 1, overflow="crop")
+                message.append(glyphs.current().ellipsis, "red")
+            else:
+                message = Text()
+                tail = Text(tail.plain.lstrip(), "bold")
+    line = Text(no_wrap=True, overflow="crop")
+    line.append_text(head)
+    line.append_text(message)
+    line.append_text(tail)
+    return _crop(line, width)
+
 
 def status_text(info: StatusInfo, width: int | None = None) -> Text:
     """The status line as Rich Text; appliance-supplied text is never parsed as markup.
 
-    ``width`` (the line's width, when known) shortens the longer marks to fit."""
+    With a ``width``, the first line leaves out its least important parts (latency,
+    then the interval, the sort, the source) until it fits, shortens the longer marks,
+    and the error line cuts the message rather than the retry countdown or "press r".
+    """
     narrow = width is not None and width < NARROW_STATUS
+    ellipsis = glyphs.current().ellipsis
     label, style = _PHASE_STYLE[info.phase]
-    # Each line is cropped, never wrapped: the least important parts come last.
-    text = Text(no_wrap=True, overflow="ellipsis")
     if info.mode:
         # A replay is never LIVE; other phases (paused, stale) are still said.
-        text.append(f" {strip_control(info.mode)} ", "bold white on magenta")
+        badge = _part((f" {strip_control(info.mode)} ", "bold white on magenta"))
         if info.phase is not PollPhase.LIVE:
-            text.append(" ")
-            text.append(f" {label} ", style)
+            badge.append_text(_part((" ", ""), (f" {label} ", style)))
     else:
-        text.append(f" {label} ", style)
+        badge = _part((f" {label} ", style))
+    parts: list[tuple[int, Text]] = [(_KEEP, badge)]
     if info.recording:
-        text.append(" ")
         if info.recording_failed:
-            text.append(" REC STOPPED ", "bold white on red")
+            rec = _part((" ", ""), (" REC STOPPED ", "bold white on red"), (" ", ""))
         else:
-            text.append(" REC ", "bold white on red")
-            text.append(" ")
             name = strip_control(info.recording)
             limit = 20 if narrow else 40
             if len(name) > limit:
-                name = name[: limit - 1] + "…"
-            text.append(name, "bold red")
-            text.append(" ")
-    text.append(" ")
-    text.append(strip_control(info.source), "bold")
-    text.append("  ")
+                name = name[: limit - 1] + ellipsis
+            rec = _part(
+                (" ", ""), (" REC ", "bold white on red"), (" ", ""), (name, "bold red"), (" ", "")
+            )
+        parts.append((_PRIORITY_RECORDING, rec))
+    parts.append((_PRIORITY_SOURCE, _part((" ", ""), (strip_control(info.source), "bold"))))
     if info.groups:
-        text.append(f"{info.shown}", "bold")
-        text.append(" groups of ", "dim")
+        count = _part(("  ", ""), (f"{info.shown}", "bold"), (" groups of ", "dim"))
         if info.capped is not None:
-            text.append("the top ", "bold yellow")
-        text.append(f"{info.total}", "bold")
+            count.append("the top ", "bold yellow")
+        count.append_text(_part((f"{info.total}", "bold"), (" flows", "dim")))
     elif info.capped is not None:
         # The appliance may hold more flows than it returned: "100+".
         shown = f"{info.shown}/" if info.shown != info.total else ""
-        text.append(f"{shown}{info.total}+", "bold")
+        count = _part(("  ", ""), (f"{shown}{info.total}+", "bold"), (" flows", "dim"))
     else:
-        text.append(f"{info.shown}/{info.total}", "bold")
-    text.append(" flows", "dim")
+        count = _part(("  ", ""), (f"{info.shown}/{info.total}", "bold"), (" flows", "dim"))
+    parts.append((_PRIORITY_COUNT, count))
     if info.capped is not None:
-        text.append(", capped" if narrow else ", capped by max_stats", "bold yellow")
+        mark = ", capped" if narrow else ", capped by max_stats"
+        parts.append((_PRIORITY_CAPPED, _part((mark, "bold yellow"))))
     if info.row is not None and info.shown:
-        text.append(f"  row {info.row}/{info.shown}", "dim")
-    # The filter comes early: on a narrow terminal the line is cropped at its end.
+        parts.append((_PRIORITY_ROW, _part((f"  row {info.row}/{info.shown}", "dim"))))
     if info.filter:
-        text.append("  filter ")
-        text.append(strip_control(info.filter), "bold yellow")
-    text.append(f"  sort {info.sort}", "dim")
+        parts.append(
+            (
+                _PRIORITY_FILTER,
+                _part(("  filter ", ""), (strip_control(info.filter), "bold yellow")),
+            )
+        )
+    parts.append((_PRIORITY_SORT, _part((f"  sort {info.sort}", "dim"))))
     if info.since_update is not None:
-        text.append("  ")
-        text.append(f"{_ago(info.since_update)} ago", "bold")
+        parts.append((_PRIORITY_AGE, _part(("  ", ""), (f"{_ago(info.since_update)} ago", "bold"))))
     if info.latency is not None:
-        text.append(f" ({info.latency * 1000:.0f}ms)", "dim")
+        parts.append((_PRIORITY_LATENCY, _part((f" ({info.latency * 1000:.0f}ms)", "dim"))))
     if not info.mode:
         # A replay shows what was recorded, when it was: neither applies to it.
-        text.append(f"  every {format_seconds(info.interval)}  max {info.max_stats}", "dim")
+        every = f"  every {format_seconds(info.interval)}  max {info.max_stats}"
+        parts.append((_PRIORITY_INTERVAL, _part((every, "dim"))))
+    text = _fit_parts(parts, width)
     if info.error:
         text.append("\n")
-        text.append(" ERROR ", "bold white on red")
-        text.append(" ")
-        text.append(strip_control(info.error), "red")
-        if info.retry_in is not None:
-            text.append(f"  retry in {max(0.0, info.retry_in):.0f}s", "bold")
-        elif info.phase is PollPhase.STOPPED:
-            text.append("  polling stopped; press r to try again", "bold")
+        text.append_text(_error_line(info, width))
     elif info.notice:
         text.append("\n")
-        text.append(" NOTE ", "bold black on yellow")
-        text.append(" ")
-        text.append(strip_control(info.notice), "yellow")
+        notice = _part((" NOTE ", "bold black on yellow"), (" ", ""))
+        notice.append(strip_control(info.notice), "yellow")
+        text.append_text(_crop(notice, width))
     return text
 
 
@@ -156,8 +224,11 @@ class StatusBar(Static):
 
     def show(self, info: StatusInfo) -> None:
         self._info = info
-        self.update(status_text(info, self.size.width or None))
+        width = self.size.width
+        self.update(status_text(info, width if width > 0 else None))
 
     def on_resize(self, event: events.Resize) -> None:
+        # The event's size is the new one (it may not be stored yet).
         if self._info is not None:
-            self.update(status_text(self._info, event.size.width or None))
+            width = event.size.width
+            self.update(status_text(self._info, width if width > 0 else None))
