@@ -8,8 +8,8 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn, TextIO
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn, TextIO, TypeVar
 
 from flowtop import __version__
 from flowtop.core.batch import (
@@ -29,6 +29,7 @@ from flowtop.core.groups import GROUP_JSON_FIELDS, GROUPINGS, group_columns, res
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.settings import ENV_PASSWORD, ENV_URL, ENV_USER, Settings, resolve_settings
+from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
 from flowtop.core.source import FlowSource, build_source
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView
@@ -57,8 +58,15 @@ precedence: command line, then environment, then the profile, then the config fi
 
 exit codes:
   0 success, 2 usage or filter error, 3 appliance unreachable or timed out,
-  4 authentication failed, 5 appliance error or unreadable answer
+  4 authentication failed, 5 appliance error or unreadable answer;
+  SIGTERM, SIGHUP or SIGINT end the live view and --headless with 0 (the recording
+  finished, logged out), and --once with 128 + the signal (143, 129, 130)
 """
+
+# Logging out after a stop signal may take this long; leaving promptly matters more.
+SIGNAL_CLOSE_TIMEOUT = 1.0
+
+_T = TypeVar("_T")
 
 
 def _finite_float(text: str) -> float:
@@ -268,8 +276,14 @@ async def run_once(
     source = build_source(settings)
     try:
         snapshot = await source.fetch(settings.max_stats)
-    finally:
-        await source.close()
+    except asyncio.CancelledError:
+        # A stop signal (see run_stoppable): log out briefly, then leave.
+        await _close_source(source, hurry=True)
+        raise
+    except BaseException:
+        await _close_source(source)
+        raise
+    await _close_source(source)
     store = FlowStore(history=1)
     store.apply(snapshot.flows, snapshot.received_at)
     view = FlowView(settings.columns)
@@ -303,6 +317,7 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
         failures.append(error)
         sys.stderr.write(f"flowtop: poll failed: {error}\n")
 
+    stopped = False
     try:
         await record_headless(
             source,
@@ -313,9 +328,14 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
             duration=duration,
             on_error=report,
         )
+    except asyncio.CancelledError:
+        # A stop signal (see run_stoppable): the recording ends here, as with --count.
+        stopped = True
+        _uncancel()
     finally:
+        # The file first: it must be complete even if logging out hangs.
         recorder.close()
-        await source.close()
+        await _close_source(source, hurry=stopped)
     if recorder.last_error:
         sys.stderr.write(f"flowtop: {recorder.last_error}\n")
         return 5
@@ -324,6 +344,62 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
         # Nothing recorded because every poll failed: exit as that failure would.
         return failures[-1].exit_code
     return 0
+
+
+async def _close_source(source: FlowSource, *, hurry: bool = False) -> None:
+    """Close (log out); after a stop signal only briefly, and never raising."""
+    if not hurry:
+        await source.close()
+        return
+    try:
+        await asyncio.wait_for(source.close(), timeout=SIGNAL_CLOSE_TIMEOUT)
+    except (Exception, asyncio.CancelledError):
+        pass  # logging out is a courtesy; leaving promptly matters more
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+def run_stoppable(
+    work: Callable[[], Coroutine[Any, Any, _T]], *, exit_code: Callable[[int], int]
+) -> tuple[_T | None, int | None]:
+    """Run ``work`` in a new event loop; SIGTERM, SIGHUP and SIGINT cancel it.
+
+    Returns ``(result, None)``, or ``(result or None, signal)`` after a stop signal:
+    ``work`` sees a cancellation and may finish its files, log out and return.  If that
+    takes longer than the watchdog's deadline, the process ends with ``exit_code``.
+    """
+
+    async def stoppable() -> tuple[_T | None, int | None]:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop(number: int) -> None:
+            # Runs in the signal handler: only schedule (the loop may be busy).
+            loop.call_soon_threadsafe(task.cancel)
+
+        stops = StopSignals(stop, exit_code=exit_code)
+        stops.install()
+        try:
+            result = await work()
+        except asyncio.CancelledError:
+            if stops.received is None:
+                raise
+            _uncancel()
+            return None, stops.received
+        finally:
+            stops.restore()
+        return result, stops.received
+
+    return asyncio.run(stoppable())
+
+
+def _stopped_by(number: int) -> None:
+    sys.stderr.write(f"flowtop: stopped by {signal_name(number)}\n")
 
 
 def open_source(settings: Settings) -> FlowSource:
@@ -383,12 +459,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_arguments(args)
         if args.once:
             width = output_width(sys.stdout)
-            text = asyncio.run(run_once(settings, args.format, width, settings.group_by))
+            text, stopped = run_stoppable(
+                lambda: run_once(settings, args.format, width, settings.group_by),
+                exit_code=signal_exit_code,
+            )
+            if stopped is not None or text is None:
+                _stopped_by(stopped or 0)
+                return signal_exit_code(stopped or 0)
             sys.stdout.write(text)
             sys.stdout.flush()
             return 0
         if args.headless:
-            return asyncio.run(run_headless(settings, args.count, args.duration))
+            code, stopped = run_stoppable(
+                lambda: run_headless(settings, args.count, args.duration),
+                exit_code=lambda number: 0,
+            )
+            if stopped is not None:
+                _stopped_by(stopped)
+            return 0 if code is None else code
         return run_tui(settings)
     except FlowtopError as error:
         _report(error)
