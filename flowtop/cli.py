@@ -406,6 +406,8 @@ def open_source(settings: Settings) -> FlowSource:
     """The live source, or a replay of a recording."""
     if settings.replay is not None:
         recording = Recording.load(settings.replay)
+        for warning in recording.warnings:
+            sys.stderr.write(f"flowtop: warning: {warning}\n")
         if recording.damage:
             sys.stderr.write(f"flowtop: warning: {recording.damage}\n")
         return ReplaySource(recording, speed=settings.speed)
