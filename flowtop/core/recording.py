@@ -174,8 +174,12 @@ class _LineReader:
             self._stream = None
             raise _StreamDamage(_damage_reason(error)) from None
 
-    def readline(self, limit: int) -> _Line:
-        """The next line; a longer one is read through to its end and given as None."""
+    def readline(self, limit: int, *, skip: bool = True) -> _Line:
+        """The next line; a longer one is read through to its end and given as None.
+
+        With ``skip`` False a longer line is not read through (the reader must then
+        seek before reading on).
+        """
         if self._damage is not None:
             return self._salvaged_line(limit)
         stream = self._stream if self._stream is not None else self._start()
@@ -191,6 +195,11 @@ class _LineReader:
             # Too long: read on to its end, a piece at a time.
             size = len(data)
             del data
+            if not skip:
+                self._stream = None  # the position is lost: start over next time
+                return _Line(None, False, size)
+            if not self.gzipped:
+                return self._skip_plain(stream, start + size)
             while piece := stream.readline(_CHUNK):
                 size += len(piece)
                 if piece.endswith(b"\n"):
@@ -208,6 +217,20 @@ class _LineReader:
         self._damage = reason
         self.offset = start
         return self._salvaged_line(limit)
+
+    def _skip_plain(self, stream: IO[bytes] | gzip.GzipFile, position: int) -> _Line:
+        """Past the end of an over-long line of a plain file, from ``position`` in it."""
+        start = self.offset
+        while piece := stream.read(_CHUNK):
+            newline = piece.find(b"\n")
+            if newline >= 0:
+                end = position + newline + 1
+                stream.seek(end)
+                self.offset = end
+                return _Line(None, True, end - start)
+            position += len(piece)
+        self.offset = position
+        return _Line(None, False, position - start)
 
     def _salvaged_line(self, limit: int) -> _Line:
         assert self._damage is not None
@@ -406,7 +429,7 @@ class Recorder:
         reader = _LineReader(handle, gzipped=True)
         number = 1
         try:
-            last = reader.readline(_HEADER_LINE_MAX)
+            last = reader.readline(_HEADER_LINE_MAX, skip=False)
             if last.size == 0:
                 return
             _check_header(self.path, last.data or b"")
@@ -755,7 +778,7 @@ class Recording:
     ) -> tuple[dict[str, Any], _PollIndex, tuple[int, str] | None, list[str]]:
         """Read the file once: check it, index its polls, find its first damage."""
         try:
-            first = reader.readline(_HEADER_LINE_MAX)
+            first = reader.readline(_HEADER_LINE_MAX, skip=False)
         except _StreamDamage as unreadable:
             raise UsageError(f"{name} is not a readable recording ({unreadable.reason})") from None
         if first.size == 0:
