@@ -119,6 +119,7 @@ def _start(
     *,
     controlling: bool = True,
     flowtop: tuple[str, ...] = ("-m", "flowtop"),
+    extra: tuple[str, ...] = (),
 ) -> Running:
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
@@ -134,6 +135,7 @@ def _start(
         DEMO_USERNAME,
         "--interval",
         "0.5",
+        *extra,
     ]
     try:
         process = subprocess.Popen(
@@ -229,9 +231,12 @@ BLOCKING_FLOWTOP = (
 
 
 def test_signal_ends_flowtop_even_when_its_event_loop_is_blocked(
-    server: DemoServer, appliance: DemoAppliance
+    server: DemoServer, appliance: DemoAppliance, tmp_path: Path
 ) -> None:
-    running = _start(server, appliance, flowtop=("-c", BLOCKING_FLOWTOP))
+    path = tmp_path / "polls.jsonl.gz"
+    running = _start(
+        server, appliance, flowtop=("-c", BLOCKING_FLOWTOP), extra=("--record", str(path))
+    )
     try:
         assert running.master is not None
         os.write(running.master, b"?")
@@ -245,8 +250,11 @@ def test_signal_ends_flowtop_even_when_its_event_loop_is_blocked(
         assert running.process.returncode == 0
         assert SIGNAL_EXIT_DEADLINE - 0.5 <= took <= SIGNAL_EXIT_DEADLINE + 3.0
         running.reader.join(2)
-        # The watchdog took the terminal out of the alternate screen on its way out.
+        # The watchdog took the terminal out of the alternate screen on its way out,
         assert b"\x1b[?1049l" in bytes(running.output[shown:])
+        # and finished the recording.
+        with gzip.open(path, "rb") as finished:
+            assert finished.read().count(b"\n") >= 3
     finally:
         _kill(running)
 

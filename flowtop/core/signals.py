@@ -104,7 +104,14 @@ class StopSignals:
 
     def _force_exit(self, code: int) -> None:
         if self._last_words is not None:
-            helper = threading.Thread(target=self._last_words, daemon=True)
+            helper = threading.Thread(target=self._say_last_words, daemon=True)
             helper.start()
             helper.join(_LAST_WORDS_TIMEOUT)
         os._exit(code)
+
+    def _say_last_words(self) -> None:
+        assert self._last_words is not None
+        try:
+            self._last_words()
+        except Exception:
+            pass  # the process ends anyway

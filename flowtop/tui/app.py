@@ -217,7 +217,7 @@ class FlowTopApp(App[int]):
             self._on_stop_signal,
             exit_code=lambda number: 0,
             deadline=SIGNAL_EXIT_DEADLINE,
-            last_words=self._reset_terminal,
+            last_words=self._last_words,
         )
         if stops.install():
             self._stop_signals = stops
@@ -237,6 +237,14 @@ class FlowTopApp(App[int]):
             asyncio.get_running_loop().call_soon_threadsafe(self._on_signal)
         except RuntimeError:
             pass  # no loop running: the watchdog ends the process
+
+    def _last_words(self) -> None:
+        """From the watchdog thread, the event loop being stuck: finish what matters."""
+        # The loop is not running, so nothing else writes the recording: end its stream
+        # so that the file stays whole and can be appended to.
+        if self.recorder is not None and self.replay is None:
+            self.recorder.close()
+        self._reset_terminal()
 
     def _reset_terminal(self) -> None:
         """Best effort, from the watchdog thread: the terminal out of application mode."""
@@ -268,7 +276,7 @@ class FlowTopApp(App[int]):
         if self._stop_signals is not None:
             self._stop_signals.arm(0)
         else:
-            StopSignals(lambda number: None, last_words=self._reset_terminal).arm(0)
+            StopSignals(lambda number: None, last_words=self._last_words).arm(0)
         self.call_later(self.action_quit)
 
     # ---- polling ------------------------------------------------------------------
