@@ -956,7 +956,7 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         try:
             os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
+        except (OSError, AttributeError):  # AttributeError: no process groups (Windows)
             process.kill()
         process.wait()
     for stream in (process.stdout, process.stderr):
