@@ -258,10 +258,11 @@ class FlowTopApp(App[int]):
                 termios.tcsetattr(fileno, termios.TCSANOW, attributes)
             except Exception:
                 pass
-        try:
-            os.write(2, _TERMINAL_RESET.encode())
-        except OSError:
-            pass
+        if _is_terminal(2):  # where Textual writes
+            try:
+                os.write(2, _TERMINAL_RESET.encode())
+            except OSError:
+                pass
 
     def _check_terminal(self) -> None:
         if not all(_is_terminal(fd) for fd in self._terminal_fds):
