@@ -651,10 +651,12 @@ class _StreamedPolls(Sequence[RecordedPoll]):
                 poll = self._read_next()
                 if poll.index == index:
                     return poll
-        except _StreamDamage as damage:
+        except (_StreamDamage, ValueError) as damage:
+            # ValueError: the file was closed (the replay is over).
             self._next = None
+            reason = damage.reason if isinstance(damage, _StreamDamage) else "file closed"
             raise UnreadableAnswer(
-                f"poll {index + 1} of the recording cannot be read again: {damage.reason}"
+                f"poll {index + 1} of the recording cannot be read again: {reason}"
             ) from None
 
     def _ahead(self, index: int) -> bool:

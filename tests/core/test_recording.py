@@ -953,3 +953,16 @@ def test_a_recording_changed_under_the_replay_says_so(tmp_path: Path) -> None:
     with pytest.raises(UnreadableAnswer, match="poll 2 of the recording cannot be read again"):
         recording.polls[1]
     recording.close()
+
+
+async def test_closing_the_replay_closes_the_file(tmp_path: Path) -> None:
+    snapshots = make_snapshots(3)
+    path = tmp_path / "closed.jsonl.gz"
+    record(path, snapshots)
+    recording = Recording.load(path, window_bytes=1)
+    source = ReplaySource(recording)
+    assert (await source.fetch(100)).raw == snapshots[0].raw
+    await source.close()
+    await source.close()  # twice is harmless
+    with pytest.raises(UnreadableAnswer, match="poll 3 of the recording cannot be read again"):
+        recording.polls[2]
