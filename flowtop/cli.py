@@ -310,6 +310,8 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
     assert settings.record is not None
     source = build_source(settings)
     recorder = Recorder(settings.record, source=source.description, max_stats=settings.max_stats)
+    # Should the loop get stuck after a stop signal, the watchdog still ends the file.
+    _LAST_WORDS.append(recorder.close)
 
     failures: list[FlowtopError] = []
 
@@ -335,6 +337,7 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
     finally:
         # The file first: it must be complete even if logging out hangs.
         recorder.close()
+        _LAST_WORDS.remove(recorder.close)
         await _close_source(source, hurry=stopped)
     if recorder.last_error:
         sys.stderr.write(f"flowtop: {recorder.last_error}\n")
@@ -363,6 +366,15 @@ def _uncancel() -> None:
         task.uncancel()
 
 
+# What the watchdog does before it ends a process whose event loop is stuck.
+_LAST_WORDS: list[Callable[[], None]] = []
+
+
+def _say_last_words() -> None:
+    for action in list(_LAST_WORDS):
+        action()
+
+
 def run_stoppable(
     work: Callable[[], Coroutine[Any, Any, _T]], *, exit_code: Callable[[int], int]
 ) -> tuple[_T | None, int | None]:
@@ -382,7 +394,7 @@ def run_stoppable(
             # Runs in the signal handler: only schedule (the loop may be busy).
             loop.call_soon_threadsafe(task.cancel)
 
-        stops = StopSignals(stop, exit_code=exit_code)
+        stops = StopSignals(stop, exit_code=exit_code, last_words=_say_last_words)
         stops.install()
         try:
             result = await work()

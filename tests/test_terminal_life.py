@@ -379,3 +379,46 @@ def test_stop_signal_during_once_logs_out_and_exits_with_the_signal(
     assert out == ""
     assert err.strip() == f"flowtop: stopped by {signal.Signals(signal_number).name}"
     assert _count(appliance, LOGOUT) == 1
+
+
+# flowtop, except that a headless recording gets stuck for good after its first poll.
+STUCK_HEADLESS = (
+    "import sys, time\n"
+    "import flowtop.cli\n"
+    "async def stuck(source, recorder, **options):\n"
+    "    recorder.write(await source.fetch(100))\n"
+    "    time.sleep(3600)\n"
+    "flowtop.cli.record_headless = stuck\n"
+    "sys.exit(flowtop.cli.main(sys.argv[1:]))\n"
+)
+
+
+def test_stop_signal_ends_a_stuck_headless_recording_with_its_file_finished(
+    server: DemoServer, appliance: DemoAppliance, tmp_path: Path
+) -> None:
+    path = tmp_path / "polls.jsonl.gz"
+    command = [sys.executable, "-c", STUCK_HEADLESS, "--url", server.url, "--user"]
+    process = subprocess.Popen(
+        [*command, DEMO_USERNAME, "--headless", "--record", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_environment(),
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        if not _wait_for(lambda: path.exists() and path.stat().st_size > 0, STARTUP_TIMEOUT):
+            raise AssertionError("flowtop never recorded")
+        time.sleep(0.3)
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(SIGNAL_EXIT_DEADLINE + 3.0)
+        assert time.monotonic() - started >= SIGNAL_EXIT_DEADLINE - 0.5
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+    assert process.returncode == 0
+    with gzip.open(path, "rb") as finished:
+        assert finished.read().count(b"\n") == 2  # the header and the one poll
