@@ -10,6 +10,10 @@ A body that is not UTF-8 is stored as ``"body_b64"`` instead of ``"body"``.  Not
 else is written: no credentials, no cookies, no headers.  Appending to a recording
 starts with a new header line (a new session); names ending in ``.gz`` are gzip, one
 member per session.
+
+A replay streams the file (:meth:`Recording.load` indexes it once, then polls are read
+on demand through a bounded window), reading gzip with the standard library's
+:mod:`gzip`; a line longer than the client's answer cap is skipped with a warning.
 """
 
 from __future__ import annotations
