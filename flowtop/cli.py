@@ -8,8 +8,8 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn, TextIO
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn, TextIO, TypeVar
 
 from flowtop import __version__
 from flowtop.core import glyphs
@@ -38,6 +38,7 @@ from flowtop.core.groups import (
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.settings import ENV_PASSWORD, ENV_URL, ENV_USER, Settings, resolve_settings
+from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
 from flowtop.core.source import FlowSource, Snapshot, build_source
 from flowtop.core.store import FlowStore
 from flowtop.core.units import format_bytes
@@ -71,8 +72,15 @@ precedence: command line, then environment, then the profile, then the config fi
 
 exit codes:
   0 success, 2 usage or filter error, 3 appliance unreachable or timed out,
-  4 authentication failed, 5 appliance error or unreadable answer
+  4 authentication failed, 5 appliance error or unreadable answer;
+  SIGTERM, SIGHUP or SIGINT end the live view and --headless with 0 (the recording
+  finished, logged out), and --once with 128 + the signal (143, 129, 130)
 """
+
+# Logging out after a stop signal may take this long; leaving promptly matters more.
+SIGNAL_CLOSE_TIMEOUT = 1.0
+
+_T = TypeVar("_T")
 
 
 def _finite_float(text: str) -> float:
@@ -361,8 +369,14 @@ async def run_once(
     source = build_source(settings)
     try:
         snapshot = await source.fetch(settings.max_stats)
-    finally:
-        await source.close()
+    except asyncio.CancelledError:
+        # A stop signal (see run_stoppable): log out briefly, then leave.
+        await _close_source(source, hurry=True)
+        raise
+    except BaseException:
+        await _close_source(source)
+        raise
+    await _close_source(source)
     store = FlowStore(history=1)
     store.apply(snapshot.flows, snapshot.received_at)
     output = _render_once(store, settings, output_format, width, predicate, sort, grouping, notes)
@@ -432,6 +446,8 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
     assert settings.record is not None
     source = build_source(settings)
     recorder = Recorder(settings.record, source=source.description, max_stats=settings.max_stats)
+    # Should the loop get stuck after a stop signal, the watchdog still ends the file.
+    _LAST_WORDS.append(recorder.close)
 
     failures: list[FlowtopError] = []
 
@@ -444,6 +460,7 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
             sys.stderr.write(headless_progress(settings, recorded, snapshot))
             sys.stderr.flush()
 
+    stopped = False
     try:
         await record_headless(
             source,
@@ -455,9 +472,15 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
             on_error=report,
             on_recorded=progress,
         )
+    except asyncio.CancelledError:
+        # A stop signal (see run_stoppable): the recording ends here, as with --count.
+        stopped = True
+        _uncancel()
     finally:
+        # The file first: it must be complete even if logging out hangs.
         recorder.close()
-        await source.close()
+        _LAST_WORDS.remove(recorder.close)
+        await _close_source(source, hurry=stopped)
     if recorder.last_error:
         sys.stderr.write(f"flowtop: {recorder.last_error}\n")
         return 5
@@ -486,10 +509,77 @@ def require_terminal() -> None:
     )
 
 
+async def _close_source(source: FlowSource, *, hurry: bool = False) -> None:
+    """Close (log out); after a stop signal only briefly, and never raising."""
+    if not hurry:
+        await source.close()
+        return
+    try:
+        await asyncio.wait_for(source.close(), timeout=SIGNAL_CLOSE_TIMEOUT)
+    except (Exception, asyncio.CancelledError):
+        pass  # logging out is a courtesy; leaving promptly matters more
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+# What the watchdog does before it ends a process whose event loop is stuck.
+_LAST_WORDS: list[Callable[[], None]] = []
+
+
+def _say_last_words() -> None:
+    for action in list(_LAST_WORDS):
+        action()
+
+
+def run_stoppable(
+    work: Callable[[], Coroutine[Any, Any, _T]], *, exit_code: Callable[[int], int]
+) -> tuple[_T | None, int | None]:
+    """Run ``work`` in a new event loop; SIGTERM, SIGHUP and SIGINT cancel it.
+
+    Returns ``(result, None)``, or ``(result or None, signal)`` after a stop signal:
+    ``work`` sees a cancellation and may finish its files, log out and return.  If that
+    takes longer than the watchdog's deadline, the process ends with ``exit_code``.
+    """
+
+    async def stoppable() -> tuple[_T | None, int | None]:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop(number: int) -> None:
+            # Runs in the signal handler: only schedule (the loop may be busy).
+            loop.call_soon_threadsafe(task.cancel)
+
+        stops = StopSignals(stop, exit_code=exit_code, last_words=_say_last_words)
+        stops.install()
+        try:
+            result = await work()
+        except asyncio.CancelledError:
+            if stops.received is None:
+                raise
+            _uncancel()
+            return None, stops.received
+        finally:
+            stops.restore()
+        return result, stops.received
+
+    return asyncio.run(stoppable())
+
+
+def _stopped_by(number: int) -> None:
+    sys.stderr.write(f"flowtop: stopped by {signal_name(number)}\n")
+
+
 def open_source(settings: Settings) -> FlowSource:
     """The live source, or a replay of a recording."""
     if settings.replay is not None:
         recording = Recording.load(settings.replay)
+        for warning in recording.warnings:
+            sys.stderr.write(f"flowtop: warning: {warning}\n")
         if recording.damage:
             sys.stderr.write(f"flowtop: warning: {recording.damage}\n")
         return ReplaySource(recording, speed=settings.speed)
@@ -554,17 +644,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 width = output_width(sys.stdout, args.width)
                 notes: list[str] = []
-                text = asyncio.run(run_once(settings, args.format, width, settings.group_by, notes))
+                text, stopped = run_stoppable(
+                    lambda: run_once(settings, args.format, width, settings.group_by, notes),
+                    exit_code=signal_exit_code,
+                )
             except ANSWER_FAILURES as error:
                 raise answer_failure(error) from None
             finally:
                 glyphs.select(previous.ascii)
+            if stopped is not None or text is None:
+                _stopped_by(stopped or 0)
+                return signal_exit_code(stopped or 0)
             write_output(sys.stdout, text)
             for note in notes:
                 sys.stderr.write(f"flowtop: note: {note}\n")
             return 0
         if args.headless:
-            return asyncio.run(run_headless(settings, args.count, args.duration))
+            code, stopped = run_stoppable(
+                lambda: run_headless(settings, args.count, args.duration),
+                exit_code=lambda number: 0,
+            )
+            if stopped is not None:
+                _stopped_by(stopped)
+            return 0 if code is None else code
         return run_tui(settings)
     except FlowtopError as error:
         _report(error)

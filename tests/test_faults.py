@@ -944,3 +944,32 @@ def test_once_refuses_an_unusable_proxy_in_one_line(
         run_once(capsys, server.url, "--proxy", "http://p:1", "--no-proxy"), 2
     )
     assert "contradict" in line
+
+
+# -- files that are not what they claim ----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/null"])
+def test_replaying_a_device_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # As from a terminal (the test's own output is captured, not one).
+    monkeypatch.setattr("flowtop.cli.require_terminal", lambda: None)
+    result = run_cli(capsys, "--replay", path)
+    assert result.code == 2
+    assert (
+        result.err
+        == f"flowtop: {path} is not a regular file (a recording is replayed from a file)\n"
+    )
+
+
+def test_config_nested_too_deeply_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[defaults]\ninterval = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    result = run_cli(capsys, "--config", str(config), "--demo", "--once")
+    assert result.code == 2
+    assert result.err == (
+        f"flowtop: {config}: invalid TOML: arrays or inline tables nested too deeply\n"
+    )

@@ -4,6 +4,7 @@ dropped) end the real TUI promptly, with a logout, and leave nothing polling."""
 from __future__ import annotations
 
 import fcntl
+import gzip
 import os
 import signal
 import struct
@@ -26,6 +27,8 @@ from flowtop.core.demo.appliance import (
     DemoAppliance,
 )
 from flowtop.core.demo.server import DemoServer
+from flowtop.core.recording import Recorder, Recording
+from flowtop.core.signals import SIGNAL_EXIT_DEADLINE
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS, LINES = 100, 30
@@ -110,7 +113,14 @@ def _count(appliance: DemoAppliance, request: tuple[str, str]) -> int:
     return sum(1 for seen in list(appliance.requests) if seen == request)
 
 
-def _start(server: DemoServer, appliance: DemoAppliance, *, controlling: bool = True) -> Running:
+def _start(
+    server: DemoServer,
+    appliance: DemoAppliance,
+    *,
+    controlling: bool = True,
+    flowtop: tuple[str, ...] = ("-m", "flowtop"),
+    extra: tuple[str, ...] = (),
+) -> Running:
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
     command = [
@@ -118,14 +128,14 @@ def _start(server: DemoServer, appliance: DemoAppliance, *, controlling: bool = 
         "-c",
         BECOME_CONTROLLING_TERMINAL if controlling else EXEC_ONLY,
         sys.executable,
-        "-m",
-        "flowtop",
+        *flowtop,
         "--url",
         server.url,
         "--user",
         DEMO_USERNAME,
         "--interval",
         "0.5",
+        *extra,
     ]
     try:
         process = subprocess.Popen(
@@ -191,11 +201,14 @@ def _assert_quiet_afterwards(appliance: DemoAppliance) -> None:
     assert _count(appliance, FLOWS) == polls, "something still polls the appliance"
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["TERM", "HUP", "INT"]
+)
 def test_signal_ends_flowtop_promptly_with_logout(
-    server: DemoServer, appliance: DemoAppliance, signal_number: int
+    server: DemoServer, appliance: DemoAppliance, signal_number: int, tmp_path: Path
 ) -> None:
-    running = _start(server, appliance)
+    path = tmp_path / "polls.jsonl.gz"
+    running = _start(server, appliance, extra=("--record", str(path)))
     try:
         assert _count(appliance, LOGOUT) == 0
         os.kill(running.process.pid, signal_number)
@@ -203,8 +216,56 @@ def test_signal_ends_flowtop_promptly_with_logout(
         assert running.process.returncode == 0
         assert _count(appliance, LOGOUT) == 1
         _assert_quiet_afterwards(appliance)
+        with gzip.open(path, "rb") as finished:
+            assert finished.read().count(b"\n") >= 2  # EOFError if left unfinished
     finally:
         _kill(running)
+
+
+# flowtop, except that "?" blocks its event loop for good: a stand-in for any bug or input
+# that keeps the loop busy (the hook lives here, in the test, not in flowtop).
+BLOCKING_FLOWTOP = (
+    "import sys, time\n"
+    "from flowtop.tui.app import FlowTopApp\n"
+    "FlowTopApp.action_help = lambda self: time.sleep(3600)\n"
+    "from flowtop.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def test_signal_ends_flowtop_even_when_its_event_loop_is_blocked(
+    server: DemoServer, appliance: DemoAppliance, tmp_path: Path
+) -> None:
+    path = tmp_path / "polls.jsonl.gz"
+    running = _start(
+        server, appliance, flowtop=("-c", BLOCKING_FLOWTOP), extra=("--record", str(path))
+    )
+    try:
+        assert running.master is not None
+        os.write(running.master, b"?")
+        # Blocked: no more polls.
+        assert _wait_for(lambda: _quiet_for(appliance, 1.2), 8.0), "the loop never blocked"
+        shown = len(running.output)
+        started = time.monotonic()
+        os.kill(running.process.pid, signal.SIGTERM)
+        running.process.wait(SIGNAL_EXIT_DEADLINE + 3.0)
+        took = time.monotonic() - started
+        assert running.process.returncode == 0
+        assert SIGNAL_EXIT_DEADLINE - 0.5 <= took <= SIGNAL_EXIT_DEADLINE + 3.0
+        running.reader.join(2)
+        # The watchdog took the terminal out of the alternate screen on its way out,
+        assert b"\x1b[?1049l" in bytes(running.output[shown:])
+        # and finished the recording.
+        with gzip.open(path, "rb") as finished:
+            assert finished.read().count(b"\n") >= 2
+    finally:
+        _kill(running)
+
+
+def _quiet_for(appliance: DemoAppliance, seconds: float) -> bool:
+    polls = _count(appliance, FLOWS)
+    time.sleep(seconds)
+    return _count(appliance, FLOWS) == polls
 
 
 def test_vanished_terminal_ends_flowtop_without_spinning(
@@ -236,3 +297,128 @@ def test_terminal_gone_without_a_hangup_ends_flowtop_without_spinning(
         _assert_quiet_afterwards(appliance)
     finally:
         _kill(running)
+
+
+# -- stop signals without a screen: --headless and --once ---------------------------------
+
+STOP_SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT]
+STOP_IDS = ["TERM", "HUP", "INT"]
+
+
+def _start_plain(server: DemoServer, *arguments: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "flowtop", "--url", server.url, "--user", DEMO_USERNAME]
+    return subprocess.Popen(
+        [*command, *arguments],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_environment(),
+        cwd=ROOT,
+        start_new_session=True,
+    )
+
+
+def _finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
+    try:
+        out, err = process.communicate(timeout=EXIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AssertionError(f"flowtop still runs {EXIT_TIMEOUT:g} s after the signal") from None
+    return process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+@pytest.mark.parametrize("signal_number", STOP_SIGNALS, ids=STOP_IDS)
+def test_stop_signal_finishes_a_headless_recording_and_logs_out(
+    server: DemoServer, appliance: DemoAppliance, tmp_path: Path, signal_number: int
+) -> None:
+    path = tmp_path / "polls.jsonl.gz"
+    process = _start_plain(server, "--headless", "--record", str(path), "--interval", "0.5")
+    try:
+        if not _wait_for(lambda: _count(appliance, FLOWS) >= 3, STARTUP_TIMEOUT):
+            raise AssertionError("flowtop never polled the demo appliance")
+        polls = _count(appliance, FLOWS)
+        os.kill(process.pid, signal_number)
+        code, _, err = _finish(process)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    # A headless recording ended by a signal ended normally: 0, as with --count.
+    assert code == 0, err
+    assert f"stopped by {signal.Signals(signal_number).name}" in err
+    assert "Traceback" not in err
+    assert _count(appliance, LOGOUT) == 1
+    with gzip.open(path, "rb") as finished:
+        lines = finished.read().splitlines()  # EOFError if the stream was left unfinished
+    assert len(lines) >= polls  # a header and every poll answered before the signal
+    recording = Recording.load(path)
+    assert recording.damage is None
+    # A finished file takes another session.
+    Recorder(path).close()
+    _assert_quiet_afterwards(appliance)
+
+
+@pytest.mark.parametrize("signal_number", STOP_SIGNALS, ids=STOP_IDS)
+def test_stop_signal_during_once_logs_out_and_exits_with_the_signal(
+    server: DemoServer, appliance: DemoAppliance, signal_number: int
+) -> None:
+    appliance.faults.delay = 3.0  # the answer is slow: the signal comes while waiting
+    process = _start_plain(server, "--once")
+    try:
+        if not _wait_for(lambda: _count(appliance, FLOWS) >= 1, STARTUP_TIMEOUT):
+            raise AssertionError("flowtop never asked for flows")
+        appliance.faults.delay = 0.0  # the logout gets a prompt answer
+        os.kill(process.pid, signal_number)
+        code, out, err = _finish(process)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert code == 128 + signal_number, err
+    assert out == ""
+    assert err.strip() == f"flowtop: stopped by {signal.Signals(signal_number).name}"
+    assert _count(appliance, LOGOUT) == 1
+
+
+# flowtop, except that a headless recording gets stuck for good after its first poll.
+STUCK_HEADLESS = (
+    "import sys, time\n"
+    "import flowtop.cli\n"
+    "async def stuck(source, recorder, **options):\n"
+    "    recorder.write(await source.fetch(100))\n"
+    "    time.sleep(3600)\n"
+    "flowtop.cli.record_headless = stuck\n"
+    "sys.exit(flowtop.cli.main(sys.argv[1:]))\n"
+)
+
+
+def test_stop_signal_ends_a_stuck_headless_recording_with_its_file_finished(
+    server: DemoServer, appliance: DemoAppliance, tmp_path: Path
+) -> None:
+    path = tmp_path / "polls.jsonl.gz"
+    command = [sys.executable, "-c", STUCK_HEADLESS, "--url", server.url, "--user"]
+    process = subprocess.Popen(
+        [*command, DEMO_USERNAME, "--headless", "--record", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_environment(),
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        if not _wait_for(lambda: path.exists() and path.stat().st_size > 0, STARTUP_TIMEOUT):
+            raise AssertionError("flowtop never recorded")
+        time.sleep(0.3)
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(SIGNAL_EXIT_DEADLINE + 3.0)
+        assert time.monotonic() - started >= SIGNAL_EXIT_DEADLINE - 0.5
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+    assert process.returncode == 0
+    with gzip.open(path, "rb") as finished:
+        assert finished.read().count(b"\n") == 2  # the header and the one poll

@@ -37,9 +37,11 @@ import json
 import math
 import os
 import re
+import selectors
 import shlex
 import signal
 import subprocess
+import time as time_module
 import tomllib
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
@@ -90,6 +92,10 @@ _ERROR_TYPE: Final = "flowtop_config"
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _SYNTAX_POSITION: Final = re.compile(r"(?s)(.*) \(at line (\d+), column (\d+)\)")
 _STDERR_SHOWN: Final = 120
+# Seconds a password command may go on after printing its first line.
+PASSWORD_COMMAND_GRACE: Final = 1.0
+# Bytes of a password command's stdout and stderr kept (a password is one short line).
+_PIPE_KEPT: Final = 65536
 
 
 def _invalid(reason: str) -> PydanticCustomError:
@@ -406,6 +412,11 @@ def run_password_command(command: str, *, timeout: float = 30.0) -> SecretStr:
 
     Failures raise UsageError naming the program and the exit status, plus at most a
     short first line of stderr; never anything the command printed on stdout.
+
+    The first line is taken as soon as it arrives: a process the command leaves behind
+    holding stdout (ssh's ControlPersist master, ``sleep 30 &``) is not waited for.  A
+    command still running :data:`PASSWORD_COMMAND_GRACE` seconds after its first line,
+    or still silent at ``timeout``, is ended with its whole process group.
     """
     words = _command_words(command, error=UsageError)
     name = _program_name(words)
@@ -417,6 +428,8 @@ def run_password_command(command: str, *, timeout: float = 30.0) -> SecretStr:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            # Its own process group, so that a timeout ends the whole pipeline.
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise UsageError(f'password command "{name}": program not found') from None
@@ -424,23 +437,17 @@ def run_password_command(command: str, *, timeout: float = 30.0) -> SecretStr:
         raise UsageError(
             f'password command "{name}" could not start: {error.strerror or "error"}'
         ) from None
-    # The outcome is decided inside the try and raised after it, so that no traceback
-    # carries an exception holding the captured output.
-    outcome: str | None = None
     try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _abandon(process)
-        out = err = b""
-        outcome = f'password command "{name}" did not finish within {timeout:g} seconds'
+        out, err, status = _first_line_of(process, timeout)
     except BaseException:
-        _abandon(process)
+        _end_group(process)
         raise
-    if outcome is not None:
-        raise UsageError(outcome)
+    if status is None:
+        # Raised outside the try: no traceback carries an exception near the output.
+        raise UsageError(f'password command "{name}" did not finish within {timeout:g} seconds')
     first = out.split(b"\n", 1)[0].removesuffix(b"\r")
-    if process.returncode != 0:
-        raise UsageError(_failure(name, process.returncode, err, first))
+    if status != 0:
+        raise UsageError(_failure(name, status, err, first))
     try:
         password = first.decode("utf-8")
     except UnicodeDecodeError:
@@ -506,6 +513,9 @@ def _parse(path: Path, text: str) -> dict[str, Any] | str:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         detail = str(error)
+    except RecursionError:
+        # tomllib recurses once per level of nested arrays or inline tables.
+        return f"{path}: invalid TOML: arrays or inline tables nested too deeply"
     match = _SYNTAX_POSITION.fullmatch(detail)
     if match is None:
         return f"{path}: invalid TOML: {_lower_first(detail)}"
@@ -691,7 +701,7 @@ class _Locator:
         # The last element index of each array of tables ([[name]]).
         self._arrays: dict[tuple[str | int, ...], int] = {}
         # IndexError: ran off the end; ValueError: an unexpected character.
-        with contextlib.suppress(IndexError, ValueError, tomllib.TOMLDecodeError):
+        with contextlib.suppress(IndexError, ValueError, RecursionError, tomllib.TOMLDecodeError):
             self._document()
 
     def line_of(self, loc: tuple[str | int, ...]) -> int | None:
@@ -903,15 +913,73 @@ def _program_name(words: list[str]) -> str:
     return "(environment assignments only)"
 
 
-def _abandon(process: subprocess.Popen[bytes]) -> None:
-    process.kill()
-    # A shell's own children may keep the pipes open after it died: do not wait for them.
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.communicate(timeout=1.0)
+def _first_line_of(
+    process: subprocess.Popen[bytes], timeout: float
+) -> tuple[bytes, bytes, int | None]:
+    """``(stdout, stderr, exit status)`` once stdout holds a line or the command ended.
+
+    The status is None when the command neither printed a line nor ended within
+    ``timeout``: then its process group is killed.  Pipes are read as data arrives;
+    their end of file is not waited for, since a background child may hold them.
+    """
+    assert process.stdout is not None and process.stderr is not None
+    deadline = time_module.monotonic() + timeout
+    out_fd, err_fd = process.stdout.fileno(), process.stderr.fileno()
+    buffers = {out_fd: bytearray(), err_fd: bytearray()}
+    with selectors.DefaultSelector() as selector:
+        for fd in buffers:
+            selector.register(fd, selectors.EVENT_READ)
+
+        def drain(wait: float) -> None:
+            for key, _ in selector.select(wait):
+                fd = int(key.fd)
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    selector.unregister(fd)
+                elif len(buffers[fd]) < _PIPE_KEPT:
+                    buffers[fd] += chunk
+
+        status: int | None = None
+        while True:
+            remaining = deadline - time_module.monotonic()
+            if remaining <= 0:
+                break
+            drain(min(0.05, remaining))
+            status = process.poll()
+            if status is not None:
+                # It ended: what it wrote is in the pipes now, read it without waiting.
+                for _ in range(64):
+                    if not selector.get_map():
+                        break
+                    before = sum(len(buffer) for buffer in buffers.values())
+                    drain(0)
+                    if sum(len(buffer) for buffer in buffers.values()) == before:
+                        break
+                break
+            if b"\n" in buffers[out_fd] or out_fd not in selector.get_map():
+                # A line (or all of stdout): give the command a moment to report its status.
+                grace = min(PASSWORD_COMMAND_GRACE, max(0.0, deadline - time_module.monotonic()))
+                try:
+                    status = process.wait(grace)
+                except subprocess.TimeoutExpired:
+                    status = 0  # still busy after printing the password: done with it
+                drain(0)
+                break
+    _end_group(process)
+    return bytes(buffers[out_fd]), bytes(buffers[err_fd]), status
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    """Close the pipes; a command still running is killed with its process group."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (OSError, AttributeError):  # AttributeError: no process groups (Windows)
+            process.kill()
+        process.wait()
     for stream in (process.stdout, process.stderr):
         if stream is not None:
             stream.close()
-    process.wait()
 
 
 def _failure(name: str, status: int, err: bytes, first_out: bytes) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -30,6 +28,7 @@ from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_gr
 from flowtop.core.model import FlowKey
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.recording import Recorder, ReplaySource
+from flowtop.core.signals import SIGNAL_EXIT_DEADLINE, StopSignals
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.store import FlowStore, StoreUpdate
 from flowtop.core.view import FlowView, Row, ViewResult
@@ -49,7 +48,12 @@ from flowtop.tui.widgets.status import StatusBar, StatusInfo
 WIDE_LAYOUT_MIN_WIDTH = 150
 CLOSE_TIMEOUT = 2.0
 SIGNAL_CLOSE_TIMEOUT = 1.0
-SIGNAL_EXIT_DEADLINE = 5.0
+# The reset a terminal needs if the watchdog ends flowtop: leave the alternate screen,
+# show the cursor, stop mouse and focus reports, bracketed paste; wrap lines again.
+_TERMINAL_RESET = (
+    "\x1b[<u\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?1004l\x1b[?2004l"
+    "\x1b[?7h\x1b[?1049l\x1b[?25h"
+)
 # How long the status line calls out a failover.
 FAILOVER_NOTICE_SECONDS = 60.0
 # Stepping back in a replay rebuilds the store from this many polls before the target.
@@ -155,6 +159,7 @@ class FlowTopApp(App[int]):
         self._recording_error_shown = False
         self._handle_signals = handle_signals
         self._terminal_fds: list[int] = []
+        self._stop_signals: StopSignals | None = None
         self._hurry = False
         self._wake = asyncio.Event()
         self._next_poll_at: float | None = None
@@ -246,17 +251,58 @@ class FlowTopApp(App[int]):
         self._poll_loop()
 
     def _install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGHUP):
-            try:
-                loop.add_signal_handler(number, self._on_signal)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+        # signal.signal, not loop.add_signal_handler: the handler must run (and arm the
+        # watchdog) even when the event loop is stuck and never runs a callback again.
+        stops = StopSignals(
+            self._on_stop_signal,
+            exit_code=lambda number: 0,
+            deadline=SIGNAL_EXIT_DEADLINE,
+            last_words=self._last_words,
+        )
+        if stops.install():
+            self._stop_signals = stops
         # A terminal can vanish without a hangup (a pty that was never the controlling
         # terminal): its descriptors stop being terminals, and then flowtop must go.
         self._terminal_fds = [fd for fd in (0, 1, 2) if _is_terminal(fd)]
         if self._terminal_fds:
             self.set_interval(1.0, self._check_terminal)
+
+    def on_unmount(self) -> None:
+        if self._stop_signals is not None:
+            self._stop_signals.restore()
+
+    def _on_stop_signal(self, number: int) -> None:
+        # In the signal handler (the watchdog is armed by now): only schedule the quit.
+        try:
+            asyncio.get_running_loop().call_soon_threadsafe(self._on_signal)
+        except RuntimeError:
+            pass  # no loop running: the watchdog ends the process
+
+    def _last_words(self) -> None:
+        """From the watchdog thread, the event loop being stuck: finish what matters."""
+        # The loop is not running, so nothing else writes the recording: end its stream
+        # so that the file stays whole and can be appended to.
+        if self.recorder is not None and self.replay is None:
+            self.recorder.close()
+        self._reset_terminal()
+
+    def _reset_terminal(self) -> None:
+        """Best effort, from the watchdog thread: the terminal out of application mode."""
+        driver = self._driver
+        attributes = getattr(driver, "attrs_before", None)
+        fileno = getattr(driver, "fileno", None)
+        if attributes is not None and isinstance(fileno, int):
+            try:
+                import termios
+
+                termios.tcsetattr(fileno, termios.TCSANOW, attributes)
+            except Exception:
+                pass
+        if _is_terminal(2):  # where Textual writes
+            try:
+                os.write(2, _TERMINAL_RESET.encode())
+            except OSError:
+                pass
 
     def _check_terminal(self) -> None:
         if not all(_is_terminal(fd) for fd in self._terminal_fds):
@@ -268,9 +314,10 @@ class FlowTopApp(App[int]):
         if self._hurry:
             return
         self._hurry = True
-        watchdog = threading.Timer(SIGNAL_EXIT_DEADLINE, os._exit, args=(0,))
-        watchdog.daemon = True
-        watchdog.start()
+        if self._stop_signals is not None:
+            self._stop_signals.arm(0)
+        else:
+            StopSignals(lambda number: None, last_words=self._last_words).arm(0)
         self.call_later(self.action_quit)
 
     def _on_suspend(self, _app: object) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -612,6 +615,28 @@ def test_unclosed_array_is_reported(tmp_path: Path) -> None:
     assert message.startswith(f"{path}") and "invalid TOML" in message
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 10_000 + "]" * 10_000 + "\n",
+        "[defaults]\nhighlight = " + "[" * 900 + "]" * 900 + "\n",
+        "[profiles.lab]\nsort = " + "{a = " * 10_000 + "1" + "}" * 10_000 + "\n",
+    ],
+    ids=["arrays", "highlight", "inline-tables"],
+)
+def test_deeply_nested_toml_is_a_config_error(tmp_path: Path, text: str) -> None:
+    path, message = load_error(tmp_path, text)
+    assert message == f"{path}: invalid TOML: arrays or inline tables nested too deeply"
+
+
+def test_deeply_nested_toml_exits_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "a = " + "[" * 10_000 + "]" * 10_000 + "\n")
+    assert permission_warning(path) is None
+    from flowtop.cli import main
+
+    assert main(["--config", str(path), "--demo", "--once"]) == 2
+
+
 def test_text_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b'[defaults]\nuser = "\xff"\n')
@@ -667,9 +692,74 @@ def test_password_command_name_skips_environment_assignments() -> None:
 
 
 def test_password_command_timeout() -> None:
-    command = python_command("import time; print('s3cret', flush=True); time.sleep(30)")
+    command = python_command("import time; time.sleep(30)")
     with pytest.raises(UsageError, match=r"did not finish within 0\.5 seconds") as caught:
         run_password_command(command, timeout=0.5)
+    assert caught.value.__context__ is None
+
+
+def process_gone(pid: int) -> bool:
+    """No such process, or only its zombie (killed, waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def wait_gone(pid: int, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process_gone(pid):
+            return True
+        time.sleep(0.02)
+    return process_gone(pid)
+
+
+def read_pid(path: Path) -> int:
+    deadline = time.monotonic() + 3.0
+    while not path.exists() or not path.read_text().strip():
+        assert time.monotonic() < deadline, "the command never wrote its pid"
+        time.sleep(0.02)
+    return int(path.read_text())
+
+
+def test_password_command_leaving_a_child_on_stdout_is_not_waited_for(tmp_path: Path) -> None:
+    # Like ssh's ControlPersist master: the command exits, a child keeps stdout open.
+    pid_file = tmp_path / "pid"
+    command = f"sh -c 'echo s3cret; sleep 30 & echo $! > {pid_file}'"
+    started = time.monotonic()
+    assert run_password_command(command, timeout=20).get_secret_value() == "s3cret"
+    assert time.monotonic() - started < 5
+    pid = read_pid(pid_file)
+    # The command's own background process is its business: left running.
+    assert not process_gone(pid)
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_password_command_still_running_after_its_line_is_ended(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    command = f"(echo s3cret; sh -c 'echo $$ > {pid_file}; exec sleep 60') | cat"
+    started = time.monotonic()
+    assert run_password_command(command, timeout=20).get_secret_value() == "s3cret"
+    assert time.monotonic() - started < 5
+    assert wait_gone(read_pid(pid_file))
+
+
+def test_password_command_timeout_kills_the_whole_pipeline(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    command = f"sh -c 'echo $$ > {pid_file}; exec sleep 60' | cat"
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="did not finish within 1 seconds"):
+        run_password_command(command, timeout=1)
+    assert time.monotonic() - started < 4
+    assert wait_gone(read_pid(pid_file))
+
+
+def test_password_command_failing_after_its_line_is_a_failure() -> None:
+    code = "import sys, time; print('s3cret', flush=True); time.sleep(0.2); sys.exit(4)"
+    with pytest.raises(UsageError, match="exit status 4") as caught:
+        run_password_command(python_command(code))
     assert "s3cret" not in str(caught.value)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import gzip
 import json
 import math
+import tracemalloc
 import zlib
 from pathlib import Path
 from typing import Any
@@ -754,3 +756,213 @@ async def test_headless_zero_count_polls_nothing(tmp_path: Path) -> None:
     assert await harness.run(recorder, count=0) == 0
     assert harness.source.calls == 0
     recorder.close()
+
+
+# -- streamed replay: bounded memory, bombs, stepping back ---------------------------------
+
+MIB = 1 << 20
+
+
+def header_line(max_stats: int = 100) -> bytes:
+    return json.dumps({"flowtop_recording": 1, "started": START, "max_stats": max_stats}).encode()
+
+
+def poll_line(body: bytes, at: float) -> bytes:
+    record = {"t": at, "latency": 0.01, "body": body.decode()}
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def gzip_member(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def peak_while(action: Any) -> tuple[Any, int]:
+    """What ``action()`` returns, and the peak of Python memory it allocated."""
+    tracemalloc.start()
+    try:
+        result = action()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+async def replay_pattern(source: ReplaySource) -> list[bytes]:
+    """Play a few polls, jump to the end, then step back the way the TUI does."""
+    shown = [(await source.fetch(100)).raw for _ in range(3)]
+    source.seek(source.count - 1)
+    shown.append((await source.fetch(100)).raw)
+    target = source.count - 5
+    source.seek(max(0, target - 8))
+    for _ in range(8):
+        await source.fetch(100)
+    source.seek(target)
+    shown.append((await source.fetch(100)).raw)
+    return shown
+
+
+def test_a_gzip_bomb_line_is_skipped_with_bounded_memory(tmp_path: Path) -> None:
+    # 128 MiB of "0" without a newline, from 128 copies of one tiny gzip member.
+    bodies = demo_bodies(3, flows=5)
+    zeros = gzip_member(b"0" * MIB)
+    path = tmp_path / "bomb.jsonl.gz"
+    with path.open("wb") as out:
+        out.write(gzip_member(header_line() + b"\n" + poll_line(bodies[0], START) + b"\n"))
+        for _ in range(128):
+            out.write(zeros)
+        tail = b"\n".join(poll_line(body, START + i + 1) for i, body in enumerate(bodies[1:]))
+        out.write(gzip_member(b"\n" + tail + b"\n"))
+    assert path.stat().st_size < 2 * MIB
+
+    recording, peak = peak_while(lambda: Recording.load(path, max_line=4 * MIB))
+    assert peak < 16 * MIB  # the line is 128 MiB
+    assert recording.warnings == ["line 3 of the recording is longer than 4 MiB: skipped"]
+    assert recording.damage is None
+    assert [poll.body for poll in recording.polls] == bodies
+    recording.close()
+
+
+def test_a_gzip_bomb_of_valid_polls_replays_with_bounded_memory(tmp_path: Path) -> None:
+    # 64 MiB of polls (4096 of them) from 64 copies of one 1 MiB gzip member.
+    body = demo_bodies(1, flows=20)[0]
+    line = poll_line(body, START)
+    per_block = MIB // (len(line) + 1)
+    block = gzip_member((line + b"\n") * per_block)
+    path = tmp_path / "polls.jsonl.gz"
+    with path.open("wb") as out:
+        out.write(gzip_member(header_line() + b"\n"))
+        for _ in range(64):
+            out.write(block)
+    assert path.stat().st_size < 4 * MIB
+
+    async def replay() -> tuple[int, list[bytes]]:
+        recording = Recording.load(path, window_bytes=2 * MIB)
+        source = ReplaySource(recording)
+        shown = await replay_pattern(source)
+        await source.close()
+        return source.count, shown
+
+    (count, shown), peak = peak_while(lambda: asyncio.run(replay()))
+    assert count == 64 * per_block
+    assert shown == [body] * 5
+    assert peak < 12 * MIB  # the stream is 64 MiB
+
+
+def test_a_sparse_file_of_zeros_is_skipped_with_bounded_memory(tmp_path: Path) -> None:
+    body = demo_bodies(1, flows=5)[0]
+    path = tmp_path / "zeros.jsonl"
+    path.write_bytes(header_line() + b"\n" + poll_line(body, START) + b"\n")
+    with path.open("r+b") as handle:
+        handle.truncate(256 * MIB)  # NUL bytes, costing no disk
+
+    recording, peak = peak_while(lambda: Recording.load(path, max_line=4 * MIB))
+    assert peak < 16 * MIB
+    assert recording.warnings == ["line 3 of the recording is longer than 4 MiB: skipped"]
+    assert recording.damage is None  # the over-long last line is skipped, not damage
+    assert [poll.body for poll in recording.polls] == [body]
+    recording.close()
+
+
+def test_dev_zero_is_refused_at_once() -> None:
+    with pytest.raises(UsageError, match="/dev/zero is not a regular file"):
+        Recording.load("/dev/zero")
+
+
+def test_a_first_line_that_never_ends_is_not_a_recording(tmp_path: Path) -> None:
+    path = tmp_path / "zeros.jsonl"
+    with path.open("wb") as handle:
+        handle.truncate(256 * MIB)
+
+    def load() -> str:
+        with pytest.raises(UsageError, match="is not a flowtop recording") as caught:
+            Recording.load(path)
+        return str(caught.value)
+
+    _, peak = peak_while(load)
+    assert peak < 4 * MIB
+
+
+def test_over_long_lines_are_counted_after_a_few(tmp_path: Path) -> None:
+    body = demo_bodies(1, flows=3)[0]
+    long = b'{"t": 1, "body": "' + b"x" * 20_000 + b'"}'
+    lines = [header_line(), *[long] * 8, poll_line(body, START)]
+    path = tmp_path / "long.jsonl"
+    write_lines(path, lines)
+    recording = Recording.load(path, max_line=10_000)
+    assert recording.warnings[0] == "line 2 of the recording is longer than 10000 bytes: skipped"
+    assert recording.warnings[-1] == "3 more over-long lines skipped"
+    assert len(recording.warnings) == 6
+    assert [poll.body for poll in recording.polls] == [body]
+
+
+@pytest.mark.parametrize("name", ["steps.jsonl", "steps.jsonl.gz"])
+async def test_stepping_back_through_a_window_smaller_than_the_recording(
+    tmp_path: Path, name: str
+) -> None:
+    snapshots = make_snapshots(30, flows=20)
+    path = tmp_path / name
+    record(path, snapshots[:12])
+    record(path, snapshots[12:])  # two sessions
+    size = len(snapshots[0].raw)
+    # Room for about four polls; a tiny index that keeps every 4th poll's offset.
+    recording = Recording.load(path, window_bytes=4 * size, index_entries=8)
+    source = ReplaySource(recording)
+    expected = [s.raw for s in snapshots]
+    assert [s.raw for s in await replay_all(source)] == expected
+    # The TUI's step back: from a few polls before the target, then the target.
+    for target in range(28, -1, -3):
+        source.seek(max(0, target - 6))
+        for _ in range(min(6, target)):
+            await source.fetch(100)
+        source.seek(target)
+        assert (await source.fetch(100)).raw == expected[target]
+    # Random order reads the right polls too.
+    for index in (17, 3, 29, 0, 12, 11, 25):
+        assert recording.polls[index].body == expected[index]
+        assert recording.polls[index].index == index
+    window = recording.polls._cache  # type: ignore[attr-defined]
+    assert 1 <= len(window) <= 5
+    await source.close()
+
+
+async def test_truncated_gzip_recording_replays_every_complete_poll(tmp_path: Path) -> None:
+    snapshots = make_snapshots(20, flows=30)
+    path = tmp_path / "cut.jsonl.gz"
+    recorder = Recorder(path)
+    for snapshot in snapshots:
+        recorder.write(snapshot)
+    # Cut as a crash would leave it: flushed up to the last poll, no end of stream.
+    content = path.read_bytes()
+    recorder.close()
+    path.write_bytes(content)
+    recording = Recording.load(path)
+    assert recording.damage is not None and "compressed data ends early" in recording.damage
+    replayed = await replay_all(ReplaySource(recording))
+    assert [s.raw for s in replayed] == [s.raw for s in snapshots]
+    recording.close()
+
+
+def test_a_recording_changed_under_the_replay_says_so(tmp_path: Path) -> None:
+    snapshots = make_snapshots(4)
+    path = tmp_path / "changed.jsonl"
+    record(path, snapshots)
+    recording = Recording.load(path, window_bytes=1)
+    assert recording.polls[3].body == snapshots[3].raw
+    with path.open("r+b") as handle:
+        handle.truncate(200)
+    with pytest.raises(UnreadableAnswer, match="poll 2 of the recording cannot be read again"):
+        recording.polls[1]
+    recording.close()
+
+
+async def test_closing_the_replay_closes_the_file(tmp_path: Path) -> None:
+    snapshots = make_snapshots(3)
+    path = tmp_path / "closed.jsonl.gz"
+    record(path, snapshots)
+    recording = Recording.load(path, window_bytes=1)
+    source = ReplaySource(recording)
+    assert (await source.fetch(100)).raw == snapshots[0].raw
+    await source.close()
+    await source.close()  # twice is harmless
+    with pytest.raises(UnreadableAnswer, match="poll 3 of the recording cannot be read again"):
+        recording.polls[2]
