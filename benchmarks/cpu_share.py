@@ -59,11 +59,11 @@ from types import FrameType
 from typing import Any, Final
 
 from flowtop.core.client import LOGOUT_TIMEOUT, MAX_STATS_CHOICES, NitroClient
-from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME
-from flowtop.core.demo.world import DemoWorld
 from flowtop.core.model import parse_flows
 from flowtop.core.settings import ENV_PASSWORD
 from flowtop.core.store import TRIM_EVERY, FlowStore
+from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME
+from flowtop.demo.world import DemoWorld
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 HOST: Final = "127.0.0.1"

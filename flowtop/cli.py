@@ -616,7 +616,7 @@ def run_tui(settings: Settings) -> int:
 
 
 def _run_demo_server(argv: Sequence[str]) -> int:
-    from flowtop.core.demo.server import run_demo_server
+    from flowtop.demo.server import run_demo_server
 
     args = build_demo_server_parser().parse_args(argv)
     return run_demo_server(host=args.host, port=args.port, seed=args.seed, flows=args.flows)

@@ -26,9 +26,6 @@ from rich.cells import cell_len
 import flowtop
 from flowtop.cli import build_parser, main, settings_from_arguments
 from flowtop.core.batch import CSV_FIELDS
-from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.server import DemoServer
 from flowtop.core.groups import GROUP_JSON_FIELDS
 from flowtop.core.model import (
     ADDRESS_FIELDS,
@@ -39,6 +36,9 @@ from flowtop.core.model import (
     parse_flows,
 )
 from flowtop.core.recording import Recording
+from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
+from flowtop.demo.faults import Faults
+from flowtop.demo.server import DemoServer
 from tests.support import Result, run_cli, server_tls_context
 
 SEED = 7

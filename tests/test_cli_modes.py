@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flowtop import cli
-from flowtop.core.demo.appliance import DEMO_PASSWORD
+from flowtop.demo.appliance import DEMO_PASSWORD
 from tests.support import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,20 +24,20 @@ import pytest
 from textual.pilot import Pilot
 
 from flowtop.core.client import DEFAULT_MAX_BODY_BYTES, NitroClient
-from flowtop.core.demo.appliance import (
+from flowtop.core.poller import PollPhase
+from flowtop.core.recording import Recording, ReplaySource
+from flowtop.core.source import ClientSource
+from flowtop.core.view import FlowView
+from flowtop.demo.appliance import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     FLOWS_PATH,
     DemoAppliance,
     DemoResponse,
 )
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.pinned import ManualClock
-from flowtop.core.demo.server import DemoServer
-from flowtop.core.poller import PollPhase
-from flowtop.core.recording import Recording, ReplaySource
-from flowtop.core.source import ClientSource
-from flowtop.core.view import FlowView
+from flowtop.demo.faults import Faults
+from flowtop.demo.pinned import ManualClock
+from flowtop.demo.server import DemoServer
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.widgets.status import status_text
 from tests.support import Result, run_cli

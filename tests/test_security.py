@@ -25,15 +25,15 @@ from textual.widget import Widget
 
 from flowtop.core.client import NitroClient
 from flowtop.core.config import permission_warning
-from flowtop.core.demo.appliance import DEMO_USERNAME, DemoAppliance
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.server import DemoServer
-from flowtop.core.demo.transport import DemoTransport
 from flowtop.core.errors import AuthenticationError, FlowtopError
 from flowtop.core.export import export_rows
 from flowtop.core.poller import PollPhase
 from flowtop.core.source import ClientSource
 from flowtop.core.store import FlowStore
+from flowtop.demo.appliance import DEMO_USERNAME, DemoAppliance
+from flowtop.demo.faults import Faults
+from flowtop.demo.server import DemoServer
+from flowtop.demo.transport import DemoTransport
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.widgets.status import StatusBar, status_text

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from flowtop.core.demo.appliance import (
+from flowtop.core.recording import Recorder, Recording
+from flowtop.core.signals import SIGNAL_EXIT_DEADLINE
+from flowtop.demo.appliance import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     FLOWS_PATH,
     LOGIN_V1_PATH,
     DemoAppliance,
 )
-from flowtop.core.demo.server import DemoServer
-from flowtop.core.recording import Recorder, Recording
-from flowtop.core.signals import SIGNAL_EXIT_DEADLINE
+from flowtop.demo.server import DemoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS, LINES = 100, 30

@@ -81,8 +81,8 @@ class ClientSource:
 def build_source(settings: Settings) -> ClientSource:
     """The source a run's settings describe: the in-process demo or a real appliance."""
     if settings.demo:
-        from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
-        from flowtop.core.demo.transport import DemoTransport
+        from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
+        from flowtop.demo.transport import DemoTransport
 
         appliance = DemoAppliance(seed=settings.demo_seed)
         client = NitroClient(

@@ -15,10 +15,10 @@ from typing import IO, Any
 
 from textual.pilot import Pilot
 
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.pinned import ManualClock, PinnedDemoSource
-from flowtop.core.demo.world import DemoWorld
 from flowtop.core.recording import RecordedPoll, Recorder, Recording, ReplaySource
+from flowtop.demo.faults import Faults
+from flowtop.demo.pinned import ManualClock, PinnedDemoSource
+from flowtop.demo.world import DemoWorld
 from flowtop.tui.app import FlowTopApp
 
 

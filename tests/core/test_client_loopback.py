@@ -17,7 +17,13 @@ import pytest
 import trustme
 
 from flowtop.core.client import NitroClient
-from flowtop.core.demo.appliance import (
+from flowtop.core.errors import (
+    ApplianceError,
+    AuthenticationError,
+    ConnectError,
+    UnreadableAnswer,
+)
+from flowtop.demo.appliance import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     FLOWS_PATH,
@@ -25,13 +31,7 @@ from flowtop.core.demo.appliance import (
     LOGIN_V2_PATH,
     DemoAppliance,
 )
-from flowtop.core.demo.server import DemoServer
-from flowtop.core.errors import (
-    ApplianceError,
-    AuthenticationError,
-    ConnectError,
-    UnreadableAnswer,
-)
+from flowtop.demo.server import DemoServer
 from tests.support import server_tls_context
 
 LOGIN = ("POST", LOGIN_V1_PATH)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from flowtop.core.demo.world import DemoWorld
 from flowtop.core.filter import compile_filter
 from flowtop.core.groups import GROUPINGS, NO_VALUE, build_groups
 from flowtop.core.model import Flow
 from flowtop.core.store import FlowStore
+from flowtop.demo.world import DemoWorld
 from tests.core.factories import flow
 
 

@@ -15,10 +15,6 @@ from typing import Any
 import pytest
 
 from flowtop.core.client import NitroClient
-from flowtop.core.demo.appliance import DemoAppliance
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.transport import DemoTransport
-from flowtop.core.demo.world import DemoWorld
 from flowtop.core.errors import (
     AuthenticationError,
     ConnectError,
@@ -37,6 +33,10 @@ from flowtop.core.recording import (
     record_headless,
 )
 from flowtop.core.source import ClientSource, Snapshot
+from flowtop.demo.appliance import DemoAppliance
+from flowtop.demo.faults import Faults
+from flowtop.demo.transport import DemoTransport
+from flowtop.demo.world import DemoWorld
 
 HEADER_KEYS = {"flowtop_recording", "started", "source", "max_stats"}
 POLL_KEYS = {"t", "latency", "max_stats"}

@@ -16,7 +16,6 @@ import tracemalloc
 from collections.abc import Iterator
 
 from flowtop.core.columns import SortSpec
-from flowtop.core.demo.world import DemoWorld
 from flowtop.core.filter import compile_filter
 from flowtop.core.groups import GROUPINGS
 from flowtop.core.model import Flow, parse_flows
@@ -28,6 +27,7 @@ from flowtop.core.store import (
     FlowStore,
 )
 from flowtop.core.view import FlowView
+from flowtop.demo.world import DemoWorld
 
 POLLS = 10_000
 # Divides the measuring interval, so every measurement sees the store at the same

@@ -8,10 +8,10 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from flowtop.core.demo.pinned import ManualClock, PinnedDemoSource
 from flowtop.core.errors import FlowtopError
 from flowtop.core.model import Flow
 from flowtop.core.source import Snapshot
+from flowtop.demo.pinned import ManualClock, PinnedDemoSource
 from flowtop.tui.app import FlowTopApp
 
 Clock = ManualClock

@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console
 from textual.widgets import Input, Static
 
-from flowtop.core.demo.faults import Faults
 from flowtop.core.errors import AuthenticationError, ConnectError
 from flowtop.core.poller import PollPhase
+from flowtop.demo.faults import Faults
 from flowtop.tui.screens.help import HelpScreen
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.status import status_text

@@ -8,8 +8,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from flowtop.core import glyphs
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.pinned import ManualClock, PinnedDemoSource
+from flowtop.demo.faults import Faults
+from flowtop.demo.pinned import ManualClock, PinnedDemoSource
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.scenes import poll, settle
 from flowtop.tui.screens.events import EventsScreen

@@ -18,9 +18,9 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.world import DEFAULT_FLOWS, DemoWorld
 from flowtop.core.model import API_FIELDS
+from flowtop.demo.faults import Faults
+from flowtop.demo.world import DEFAULT_FLOWS, DemoWorld
 
 DEMO_USERNAME: Final = "admin"
 DEMO_PASSWORD: Final = "flowtop-demo"

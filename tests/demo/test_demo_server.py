@@ -17,7 +17,8 @@ import httpx
 import pytest
 import trustme
 
-from flowtop.core.demo.appliance import (
+from flowtop.core.model import API_FIELDS, parse_flows
+from flowtop.demo.appliance import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     FLOWS_PATH,
@@ -25,10 +26,9 @@ from flowtop.core.demo.appliance import (
     LOGIN_V2_PATH,
     DemoAppliance,
 )
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.server import DemoServer, run_demo_server
-from flowtop.core.demo.transport import DemoTransport
-from flowtop.core.model import API_FIELDS, parse_flows
+from flowtop.demo.faults import Faults
+from flowtop.demo.server import DemoServer, run_demo_server
+from flowtop.demo.transport import DemoTransport
 
 CREDENTIALS = {"login": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}}
 DEMO_BASE = "http://demo.invalid"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from flowtop.core.demo.appliance import DemoAppliance
+from flowtop.demo.appliance import DemoAppliance
 
 
 class _TruncatedStream(httpx.AsyncByteStream):

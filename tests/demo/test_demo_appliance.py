@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from flowtop.core.demo.appliance import (
+from flowtop.core.model import API_FIELDS, parse_flows
+from flowtop.demo.appliance import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     FLOWS_PATH,
@@ -21,8 +22,7 @@ from flowtop.core.demo.appliance import (
     DemoAppliance,
     DemoResponse,
 )
-from flowtop.core.demo.faults import Faults
-from flowtop.core.model import API_FIELDS, parse_flows
+from flowtop.demo.faults import Faults
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 CREDENTIALS = json.dumps({"login": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}})

@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Final, TextIO
 
-from flowtop.core.demo.appliance import (
+from flowtop.core.settings import ENV_PASSWORD
+from flowtop.demo.appliance import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     FLOWS_PATH,
@@ -29,8 +30,7 @@ from flowtop.core.demo.appliance import (
     DemoResponse,
     error_response,
 )
-from flowtop.core.demo.world import DEFAULT_FLOWS
-from flowtop.core.settings import ENV_PASSWORD
+from flowtop.demo.world import DEFAULT_FLOWS
 
 MAX_REQUEST_BODY: Final = 1 << 20
 # Idle keep-alive connections are closed after this long.

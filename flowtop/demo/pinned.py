@@ -7,10 +7,10 @@ same screen on any machine.
 from __future__ import annotations
 
 from flowtop.core.client import NitroClient
-from flowtop.core.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.transport import DemoTransport
 from flowtop.core.source import ClientSource, Snapshot
+from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
+from flowtop.demo.faults import Faults
+from flowtop.demo.transport import DemoTransport
 
 # 2026-09-21 08:53:20 UTC: any fixed instant will do.
 PINNED_START = 1_790_000_000.0

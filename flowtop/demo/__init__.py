@@ -5,16 +5,16 @@ flows requests over it, misbehaving on demand (:class:`Faults`); :class:`DemoTra
 serves an ``httpx.AsyncClient`` in process and :class:`DemoServer` over real HTTP.
 """
 
-from flowtop.core.demo.appliance import (
+from flowtop.demo.appliance import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     DemoAppliance,
     DemoResponse,
 )
-from flowtop.core.demo.faults import Faults
-from flowtop.core.demo.server import DemoServer, run_demo_server
-from flowtop.core.demo.transport import DemoTransport
-from flowtop.core.demo.world import DemoWorld
+from flowtop.demo.faults import Faults
+from flowtop.demo.server import DemoServer, run_demo_server
+from flowtop.demo.transport import DemoTransport
+from flowtop.demo.world import DemoWorld
 
 __all__ = [
     "DEMO_PASSWORD",

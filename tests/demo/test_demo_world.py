@@ -9,8 +9,6 @@ from collections import Counter
 
 import pytest
 
-from flowtop.core.demo.faults import HOSTILE_EXTRA_FIELD
-from flowtop.core.demo.world import DemoWorld
 from flowtop.core.model import (
     ADDRESS_FIELDS,
     API_FIELDS,
@@ -18,6 +16,8 @@ from flowtop.core.model import (
     INT_FIELDS,
     parse_flows,
 )
+from flowtop.demo.faults import HOSTILE_EXTRA_FIELD
+from flowtop.demo.world import DemoWorld
 
 SERVICE_TYPES = {"Local", "Virtual Path", "Internet", "Intranet", "Passthrough"}
 CLASS_TYPES = {"realtime", "interactive", "bulk"}

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from flowtop.core.demo.faults import hostile_row, is_hostile
+from flowtop.demo.faults import hostile_row, is_hostile
 
 STEP_SECONDS: Final = 1.0
 DEFAULT_FLOWS: Final = 1200
@@ -380,7 +380,7 @@ class DemoWorld:
         """The flows as the appliance sends them: 26 string fields each, table order.
 
         ``where`` keeps the flows whose fields equal the given strings, before the cap.
-        ``hostile`` applies :func:`~flowtop.core.demo.faults.hostile_row`.
+        ``hostile`` applies :func:`~flowtop.demo.faults.hostile_row`.
         """
         step = self._step
         rows: list[dict[str, Any]] = []
