@@ -53,6 +53,9 @@ async def test_enter_on_an_invalid_expression_keeps_the_bar_open_with_the_error(
         assert 'bad regular expression "("' in bar.error_text
         assert "esc cancels" in bar.error_text
         assert bar.input.has_class("-invalid")
+        # Not even the prefix "app", valid while typing, stays applied.
+        assert app.flow_filter.is_empty
+        assert app.table.row_count == len(app.store)
 
         # Fixed, enter applies it and closes the bar.
         await pilot.press("backspace", *"^zoom$", "enter")

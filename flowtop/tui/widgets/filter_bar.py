@@ -2,9 +2,9 @@
 
 While typing, each valid expression is applied at once and an invalid one shows its
 error under the input while the last valid filter stays.  ``enter`` on an invalid
-expression does not close the bar: it stays open with the text and the error until
-the expression is fixed or ``esc`` cancels the edit (the app then restores the filter
-that was in force when the bar opened).
+expression does not close the bar and applies nothing of it: the filter in force when
+the bar opened comes back, and the bar stays open with the text and the error until
+the expression is fixed or ``esc`` cancels the edit.
 """
 
 from __future__ import annotations
@@ -146,8 +146,10 @@ class FilterBar(Vertical):
         try:
             compiled = compile_filter(event.value)
         except FilterError as error:
-            # Nothing of an invalid expression is applied, not even a prefix of it.
+            # Nothing of an invalid expression is applied, not even a prefix of it that
+            # was valid while typing: the filter from before the edit is back in force.
             self._show_error(f"{error}: fix it, or esc cancels")
+            self.post_message(self.Applied(self.before_edit))
             return
         self.post_message(self.Applied(compiled))
         self.post_message(self.Closed(cleared=False))
