@@ -70,6 +70,7 @@ def test_select_switches_the_current_set() -> None:
         ("Z\u200bero e\u0301", "Zero e"),
         ("\U0001f50e", "??"),
         ("\uff21pp", "A pp"),
+        ("↑ k  ↓ j", "^ k  v j"),  # the key display of bindings in the footer
     ],
 )
 def test_asciify_keeps_the_width(text: str, plain: str) -> None:
