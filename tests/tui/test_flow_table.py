@@ -12,11 +12,13 @@ from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.strip import Strip
 
+from flowtop.core.batch import dropped_columns, render_table
 from flowtop.core.columns import COLUMNS, DEFAULT_COLUMNS, SortSpec
+from flowtop.core.layout import fit_columns, min_width
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView, ViewResult
-from flowtop.tui.widgets.flow_table import NEW_TICKS, FlowTable, fit_columns, min_width
+from flowtop.tui.widgets.flow_table import NEW_TICKS, FlowTable
 
 BY_RATE = SortSpec("kbps", descending=True)
 
@@ -432,3 +434,18 @@ def test_tick_benchmark_smoke_run() -> None:
     assert done.returncode == 0, done.stderr
     assert "100 flowtable" in done.stdout and "100 rebuild" in done.stdout
     assert "faster" in done.stdout
+
+
+async def test_table_and_one_shot_output_choose_the_same_columns_at_80() -> None:
+    app = TableApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        result = app.show([raw(1), raw(2), raw(3)])
+        await pilot.pause()
+        shown = app.table.shown_column_ids()
+        columns = app.feed.view.columns
+        dropped = dropped_columns(result.rows, columns, 80)
+        once = [column.id for column in columns if column.id not in dropped]
+        assert "path" in shown
+        assert once == shown
+        header = render_table(result.rows, columns, 80).splitlines()[0]
+        assert header.startswith("Source") and len(header.split()) == len(once)
