@@ -449,3 +449,19 @@ async def test_table_and_one_shot_output_choose_the_same_columns_at_80() -> None
         assert once == shown
         header = render_table(result.rows, columns, 80).splitlines()[0]
         assert header.startswith("Source") and len(header.split()) == len(once)
+
+
+async def test_line_cache_stays_bounded_while_scrolling_through_many_rows() -> None:
+    app = TableApp()
+    async with app.run_test(size=(120, 12)) as pilot:
+        app.show([raw(n) for n in range(1, 600)])
+        await pilot.pause()
+        table = app.table
+        for _ in range(80):
+            table.action_page_down()
+            lines(table)
+        await pilot.pause()
+        bound = 4 * table._page_height() + 64
+        assert 0 < len(table._lines) <= max(256, bound)
+        # The rows on screen are the most recently drawn: still cached.
+        assert table.row_keys()[table.top_row] in table._lines

@@ -35,6 +35,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -171,7 +172,9 @@ class FlowTable(Widget, can_focus=True):
         self._header_style = Style()
         self._base_style = Style()
         # Rendered lines by key, valid for the cells, state and highlight drawn from.
-        self._lines: dict[FlowKey, tuple[tuple[str, ...], int, Style | None, Strip]] = {}
+        # Bounded: rows scrolled past would otherwise stay until their flows end.
+        self._lines: LRUCache[FlowKey, tuple[tuple[str, ...], int, Style | None, Strip]]
+        self._lines = LRUCache(256)
         # Highlight rules' styles by key, given by the app with each tick.
         self._highlights: Mapping[FlowKey, Style] = {}
 
@@ -236,7 +239,7 @@ class FlowTable(Widget, can_focus=True):
         lines = self._lines
         marked = self._new_until
         for key in diff.removed:
-            lines.pop(key, None)
+            lines.discard(key)
             marked.pop(key, None)
         if new is None:
             # When every row is "added" this is the first fill or a view reset (new
@@ -523,10 +526,8 @@ class FlowTable(Widget, can_focus=True):
             return cached[3]
         style = self._styles[state]
         strip = self._render_row(cells, style + highlight if highlight else style)
-        if len(self._lines) > 4 * self._page_height() + 64:
-            # Rows scrolled past would otherwise stay until their flows end.
-            self._lines.clear()
-        self._lines[key] = (cells, state, highlight, strip)
+        self._lines.grow(4 * self._page_height() + 64)
+        self._lines.set(key, (cells, state, highlight, strip))
         return strip
 
     def _render_row(self, cells: tuple[str, ...], style: Style) -> Strip:
