@@ -77,11 +77,7 @@ class FilterBar(Vertical):
             self.compiled = compiled
 
     class Closed(Message):
-        """The bar closed; ``cleared`` when the user asked to drop the filter."""
-
-        def __init__(self, cleared: bool) -> None:
-            super().__init__()
-            self.cleared = cleared
+        """The bar closed."""
 
     # The filter in force when the bar opened: what esc goes back to.
     before_edit: FlowFilter = MATCH_ALL
@@ -150,4 +146,4 @@ class FilterBar(Vertical):
             self._show_error(f"{error}: fix it, or esc cancels")
             return
         self.post_message(self.Applied(compiled))
-        self.post_message(self.Closed(cleared=False))
+        self.post_message(self.Closed())
