@@ -64,6 +64,7 @@ from textual.widgets import DataTable
 from textual.widgets._data_table import RowKey
 
 from flowtop.core.columns import Column, SortSpec
+from flowtop.core.groups import RowKey as ViewKey
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.model import FlowKey, ParsedFlows, parse_flows
 from flowtop.core.store import FlowStore
@@ -244,7 +245,7 @@ class RebuildVariant:
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.table = _BenchTable(columns)
-        self.keys: list[FlowKey] = []
+        self.keys: list[ViewKey] = []
 
     def widget(self) -> Widget:
         return self.table
@@ -261,8 +262,8 @@ class RebuildVariant:
         table.move_cursor(row=cursor if index is None else index, animate=False)
 
 
-def _row_key(key: FlowKey) -> str:
-    return "|".join(map(str, key))
+def _row_key(key: ViewKey) -> str:
+    return "|".join(map(str, key)) if isinstance(key, FlowKey) else repr(key)
 
 
 class DiffVariant:
@@ -271,16 +272,16 @@ class DiffVariant:
     def __init__(self, columns: Sequence[Column]) -> None:
         self.table = _BenchTable(columns)
         # The rows shown last, by key and in order: what a cell diff compares against.
-        self._previous: dict[FlowKey, Row] = {}
+        self._previous: dict[ViewKey, Row] = {}
 
     def widget(self) -> Widget:
         return self.table
 
-    def _changes(self, result: ViewResult) -> tuple[dict[FlowKey, list[int]], bool]:
+    def _changes(self, result: ViewResult) -> tuple[dict[ViewKey, list[int]], bool]:
         """The cells of kept rows that show new text, and whether the order changed."""
         previous = self._previous
         current = {row.key: row for row in result.rows}
-        changed: dict[FlowKey, list[int]] = {}
+        changed: dict[ViewKey, list[int]] = {}
         for row in result.rows:
             old = previous.get(row.key)
             if old is not None and old is not row and old.cells != row.cells:

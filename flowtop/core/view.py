@@ -11,8 +11,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec, resolve_column
-from flowtop.core.groups import Group, Grouping, build_groups, group_columns, group_key
-from flowtop.core.model import Flow, FlowKey
+from flowtop.core.groups import (
+    Group,
+    Grouping,
+    RowKey,
+    build_groups,
+    group_columns,
+    group_key,
+)
+from flowtop.core.model import Flow
 from flowtop.core.store import FlowRecord
 
 FlowPredicate = Callable[[Flow], bool]
@@ -29,7 +36,7 @@ class Row:
     __slots__ = ("_cells", "_formatters", "item", "key")
 
     def __init__(
-        self, key: FlowKey, item: Flow | Group, formatters: Sequence[Callable[[Any], str]]
+        self, key: RowKey, item: Flow | Group, formatters: Sequence[Callable[[Any], str]]
     ) -> None:
         self.key = key
         self.item = item
@@ -38,11 +45,10 @@ class Row:
 
     @property
     def flow(self) -> Flow:
-        """The row's flow; for a group, its top flow (the one with the highest rate)."""
+        """The row's flow; a group row has none (see :attr:`group`): TypeError."""
         item = self.item
         if isinstance(item, Group):
-            assert item.top is not None  # a group holds at least one flow
-            return item.top
+            raise TypeError(f"the group row {item.value!r} has no single flow")
         return item
 
     @property
@@ -75,8 +81,8 @@ class ViewDiff:
     compares the visible rows' cells itself.
     """
 
-    added: list[FlowKey]
-    removed: list[FlowKey]
+    added: list[RowKey]
+    removed: list[RowKey]
 
 
 @dataclass(slots=True)
@@ -85,7 +91,7 @@ class ViewResult:
     diff: ViewDiff
     total: int
 
-    def index_of(self, key: FlowKey) -> int | None:
+    def index_of(self, key: RowKey) -> int | None:
         for index, row in enumerate(self.rows):
             if row.key == key:
                 return index
@@ -125,7 +131,7 @@ class FlowView:
     def __init__(self, columns: Sequence[str] = DEFAULT_COLUMNS) -> None:
         self.columns: tuple[Column, ...] = tuple(resolve_column(name) for name in columns)
         # The previous rows' keys, in their order (a dict keeps it; a set would not).
-        self._previous: dict[FlowKey, None] = {}
+        self._previous: dict[RowKey, None] = {}
 
     def set_columns(self, columns: Sequence[str]) -> None:
         self.columns = tuple(resolve_column(name) for name in columns)

@@ -43,8 +43,9 @@ from textual.widget import Widget
 
 from flowtop.core import glyphs
 from flowtop.core.columns import Column, SortSpec
+from flowtop.core.groups import RowKey
 from flowtop.core.layout import SEPARATOR, fit_cell, fit_columns
-from flowtop.core.model import FlowKey, strip_control
+from flowtop.core.model import strip_control
 from flowtop.core.view import Row, ViewResult
 
 # A flow stays marked as new for this many applied polls (the one adding it included).
@@ -62,7 +63,8 @@ class FlowTable(Widget, can_focus=True):
     """A table of flows that applies :class:`ViewResult` ticks in place.
 
     The header is the first line and stays put; rows scroll beneath it.  The
-    cursor follows its :class:`FlowKey` across ticks and keeps its place on screen.
+    cursor follows its row's key (a flow's or a group's) across ticks and keeps its
+    place on screen.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -132,7 +134,7 @@ class FlowTable(Widget, can_focus=True):
     class FlowHighlighted(Message):
         """The cursor now rests on another flow (``None``: the table is empty)."""
 
-        def __init__(self, table: FlowTable, key: FlowKey | None) -> None:
+        def __init__(self, table: FlowTable, key: RowKey | None) -> None:
             self.table = table
             self.key = key
             super().__init__()
@@ -155,12 +157,12 @@ class FlowTable(Widget, can_focus=True):
         self._sort: SortSpec | None = None
         self._stale = False
         self._cursor = 0
-        self._selected: FlowKey | None = None
+        self._selected: RowKey | None = None
         # The index of the first row on screen (the table scrolls itself; see render_line).
         self._top = 0
         self._tick = 0
         # Key -> the first tick at which it is no longer shown as new.
-        self._new_until: dict[FlowKey, int] = {}
+        self._new_until: dict[RowKey, int] = {}
         # Layout for one width: (column index, width, right-aligned) per shown column.
         self._layout_width = -1
         self._slots: list[tuple[int, int, bool]] = []
@@ -173,10 +175,10 @@ class FlowTable(Widget, can_focus=True):
         self._base_style = Style()
         # Rendered lines by key, valid for the cells, state and highlight drawn from.
         # Bounded: rows scrolled past would otherwise stay until their flows end.
-        self._lines: LRUCache[FlowKey, tuple[tuple[str, ...], int, Style | None, Strip]]
+        self._lines: LRUCache[RowKey, tuple[tuple[str, ...], int, Style | None, Strip]]
         self._lines = LRUCache(256)
         # Highlight rules' styles by key, given by the app with each tick.
-        self._highlights: Mapping[FlowKey, Style] = {}
+        self._highlights: Mapping[RowKey, Style] = {}
 
     # Public API
 
@@ -189,7 +191,7 @@ class FlowTable(Widget, can_focus=True):
         return len(self._rows)
 
     @property
-    def selected_key(self) -> FlowKey | None:
+    def selected_key(self) -> RowKey | None:
         return self._selected
 
     @property
@@ -217,8 +219,8 @@ class FlowTable(Widget, can_focus=True):
         sort: SortSpec,
         *,
         stale: bool = False,
-        new: Iterable[FlowKey] | None = None,
-        highlights: Mapping[FlowKey, Style] | None = None,
+        new: Iterable[RowKey] | None = None,
+        highlights: Mapping[RowKey, Style] | None = None,
     ) -> None:
         """Show one tick of the view.
 
@@ -282,17 +284,17 @@ class FlowTable(Widget, can_focus=True):
         if self._selected != old_key:
             self.post_message(self.FlowHighlighted(self, self._selected))
 
-    def select_key(self, key: FlowKey) -> None:
+    def select_key(self, key: RowKey) -> None:
         """Move the cursor to this flow, if it is shown."""
         index = self._find(key, self._cursor)
         if index is not None:
             self._move_cursor(index)
 
-    def row_keys(self) -> list[FlowKey]:
+    def row_keys(self) -> list[RowKey]:
         """The keys in display order."""
         return [row.key for row in self._rows]
 
-    def cell_text(self, key: FlowKey, column_id: str) -> str:
+    def cell_text(self, key: RowKey, column_id: str) -> str:
         """The full text of one cell (before any truncation to the column width)."""
         index = self._find(key, 0)
         if index is None:
@@ -310,7 +312,7 @@ class FlowTable(Widget, can_focus=True):
 
     # Cursor and scrolling
 
-    def _find(self, key: FlowKey | None, hint: int) -> int | None:
+    def _find(self, key: RowKey | None, hint: int) -> int | None:
         """The index of ``key``; ``hint`` is tried first, as rows seldom move far."""
         rows = self._rows
         if key is None or not rows:
