@@ -13,8 +13,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from flowtop.core.batch import dropped_columns, render_table
-from flowtop.core.columns import COLUMNS, DEFAULT_COLUMNS, SortSpec
-from flowtop.core.layout import fit_columns, min_width
+from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView, ViewResult
@@ -406,23 +405,6 @@ async def test_new_flows_are_marked_for_a_few_polls() -> None:
         await pilot.pause()
         assert new.color in {s.color for s in styles(row_strip(table, key(2)))}
         assert new.color not in {s.color for s in styles(row_strip(table, key(3)))}
-
-
-def test_columns_fit_any_width() -> None:
-    columns = [COLUMNS[name] for name in DEFAULT_COLUMNS]
-    for width in (60, 80, 100, 120, 146, 200, 300):
-        layout = fit_columns(columns, width)
-        used = sum(size for _, size in layout) + len(layout) - 1
-        assert used <= width
-        shown = [columns[i] for i, _ in layout]
-        if len(shown) == len(columns):
-            # Wider than needed: the room goes to text columns, numbers keep their width.
-            assert used == width
-            assert all(size == min_width(columns[i]) for i, size in layout if columns[i].numeric)
-        dropped = [column for column in columns if column not in shown]
-        if dropped:
-            # Nothing is dropped before a column of a higher priority number.
-            assert min(c.priority for c in dropped) >= max(c.priority for c in shown)
 
 
 def test_tick_benchmark_smoke_run() -> None:
