@@ -64,10 +64,11 @@ from textual.widgets import DataTable
 from textual.widgets._data_table import RowKey
 
 from flowtop.core.columns import Column, SortSpec
+from flowtop.core.groups import RowKey as ViewKey
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.model import FlowKey, ParsedFlows, parse_flows
 from flowtop.core.store import FlowStore
-from flowtop.core.view import FlowView, ViewResult
+from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.widgets.flow_table import FlowTable
 
 SIZES: Final = (100, 1000, 10_000)
@@ -244,7 +245,7 @@ class RebuildVariant:
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.table = _BenchTable(columns)
-        self.keys: list[FlowKey] = []
+        self.keys: list[ViewKey] = []
 
     def widget(self) -> Widget:
         return self.table
@@ -261,8 +262,8 @@ class RebuildVariant:
         table.move_cursor(row=cursor if index is None else index, animate=False)
 
 
-def _row_key(key: FlowKey) -> str:
-    return "|".join(map(str, key))
+def _row_key(key: ViewKey) -> str:
+    return "|".join(map(str, key)) if isinstance(key, FlowKey) else repr(key)
 
 
 class DiffVariant:
@@ -270,11 +271,32 @@ class DiffVariant:
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.table = _BenchTable(columns)
+        # The rows shown last, by key and in order: what a cell diff compares against.
+        self._previous: dict[ViewKey, Row] = {}
 
     def widget(self) -> Widget:
         return self.table
 
+    def _changes(self, result: ViewResult) -> tuple[dict[ViewKey, list[int]], bool]:
+        """The cells of kept rows that show new text, and whether the order changed."""
+        previous = self._previous
+        current = {row.key: row for row in result.rows}
+        changed: dict[ViewKey, list[int]] = {}
+        for row in result.rows:
+            old = previous.get(row.key)
+            if old is not None and old is not row and old.cells != row.cells:
+                pairs = enumerate(zip(old.cells, row.cells, strict=True))
+                changed[row.key] = [i for i, (a, b) in pairs if a != b]
+        # A table that drops the removed rows and appends the added ones ends up in
+        # this order; only when it differs must the table reorder.
+        kept_before = [key for key in previous if key in current]
+        order = [row.key for row in result.rows]
+        order_changed = kept_before + result.diff.added != order
+        self._previous = current
+        return changed, order_changed
+
     def apply(self, result: ViewResult, sort: SortSpec) -> None:
+        changes, order_changed = self._changes(result)
         table = self.table
         columns = table.flow_columns
         ids = [column.id for column in columns]
@@ -290,13 +312,13 @@ class DiffVariant:
         by_key = {row.key: row for row in result.rows}
         for key in diff.added:
             table.add_row(*_cells(columns, by_key[key].cells), key=_row_key(key))
-        for key, changed in diff.changed.items():
+        for key, changed in changes.items():
             cells = by_key[key].cells
             for index in changed:
                 column = columns[index]
                 text = Text(cells[index], justify="right" if column.numeric else "left", end="")
                 table.update_cell(_row_key(key), ids[index], text)
-        if diff.order_changed:
+        if order_changed:
             # DataTable.sort() can only order by cell values; the view's order is
             # imposed through the private row map, as a subclass would have to.
             table._row_locations = TwoWayDict(

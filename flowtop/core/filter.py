@@ -62,6 +62,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Final, Literal
@@ -324,6 +325,43 @@ class _Value:
         self.position = position
         self.glob = glob
 
+    def matches(self, text: str) -> bool:
+        """Whether all of ``text`` is this value, case-insensitive, ``*`` a wildcard."""
+        text = text.lower()
+        return text == self.text.lower() if self.glob is None else _glob_match(text, self.glob)
+
+
+# The public name of a value as the tokenizer read it (for pseudo-fields, below).
+TermValue = _Value
+
+
+@dataclass(frozen=True, slots=True)
+class PseudoTerm:
+    """A ``name<operator>values`` term of a field the caller defines, as the filter's
+    tokenizer read it: ``negated`` by a leading ``!`` or ``-`` (a ``!=`` operator is
+    left to the caller), ``values`` split at unquoted ``|`` (possibly empty text)."""
+
+    name: str
+    position: int
+    operator: str
+    negated: bool
+    values: tuple[TermValue, ...]
+
+
+def compile_with_pseudo_fields(
+    expression: str, fields: Mapping[str, Callable[[PseudoTerm], object]]
+) -> FlowFilter:
+    """Compile ``expression`` where the terms of the pseudo-``fields`` (lower-case names)
+    go to their callbacks, in the order typed; the callbacks may raise
+    :class:`FilterError`.  Returns the filter of the other terms, whose expression is
+    ``expression`` with the pseudo-terms blanked out (positions hold)."""
+    parser = _Parser(expression, fields)
+    parser.parse()
+    rest = expression
+    for start, end in parser.pseudo_spans:
+        rest = rest[:start] + " " * (end - start) + rest[end:]
+    return FlowFilter(rest)
+
 
 # A word or field value: literal text, or the pieces between its wildcards.
 Needle = str | tuple[str, ...]
@@ -334,8 +372,14 @@ def _needle(value: _Value) -> Needle:
 
 
 class _Parser:
-    def __init__(self, expression: str) -> None:
+    def __init__(
+        self,
+        expression: str,
+        pseudo: Mapping[str, Callable[[PseudoTerm], object]] | None = None,
+    ) -> None:
         self.text = expression
+        self.pseudo = pseudo or {}
+        self.pseudo_spans: list[tuple[int, int]] = []
         self.field_predicates: list[Predicate] = []
         self.words: list[tuple[tuple[Needle, ...], bool]] = []
 
@@ -359,6 +403,13 @@ class _Parser:
             raise FilterError(f'nothing to negate after "{text[start]}"', start)
         match = _FIELD_TERM.match(text, body)
         if match is not None and not self._is_ipv6_word(match, body):
+            handler = self.pseudo.get(match[1].lower())
+            if handler is not None:
+                values, position = self._values(match.end(), split_bars=True, allow_empty=True)
+                name = match[1].lower()
+                handler(PseudoTerm(name, match.start(1), match[2], negated, tuple(values)))
+                self.pseudo_spans.append((start, position))
+                return position
             return self._field_term(match, negated)
         values, position = self._values(body, split_bars=True)
         self.words.append((tuple(_needle(value) for value in values), negated))
@@ -428,7 +479,9 @@ class _Parser:
             f'unknown field "{shown}" (known: {known}, or any API field name)', position
         )
 
-    def _values(self, start: int, *, split_bars: bool) -> tuple[list[_Value], int]:
+    def _values(
+        self, start: int, *, split_bars: bool, allow_empty: bool = False
+    ) -> tuple[list[_Value], int]:
         """The alternatives of one value running to the next unquoted whitespace."""
         text = self.text
         end = len(text)
@@ -448,7 +501,7 @@ class _Parser:
                 parts.append(_QUOTE_ESCAPE.sub(r"\1", quoted[1]))
                 position = quoted.end()
             elif char == "|" and split_bars:
-                values.append(self._value(pieces, parts, part_start, start))
+                values.append(self._value(pieces, parts, part_start, start, allow_empty))
                 pieces, parts = [], []
                 position += 1
                 part_start = position
@@ -464,13 +517,15 @@ class _Parser:
                 else:
                     parts.append(run[0])
                 position = run.end()
-        values.append(self._value(pieces, parts, part_start, start))
+        values.append(self._value(pieces, parts, part_start, start, allow_empty))
         return values, position
 
-    def _value(self, pieces: list[str], parts: list[str], position: int, start: int) -> _Value:
+    def _value(
+        self, pieces: list[str], parts: list[str], position: int, start: int, allow_empty: bool
+    ) -> _Value:
         last = "".join(parts)
         value = "*".join([*pieces, last])
-        if not value:
+        if not value and not allow_empty:
             if position == start:
                 raise FilterError("empty value", position)
             raise FilterError('empty alternative after "|"', position)
@@ -744,7 +799,10 @@ __all__ = [
     "MATCH_ALL",
     "FlowFilter",
     "Predicate",
+    "PseudoTerm",
+    "TermValue",
     "compile_filter",
+    "compile_with_pseudo_fields",
     "parse_quantity",
     "quote_value",
     "wildcard_match",

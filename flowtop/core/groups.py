@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from flowtop.core.columns import RATE_TITLE, Column
 from flowtop.core.errors import UsageError
@@ -127,9 +127,24 @@ def build_groups(items: Iterable[tuple[FlowKey, Flow]], grouping: Grouping) -> l
     return list(groups.values())
 
 
-def group_key(grouping: Grouping, value: str) -> FlowKey:
-    """A row key for a group, which can never equal a real flow's key."""
-    return FlowKey("\x00group", None, value, None, None, grouping.id)
+@dataclass(frozen=True, slots=True)
+class GroupKey:
+    """The key of a group row: the grouping's id and the value its flows share."""
+
+    grouping: str
+    value: str
+
+    def label(self) -> str:
+        return f"{self.grouping} {self.value}"
+
+
+# The key of a shown row: a flow's, or a group's (never equal to a flow's).
+RowKey: TypeAlias = FlowKey | GroupKey
+
+
+def group_key(grouping: Grouping, value: str) -> GroupKey:
+    """The row key of the group of ``value`` in ``grouping``."""
+    return GroupKey(grouping.id, value)
 
 
 def group_columns(grouping: Grouping) -> tuple[Column, ...]:

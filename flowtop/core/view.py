@@ -1,7 +1,7 @@
 """The view: the store's flows filtered, sorted and formatted into rows, plus a diff.
 
-The diff against the previous view says which rows to add, remove and update and
-which cells changed, so a table applies a tick without rebuilding itself.
+The diff against the previous view says which rows came and went, so a table
+drops what it cached for the gone ones and marks the new ones.
 """
 
 from __future__ import annotations
@@ -11,8 +11,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec, resolve_column
-from flowtop.core.groups import Group, Grouping, build_groups, group_columns, group_key
-from flowtop.core.model import Flow, FlowKey
+from flowtop.core.groups import (
+    Group,
+    Grouping,
+    RowKey,
+    build_groups,
+    group_columns,
+    group_key,
+)
+from flowtop.core.model import Flow
 from flowtop.core.store import FlowRecord
 
 FlowPredicate = Callable[[Flow], bool]
@@ -29,7 +36,7 @@ class Row:
     __slots__ = ("_cells", "_formatters", "item", "key")
 
     def __init__(
-        self, key: FlowKey, item: Flow | Group, formatters: Sequence[Callable[[Any], str]]
+        self, key: RowKey, item: Flow | Group, formatters: Sequence[Callable[[Any], str]]
     ) -> None:
         self.key = key
         self.item = item
@@ -38,11 +45,10 @@ class Row:
 
     @property
     def flow(self) -> Flow:
-        """The row's flow; for a group, its top flow (the one with the highest rate)."""
+        """The row's flow; a group row has none (see :attr:`group`): TypeError."""
         item = self.item
         if isinstance(item, Group):
-            assert item.top is not None  # a group holds at least one flow
-            return item.top
+            raise TypeError(f"the group row {item.value!r} has no single flow")
         return item
 
     @property
@@ -67,51 +73,16 @@ class Row:
         return f"Row({label})"
 
 
+@dataclass(slots=True)
 class ViewDiff:
-    """How to turn the previous view into this one.
+    """How the rows' keys changed since the previous view: which rows came and went.
 
-    ``changed`` (which cells of kept rows show new text) is computed on first use,
-    since it formats every kept row; a table that redraws only what is on screen
-    compares the visible rows' cells itself and never needs it.
+    Cell texts are not compared: a table that redraws only what is on screen
+    compares the visible rows' cells itself.
     """
 
-    __slots__ = ("_changed", "_current", "_previous", "added", "order_changed", "removed")
-
-    def __init__(
-        self,
-        added: list[FlowKey],
-        removed: list[FlowKey],
-        order_changed: bool,
-        previous: dict[FlowKey, Row],
-        current: list[Row],
-    ) -> None:
-        self.added = added
-        self.removed = removed
-        self.order_changed = order_changed
-        self._previous = previous
-        self._current = current
-        self._changed: dict[FlowKey, list[int]] | None = None
-
-    @property
-    def changed(self) -> dict[FlowKey, list[int]]:
-        """Key -> indexes of the cells whose text changed, for rows in both views."""
-        if self._changed is None:
-            changed: dict[FlowKey, list[int]] = {}
-            previous = self._previous
-            for row in self._current:
-                old = previous.get(row.key)
-                if old is None or old is row:
-                    continue
-                before, after = old.cells, row.cells
-                if before != after:
-                    pairs = enumerate(zip(before, after, strict=True))
-                    changed[row.key] = [i for i, (a, b) in pairs if a != b]
-            self._changed = changed
-        return self._changed
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.added or self.removed or self.order_changed or self.changed)
+    added: list[RowKey]
+    removed: list[RowKey]
 
 
 @dataclass(slots=True)
@@ -120,7 +91,7 @@ class ViewResult:
     diff: ViewDiff
     total: int
 
-    def index_of(self, key: FlowKey) -> int | None:
+    def index_of(self, key: RowKey) -> int | None:
         for index, row in enumerate(self.rows):
             if row.key == key:
                 return index
@@ -159,8 +130,8 @@ class FlowView:
 
     def __init__(self, columns: Sequence[str] = DEFAULT_COLUMNS) -> None:
         self.columns: tuple[Column, ...] = tuple(resolve_column(name) for name in columns)
-        self._previous: dict[FlowKey, Row] = {}
-        self._previous_order: list[FlowKey] = []
+        # The previous rows' keys, in their order (a dict keeps it; a set would not).
+        self._previous: dict[RowKey, None] = {}
 
     def set_columns(self, columns: Sequence[str]) -> None:
         self.columns = tuple(resolve_column(name) for name in columns)
@@ -169,7 +140,6 @@ class FlowView:
     def reset(self) -> None:
         """Forget the previous view: the next diff adds every row."""
         self._previous = {}
-        self._previous_order = []
 
     def compute(
         self,
@@ -222,15 +192,8 @@ class FlowView:
 
     def _result(self, rows: list[Row], total: int) -> ViewResult:
         previous = self._previous
-        current = {row.key: row for row in rows}
+        current = dict.fromkeys([row.key for row in rows])
         added = [row.key for row in rows if row.key not in previous]
         removed = [key for key in previous if key not in current]
-        order = [row.key for row in rows]
-        # A table that drops the removed rows and appends the added ones ends up in
-        # this order; only when it differs must the table reorder.
-        kept_before = [key for key in self._previous_order if key in current]
-        order_changed = kept_before + added != order
-        diff = ViewDiff(added, removed, order_changed, previous, rows)
         self._previous = current
-        self._previous_order = order
-        return ViewResult(rows, diff, total)
+        return ViewResult(rows, ViewDiff(added, removed), total)

@@ -24,7 +24,7 @@ from flowtop.core.config import HighlightRule
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.export import ExportError, export_rows
 from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
-from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
+from flowtop.core.groups import GROUP_CYCLE, Grouping, RowKey, group_columns, resolve_grouping
 from flowtop.core.model import FlowKey
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.recording import Recorder, ReplaySource
@@ -146,7 +146,7 @@ class FlowTopApp(App[int]):
         self.recorder = recorder
         self.export_directory = export_directory
         self.last_result: ViewResult | None = None
-        self.selected: FlowKey | None = None
+        self.selected: RowKey | None = None
         self.notice = ""
         self.position = ""
         # (grouping, filter) to go back to with escape after a drill-down.
@@ -517,8 +517,8 @@ class FlowTopApp(App[int]):
         row = self.selected_row()
         if row is not None and row.group is not None:
             # A group shows its top flow.
-            key = row.flow.key
-        record = self.store.get(key) if key is not None else None
+            key = row.group.top.key if row.group.top is not None else None
+        record = self.store.get(key) if isinstance(key, FlowKey) else None
         times = self.store.sample_times(record) if record is not None else ()
         self.detail.show(record, self._now(), stale=self.poll_state.stale, times=times)
 

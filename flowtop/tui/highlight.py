@@ -9,6 +9,7 @@ from rich.style import Style
 
 from flowtop.core.config import HighlightRule
 from flowtop.core.filter import FlowFilter, compile_filter
+from flowtop.core.groups import RowKey
 from flowtop.core.model import FlowKey
 from flowtop.core.view import Row
 
@@ -28,18 +29,18 @@ class Highlighter:
             CompiledRule(compile_filter(rule.expr), Style(color=rule.color, bold=True), rule.bell)
             for rule in rules
         ]
-        self._ringing: set[FlowKey] = set()
+        self._ringing: set[RowKey] = set()
 
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def styles(self, rows: Iterable[Row]) -> tuple[dict[FlowKey, Style], bool]:
+    def styles(self, rows: Iterable[Row]) -> tuple[dict[RowKey, Style], bool]:
         """Styles by row key, and whether a flow just started matching a bell rule."""
-        styles: dict[FlowKey, Style] = {}
-        ringing: set[FlowKey] = set()
+        styles: dict[RowKey, Style] = {}
+        ringing: set[RowKey] = set()
         for row in rows:
-            if row.group is not None:
-                continue
+            if not isinstance(row.key, FlowKey):
+                continue  # a group row
             flow = row.flow
             for rule in self.rules:
                 if rule.match.matches(flow):

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from textual.pilot import Pilot
 
+from flowtop.core.model import FlowKey
 from flowtop.core.recording import RecordedPoll, Recorder, Recording, ReplaySource
 from flowtop.demo.faults import Faults
 from flowtop.demo.pinned import ManualClock, PinnedDemoSource
@@ -100,7 +101,9 @@ async def _detail(pilot: Pilot[Any]) -> None:
     moved = [
         row.key
         for row in (app.last_result.rows if app.last_result else [])
-        if (record := app.store.get(row.key)) is not None and record.path_changes
+        if isinstance(row.key, FlowKey)
+        and (record := app.store.get(row.key)) is not None
+        and record.path_changes
     ]
     if moved:
         app.table.select_key(moved[0])
@@ -164,7 +167,9 @@ async def _odd_values(pilot: Pilot[Any]) -> None:
     appliance.faults.body = json.dumps(document).encode()
     await poll(pilot, app)
     rows = app.last_result.rows if app.last_result else []
-    odd = [row.key for row in rows if row.key.src_ip == "10.66.0.7"]
+    odd = [
+        row.key for row in rows if isinstance(row.key, FlowKey) and row.key.src_ip == "10.66.0.7"
+    ]
     if odd:
         app.table.select_key(odd[0])
     await pilot.pause()

@@ -11,13 +11,13 @@ import pytest
 from flowtop.core import glyphs
 from flowtop.core.batch import (
     CSV_FIELDS,
-    fit_columns,
     render_csv,
     render_json,
     render_records_csv,
     render_records_json,
     render_table,
 )
+from flowtop.core.layout import fit_columns
 from flowtop.core.model import API_FIELDS, Flow
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView
@@ -43,7 +43,7 @@ def test_table_fits_the_width_exactly() -> None:
 
 def test_narrow_tables_drop_low_priority_columns_first() -> None:
     view, _ = _rows(flow(1))
-    kept = [column.id for column, _ in fit_columns(view.columns, 80)]
+    kept = [view.columns[index].id for index, _ in fit_columns(view.columns, 80)]
     assert {"src", "dst", "app", "pps", "kbps"} <= set(kept)
     assert "service" not in kept
 

@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from flowtop.core.columns import SortSpec
 from flowtop.core.filter import FlowFilter, compile_filter
-from flowtop.core.groups import GROUPINGS
+from flowtop.core.groups import GROUPINGS, GroupKey
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.store import (
     FAILOVER_MIN_FLOWS,
@@ -283,7 +283,7 @@ class StoreMachine(RuleBasedStateMachine):
         wanted = Counter(record.key for record in matching)
         assert Counter(row.key for row in result.rows) == wanted
         assert all(len(row.cells) == len(self.view.columns) for row in result.rows)
-        assert isinstance(result.diff.changed, dict)
+        assert not set(result.diff.added) & set(result.diff.removed)
         for grouping in GROUPINGS.values():
             grouped = self.view.compute_groups(records, grouping, predicate, group_sort)
             assert grouped.total == len(records)
@@ -293,8 +293,10 @@ class StoreMachine(RuleBasedStateMachine):
             assert sum(group.count for group in groups if group is not None) == len(matching)
             members = Counter(key for group in groups if group is not None for key in group.keys)
             assert members == wanted
-            assert all(len(row.cells) == 6 and row.flow is not None for row in grouped.rows)
-            assert isinstance(grouped.diff.changed, dict)
+            assert all(
+                len(row.cells) == 6 and isinstance(row.key, GroupKey) for row in grouped.rows
+            )
+            assert len(set(grouped.diff.added)) == len(grouped.diff.added)
 
     @invariant()
     def bounded(self) -> None:

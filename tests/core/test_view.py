@@ -7,6 +7,8 @@ import pytest
 from flowtop.core.columns import SortSpec, resolve_column
 from flowtop.core.errors import UsageError
 from flowtop.core.filter import compile_filter
+from flowtop.core.groups import GROUPINGS, GroupKey
+from flowtop.core.model import FlowKey
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView
 from tests.core.factories import flow
@@ -52,7 +54,7 @@ def test_filter_narrows_and_total_counts_everything() -> None:
     assert result.total == 2
 
 
-def test_diff_reports_only_changed_cells() -> None:
+def test_diff_reports_no_change_when_the_same_rows_stay() -> None:
     store = FlowStore()
     view = FlowView()
     store.apply([flow(1), flow(2)], at=1.0)
@@ -62,11 +64,10 @@ def test_diff_reports_only_changed_cells() -> None:
     second = view.compute(store.records.values(), None, SortSpec("src", False))
     pps_index = [c.id for c in view.columns].index("pps")
     assert second.diff.added == [] and second.diff.removed == []
-    assert second.diff.changed == {flow(1).key: [pps_index]}
-    assert not second.diff.order_changed
+    assert second.rows[0].cells[pps_index] == "555"
 
 
-def test_diff_reports_removed_and_order_changes() -> None:
+def test_diff_reports_removed_rows() -> None:
     store = FlowStore()
     view = FlowView()
     store.apply([flow(1, pps="1"), flow(2, pps="2"), flow(3, pps="3")], at=1.0)
@@ -74,7 +75,6 @@ def test_diff_reports_removed_and_order_changes() -> None:
     store.apply([flow(1, pps="50"), flow(2, pps="2")], at=2.0)
     result = view.compute(store.records.values(), None, SortSpec("pps", True))
     assert result.diff.removed == [flow(3).key]
-    assert result.diff.order_changed
     assert [row.key for row in result.rows] == [flow(1).key, flow(2).key]
 
 
@@ -100,3 +100,20 @@ def test_sort_spec_parsing() -> None:
     with pytest.raises(UsageError, match="asc"):
         SortSpec.parse("pps:up")
     assert resolve_column("rate").id == "kbps"
+
+
+def test_group_rows_have_group_keys_and_no_flow() -> None:
+    store = FlowStore()
+    store.apply([flow(1, application="Zoom"), flow(2, application="Zoom"), flow(3)], at=1.0)
+    grouping = GROUPINGS["application"]
+    result = FlowView().compute_groups(store.records.values(), grouping, None, None)
+    keys = [row.key for row in result.rows]
+    assert all(isinstance(key, GroupKey) for key in keys)
+    assert GroupKey("application", "Zoom") in keys
+    assert not any(key == record.key for key in keys for record in store.records.values())
+    zoom = result.rows[result.index_of(GroupKey("application", "Zoom")) or 0]
+    assert zoom.group is not None and zoom.group.count == 2
+    with pytest.raises(TypeError, match="no single flow"):
+        zoom.flow  # noqa: B018  # a group row does not pass for its top flow
+    flows = FlowView().compute(store.records.values())
+    assert all(isinstance(row.key, FlowKey) and row.group is None for row in flows.rows)

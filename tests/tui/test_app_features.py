@@ -118,6 +118,11 @@ async def test_events_screen_opens_and_closes() -> None:
         assert isinstance(app.screen, EventsScreen)
         kinds = {event.kind.value for event in app.screen.shown_events}
         assert kinds == {"new", "ended", "path"}
+        # Each poll refreshes the open screen at once (its one refresh trigger).
+        source.script.append([flow(1, path="DC-INET->Branch-LTE")])
+        await poll_now(pilot, app, source)
+        assert app.screen.shown_events[0].key == flow(3).key
+        assert app.screen.shown_events[0].kind.value == "ended"
         await pilot.press("g")  # table keys do nothing over the events view
         assert app.grouping is None
         await pilot.press("q")

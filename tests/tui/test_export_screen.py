@@ -14,14 +14,13 @@ UNSET = "unset"
 
 
 class ExportApp(App[None]):
-    def __init__(self, directory: Path, what: str = "142 flows") -> None:
+    def __init__(self, directory: Path) -> None:
         super().__init__()
         self.directory = directory
-        self.what = what
         self.answers: list[str | None] = []
 
     def on_mount(self) -> None:
-        self.push_screen(ExportScreen(self.directory, self.what), self.answers.append)
+        self.push_screen(ExportScreen(self.directory), self.answers.append)
 
 
 @pytest.mark.parametrize(
@@ -48,14 +47,14 @@ async def test_keys_choose_the_format_or_cancel(
         assert not isinstance(app.screen, ExportScreen)
 
 
-async def test_shows_what_and_where_literally(tmp_path: Path) -> None:
+async def test_shows_where_literally(tmp_path: Path) -> None:
     directory = tmp_path / "[bold red]noc[/]"
-    app = ExportApp(directory, what="[i]3 groups[/i]")
+    app = ExportApp(directory)
     async with app.run_test(size=(100, 24)) as pilot:
         await pilot.pause()
         screen = app.screen
         assert str(screen.query_one("#export-directory", Static).render()) == f"to {directory}"
-        assert str(screen.query_one("#export-title", Static).render()) == "Export [i]3 groups[/i]"
+        assert str(screen.query_one("#export-title", Static).render()) == "Export the current view"
         # Other keys do nothing: the question stays until answered.
         await pilot.press("x", "s")
         assert isinstance(app.screen, ExportScreen) and app.answers == []

@@ -12,11 +12,12 @@ from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.strip import Strip
 
-from flowtop.core.columns import COLUMNS, DEFAULT_COLUMNS, SortSpec
+from flowtop.core.batch import dropped_columns, render_table
+from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView, ViewResult
-from flowtop.tui.widgets.flow_table import NEW_TICKS, FlowTable, fit_columns, min_width
+from flowtop.tui.widgets.flow_table import NEW_TICKS, FlowTable
 
 BY_RATE = SortSpec("kbps", descending=True)
 
@@ -135,7 +136,7 @@ async def test_cells_update_in_place() -> None:
         await pilot.pause()
         assert app.table is table
         assert table.row_count == 3
-        assert result.diff.changed == {key(2): [DEFAULT_COLUMNS.index("app")]}
+        assert result.diff.added == [] and result.diff.removed == []
         assert table.cell_text(key(2), "app") == "updated-app"
         after = lines(table)
         assert "updated-app" in after[2] and "app2" in before[2]
@@ -406,23 +407,6 @@ async def test_new_flows_are_marked_for_a_few_polls() -> None:
         assert new.color not in {s.color for s in styles(row_strip(table, key(3)))}
 
 
-def test_columns_fit_any_width() -> None:
-    columns = [COLUMNS[name] for name in DEFAULT_COLUMNS]
-    for width in (60, 80, 100, 120, 146, 200, 300):
-        layout = fit_columns(columns, width)
-        used = sum(size for _, size in layout) + len(layout) - 1
-        assert used <= width
-        shown = [columns[i] for i, _ in layout]
-        if len(shown) == len(columns):
-            # Wider than needed: the room goes to text columns, numbers keep their width.
-            assert used == width
-            assert all(size == min_width(columns[i]) for i, size in layout if columns[i].numeric)
-        dropped = [column for column in columns if column not in shown]
-        if dropped:
-            # Nothing is dropped before a column of a higher priority number.
-            assert min(c.priority for c in dropped) >= max(c.priority for c in shown)
-
-
 def test_tick_benchmark_smoke_run() -> None:
     root = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-m", "benchmarks.tick", "--quick", "--sizes", "100"]
@@ -432,3 +416,34 @@ def test_tick_benchmark_smoke_run() -> None:
     assert done.returncode == 0, done.stderr
     assert "100 flowtable" in done.stdout and "100 rebuild" in done.stdout
     assert "faster" in done.stdout
+
+
+async def test_table_and_one_shot_output_choose_the_same_columns_at_80() -> None:
+    app = TableApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        result = app.show([raw(1), raw(2), raw(3)])
+        await pilot.pause()
+        shown = app.table.shown_column_ids()
+        columns = app.feed.view.columns
+        dropped = dropped_columns(result.rows, columns, 80)
+        once = [column.id for column in columns if column.id not in dropped]
+        assert "path" in shown
+        assert once == shown
+        header = render_table(result.rows, columns, 80).splitlines()[0]
+        assert header.startswith("Source") and len(header.split()) == len(once)
+
+
+async def test_line_cache_stays_bounded_while_scrolling_through_many_rows() -> None:
+    app = TableApp()
+    async with app.run_test(size=(120, 12)) as pilot:
+        app.show([raw(n) for n in range(1, 600)])
+        await pilot.pause()
+        table = app.table
+        for _ in range(80):
+            table.action_page_down()
+            lines(table)
+        await pilot.pause()
+        bound = 4 * table._page_height() + 64
+        assert 0 < len(table._lines) <= max(256, bound)
+        # The rows on screen are the most recently drawn: still cached.
+        assert table.row_keys()[table.top_row] in table._lines

@@ -4,29 +4,22 @@ A full screen rather than a modal, because it is read for a while: after a WAN
 failover the NOC wants to see which flows moved, from where to where.  Failovers
 (many flows moving between the same two paths in one poll) get a band at the top.
 
-Filtering uses the flow filter language on the flow the event carries (for a path
-change, the flow as reported after the move; for an ended flow, its last report),
-plus one pseudo-field of this screen: ``kind:new|ended|path|left|into`` (also
-``appeared``, ``gone``, ``moved``, ``entered``; as every field term it matches the
-whole word, with ``*`` as a wildcard such as ``kind:p*``;
-``left`` and ``into`` are flows that left or entered the top N of answers capped at
-max_stats = N, which proves neither an end nor a start), negated with ``!kind:`` or
-``kind!=``.  So ``kind:path path:*INET`` lists the flows that moved onto an INET
-path, and ``!kind:new app:zoom`` the Zoom flows that ended or moved.  An invalid
-expression shows its error under the input and the last valid filter stays.
+Filtering uses the events filter (:mod:`flowtop.core.event_filter`): the flow filter
+language on the flow the event carries, plus ``kind:new|ended|path|left|into``.  An
+invalid expression shows its error under the input and the last valid filter stays.
 
-The list is a Line API widget: only the lines on screen are rendered, and the
-(at most :data:`SHOWN_LIMIT`) matching events are only collected again when the
-store's events or the filter changed.
+The list is a Line API widget: only the lines on screen are rendered (from a bounded
+cache), and the (at most :data:`SHOWN_LIMIT`) matching events are only collected
+again when the store's events, the filter or the day changed.  The app refreshes the
+screen after each poll.
 
 Every appliance string is shown as data, never parsed as markup.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -37,6 +30,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
@@ -45,7 +39,7 @@ from textual.widgets import Input, Static
 
 from flowtop.core import glyphs
 from flowtop.core.errors import FilterError
-from flowtop.core.filter import FlowFilter, compile_filter, wildcard_match
+from flowtop.core.event_filter import MATCH_ALL_EVENTS, EventFilter, compile_event_filter
 from flowtop.core.model import strip_control
 from flowtop.core.store import EventKind, Failover, FlowEvent
 
@@ -53,7 +47,6 @@ from flowtop.core.store import EventKind, Failover, FlowEvent
 SHOWN_LIMIT: Final = 500
 # Failovers listed in the band; older ones are counted.
 FAILOVER_LINES: Final = 3
-REFRESH_SECONDS: Final = 1.0
 # Column widths grow to the widest value shown, up to these caps (longer values push
 # the rest of their line to the right rather than being cut).
 FLOW_WIDTH_CAP: Final = 52
@@ -77,112 +70,6 @@ KIND_STYLES: Final[dict[EventKind, Style]] = {
 _KIND_WIDTH: Final = max(len(label) for label in KIND_LABELS.values())
 _DIM: Final = Style(dim=True)
 _PATH_STYLE: Final = Style(color="yellow")
-
-# Words accepted after ``kind:``, whole or by a ``*`` pattern (``kind:p*``).
-KIND_WORDS: Final[dict[str, EventKind]] = {
-    "new": EventKind.APPEARED,
-    "appeared": EventKind.APPEARED,
-    "ended": EventKind.ENDED,
-    "gone": EventKind.ENDED,
-    "path": EventKind.PATH,
-    "moved": EventKind.PATH,
-    "left": EventKind.LEFT,
-    "into": EventKind.ENTERED,
-    "entered": EventKind.ENTERED,
-}
-_KIND_TERM = re.compile(r"([!-]?)(kind)(>=|<=|!=|==|[:=~<>])", re.IGNORECASE)
-
-
-# ---- the filter -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    """A compiled events filter: kind terms (all must hold) and a flow filter."""
-
-    expression: str
-    kinds: tuple[tuple[frozenset[EventKind], bool], ...]
-    flow_filter: FlowFilter
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.kinds and self.flow_filter.is_empty
-
-    def matches(self, event: FlowEvent) -> bool:
-        kind = event.kind
-        for allowed, negated in self.kinds:
-            if (kind in allowed) == negated:
-                return False
-        return self.flow_filter.matches(event.flow)
-
-
-def compile_event_filter(expression: str) -> EventFilter:
-    """Compile an events filter; raises :class:`FilterError` with the 0-based position."""
-    kinds: list[tuple[frozenset[EventKind], bool]] = []
-    rest = expression
-    for start, end in _terms(expression):
-        match = _KIND_TERM.match(expression, start, end)
-        if match is None:
-            continue
-        negated = bool(match[1])
-        operator = match[3]
-        if operator not in (":", "=", "==", "!="):
-            raise FilterError(
-                f'kind takes ":" and a kind (new, ended, left, into, path), not "{operator}"',
-                match.start(2),
-            )
-        if operator == "!=":
-            negated = not negated
-        kinds.append((_kinds(expression[match.end() : end], match.end()), negated))
-        # Blank the term out rather than cut it, so the flow filter's error positions
-        # still point into the text as typed.
-        rest = rest[:start] + " " * (end - start) + rest[end:]
-    return EventFilter(expression, tuple(kinds), compile_filter(rest))
-
-
-def _terms(expression: str) -> Iterator[tuple[int, int]]:
-    """``(start, end)`` of each whitespace-separated term; quoted spaces stay inside."""
-    position, end = 0, len(expression)
-    while position < end:
-        if expression[position].isspace():
-            position += 1
-            continue
-        start = position
-        while position < end and not expression[position].isspace():
-            if expression[position] == '"':
-                position += 1
-                while position < end and expression[position] != '"':
-                    position += 2 if expression[position] == "\\" else 1
-            position += 1
-        yield start, min(position, end)
-
-
-def _kinds(value: str, position: int) -> frozenset[EventKind]:
-    kinds: set[EventKind] = set()
-    offset = position
-    for part in value.split("|"):
-        word = part.strip('"').lower()
-        if not word:
-            raise FilterError("kind needs a value: new, ended, left, into or path", offset)
-        # A quoted star is a plain star, which no kind holds: only bare ones are wildcards.
-        wild = not part.startswith('"')
-        found = {
-            kind
-            for name, kind in KIND_WORDS.items()
-            if name == word or (wild and wildcard_match(name, word))
-        }
-        if not found:
-            shown = strip_control(part)[:40]
-            raise FilterError(
-                f'unknown event kind "{shown}" (new, ended, left, into or path)', offset
-            )
-        kinds |= found
-        offset += len(part) + 1
-    return frozenset(kinds)
-
-
-MATCH_ALL_EVENTS: Final = compile_event_filter("")
-
 
 # ---- formatting -------------------------------------------------------------------
 
@@ -272,7 +159,8 @@ class EventList(ScrollView, can_focus=True):
         self._lines: list[EventLine] = []
         self._widths = (0, 0, 0)
         self._empty_text = ""
-        self._strips: dict[int, Strip] = {}
+        # Rendered lines by index, for the lines built by the last set_lines.
+        self._strips: LRUCache[int, Strip] = LRUCache(256)
         self._base_style = Style()
 
     @property
@@ -354,9 +242,8 @@ class EventList(ScrollView, can_focus=True):
         strip = self._strips.get(index)
         if strip is None:
             strip = self._render_index(index, base)
-            if len(self._strips) > 4 * max(1, self.size.height) + 64:
-                self._strips.clear()
-            self._strips[index] = strip
+            self._strips.grow(4 * self.size.height + 64)
+            self._strips.set(index, strip)
         return strip.crop_extend(scroll_x, scroll_x + self.size.width, base)
 
     def _render_index(self, index: int, base: Style) -> Strip:
@@ -375,23 +262,24 @@ class EventList(ScrollView, can_focus=True):
 # ---- the screen -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Signature:
-    """What the list was built from; the same again means nothing to rebuild."""
+# What the list (events, filter, day) or the band (failovers, day) was built from.
+_Mark = tuple[object, ...]
 
-    events: int
-    newest_event: FlowEvent | None
-    failovers: int
-    newest_failover: Failover | None
-    event_filter: EventFilter
-    today: tuple[int, int]
+
+def _same(new: _Mark, old: _Mark | None) -> bool:
+    """Whether two marks are the same.  Events, failovers and the filter compare by
+    identity: the store appends new objects, and two distinct events can be equal
+    field for field."""
+    return old is not None and all(
+        a is b or (isinstance(a, int | tuple) and a == b) for a, b in zip(new, old, strict=True)
+    )
 
 
 class EventsScreen(Screen[None]):
     """The events of the store, newest first, refreshed live while open.
 
-    ``get_events`` and ``get_failovers`` are called on every refresh (after each
-    poll through :meth:`refresh_events`, and once a second); the list is only
+    ``get_events`` and ``get_failovers`` are called on every :meth:`refresh_events`
+    (the app calls it after each poll); the list and the failover band are only
     rebuilt when what they return changed.  ``clock`` is wall time, used to tell
     events of an earlier day (shown with their date).
     """
@@ -434,12 +322,11 @@ class EventsScreen(Screen[None]):
             self._filter = compile_event_filter(filter_text)
         except FilterError:
             self._filter = MATCH_ALL_EVENTS
-        self._signature: _Signature | None = None
-        self._rebuilds = 0
+        self._list_mark: _Mark | None = None
+        self._band_mark: _Mark | None = None
         self._ready = False
         self._known_lines: dict[int, EventLine] = {}
         self._known_day: tuple[int, int] | None = None
-        self._shown_failovers: tuple[int, Failover | None, tuple[int, int]] | None = None
 
     # Public API
 
@@ -458,11 +345,6 @@ class EventsScreen(Screen[None]):
         return [line.event for line in self.event_list.lines]
 
     @property
-    def rebuilds(self) -> int:
-        """How many times the list was rebuilt (it is skipped when nothing changed)."""
-        return self._rebuilds
-
-    @property
     def event_list(self) -> EventList:
         return self.query_one(EventList)
 
@@ -473,22 +355,17 @@ class EventsScreen(Screen[None]):
         events = self._get_events()
         failovers = self._get_failovers()
         today = _today(self._clock())
-        signature = _Signature(
-            len(events),
-            events[-1] if events else None,
-            len(failovers),
-            failovers[-1] if failovers else None,
-            self._filter,
-            today,
-        )
-        if self._signature is not None and _same(signature, self._signature):
-            return
-        self._signature = signature
-        self._rebuilds += 1
-        self._show_failovers(failovers, today)
-        lines, capped = self._matching(events, today)
-        self.event_list.set_lines(lines, self._empty_text(events))
-        self._show_title(len(lines), capped, len(events))
+        band: _Mark = (len(failovers), failovers[-1] if failovers else None, today)
+        if not _same(band, self._band_mark):
+            # Only when changed: an update of the band costs a layout pass.
+            self._band_mark = band
+            self._show_failovers(failovers, today)
+        mark: _Mark = (len(events), events[-1] if events else None, self._filter, today)
+        if not _same(mark, self._list_mark):
+            self._list_mark = mark
+            lines, capped = self._matching(events, today)
+            self.event_list.set_lines(lines, self._empty_text(events))
+            self._show_title(len(lines), capped, len(events))
 
     # Composition and keys
 
@@ -514,7 +391,6 @@ class EventsScreen(Screen[None]):
         self._ready = True
         self.event_list.focus()
         self.refresh_events()
-        self.set_interval(REFRESH_SECONDS, self.refresh_events)
 
     def action_focus_filter(self) -> None:
         field = self.query_one("#events-filter", Input)
@@ -598,14 +474,6 @@ class EventsScreen(Screen[None]):
         self.query_one("#events-title", Static).update(title, layout=False)
 
     def _show_failovers(self, failovers: Sequence[Failover], today: tuple[int, int]) -> None:
-        shown = (len(failovers), failovers[-1] if failovers else None, today)
-        if self._shown_failovers is not None and (
-            shown[0] == self._shown_failovers[0]
-            and shown[1] is self._shown_failovers[1]
-            and shown[2] == self._shown_failovers[2]
-        ):
-            return  # unchanged: an update would cost a layout pass
-        self._shown_failovers = shown
         band = self.query_one("#events-failovers", Static)
         if not failovers:
             band.remove_class("-shown")
@@ -617,16 +485,3 @@ class EventsScreen(Screen[None]):
             lines.append(Text(f"and {len(newest) - FAILOVER_LINES} earlier failovers", "dim"))
         band.update(Text("\n").join(lines))
         band.add_class("-shown")
-
-
-def _same(new: _Signature, old: _Signature) -> bool:
-    # The newest event and failover compare by identity: the store appends new objects,
-    # and two distinct events can be equal field for field.
-    return (
-        new.events == old.events
-        and new.newest_event is old.newest_event
-        and new.failovers == old.failovers
-        and new.newest_failover is old.newest_failover
-        and new.event_filter is old.event_filter
-        and new.today == old.today
-    )

@@ -16,8 +16,7 @@ from textual.widgets.option_list import Option
 class ExportScreen(ModalScreen[str | None]):
     """Dismisses with ``"csv"``, ``"json"`` or None (cancelled).
 
-    ``what`` says what will be written ("142 flows", "12 groups"); the directory is
-    shown so nobody has to guess where the file went.
+    The directory is shown so nobody has to guess where the file went.
     """
 
     DEFAULT_CSS = """
@@ -37,14 +36,13 @@ class ExportScreen(ModalScreen[str | None]):
         Binding("escape,q", "cancel", "Cancel", show=False),
     ]
 
-    def __init__(self, directory: Path, what: str = "the current view") -> None:
+    def __init__(self, directory: Path) -> None:
         super().__init__()
         self.directory = directory
-        self.what = what
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(f"Export {self.what}", "bold"), id="export-title")
+            yield Static(Text("Export the current view", "bold"), id="export-title")
             yield Static(
                 Text("as shown: filter, sort and grouping applied", "dim"),
                 classes="export-hint",

@@ -77,11 +77,7 @@ class FilterBar(Vertical):
             self.compiled = compiled
 
     class Closed(Message):
-        """The bar closed; ``cleared`` when the user asked to drop the filter."""
-
-        def __init__(self, cleared: bool) -> None:
-            super().__init__()
-            self.cleared = cleared
+        """The bar closed."""
 
     # The filter in force when the bar opened: what esc goes back to.
     before_edit: FlowFilter = MATCH_ALL
@@ -152,4 +148,4 @@ class FilterBar(Vertical):
             self.post_message(self.Applied(self.before_edit))
             return
         self.post_message(self.Applied(compiled))
-        self.post_message(self.Closed(cleared=False))
+        self.post_message(self.Closed())

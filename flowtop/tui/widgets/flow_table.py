@@ -31,11 +31,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import ClassVar, Final
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -43,17 +43,13 @@ from textual.widget import Widget
 
 from flowtop.core import glyphs
 from flowtop.core.columns import Column, SortSpec
-from flowtop.core.model import FlowKey, strip_control
+from flowtop.core.groups import RowKey
+from flowtop.core.layout import SEPARATOR, fit_cell, fit_columns
+from flowtop.core.model import strip_control
 from flowtop.core.view import Row, ViewResult
 
 # A flow stays marked as new for this many applied polls (the one adding it included).
 NEW_TICKS: Final = 3
-# Text columns (other than addresses and other key columns) may shrink down to this
-# width before a column is dropped, so a narrow terminal keeps a truncated path.
-SQUEEZE_FLOOR: Final = 6
-# Text columns at least this wide share the room left over on a wide terminal.
-GROW_MIN_WIDTH: Final = 10
-SEPARATOR: Final = " "
 
 _row_key: Final = attrgetter("key")
 
@@ -63,134 +59,12 @@ _NEW: Final = 2
 _STALE: Final = 4
 
 
-def min_width(column: Column) -> int:
-    """A column's narrowest width: its own, and room for its title plus a sort mark."""
-    return max(column.width, cell_len(column.title) + 1)
-
-
-def _squeezable(column: Column) -> bool:
-    # Numbers lose meaning when cut, and so do the columns that say so themselves.
-    return not column.numeric and column.squeezable
-
-
-def fit_columns(
-    columns: Sequence[Column], available: int, keep: int | None = None
-) -> list[tuple[int, int]]:
-    """Which columns to show in ``available`` cells, and how wide: ``(index, width)`` pairs.
-
-    Every column gets at least :func:`min_width`; extra room goes to the wide text
-    columns (see :func:`_grow`).  When there is too little room, the
-    column with the highest ``priority`` number (the rightmost among equals) is
-    dropped until the rest fit.  If the last one dropped is a free-text column
-    (path, application, ...), it is put back when squeezing the text columns
-    towards :data:`SQUEEZE_FLOOR` makes room for it: a cut path beats no path.
-    The column at index ``keep`` (the sorted one) is never dropped.
-    """
-    widths = [min_width(column) for column in columns]
-    shown = list(range(len(columns)))
-    dropped: int | None = None
-    while len(shown) > 1 and _needed(widths, shown) > available:
-        candidates = [i for i in shown if i != keep] or shown
-        dropped = max(candidates, key=lambda i: (columns[i].priority, i))
-        shown.remove(dropped)
-    if dropped is not None and _squeezable(columns[dropped]):
-        candidate = sorted([*shown, dropped])
-        slack = _slack(columns, widths, candidate)
-        deficit = _needed(widths, candidate) - available
-        if deficit <= sum(slack.values()):
-            shown = candidate
-    need = _needed(widths, shown)
-    if need > available:
-        # A rescued column, or a lone column too wide (cropped beyond the squeeze).
-        _squeeze(widths, _slack(columns, widths, shown), need - available)
-    else:
-        _grow(columns, widths, shown, available - need)
-    return [(i, widths[i]) for i in shown]
-
-
-def _grow(columns: Sequence[Column], widths: list[int], shown: list[int], extra: int) -> None:
-    """Share spare cells: free text (path, application, service) is the likeliest to be
-    cut, so it first gets up to half its width again; then all wide text columns
-    (addresses too, for IPv6) share the rest."""
-    wide = [i for i in shown if _grows(columns[i])]
-    free = [i for i in wide if _squeezable(columns[i])]
-    first = min(extra, sum(widths[i] // 2 for i in free))
-    _share(widths, free, first)
-    _share(widths, wide, extra - first)
-
-
-def _needed(widths: list[int], shown: list[int]) -> int:
-    return sum(widths[i] for i in shown) + len(SEPARATOR) * (len(shown) - 1)
-
-
-def _slack(columns: Sequence[Column], widths: list[int], shown: list[int]) -> dict[int, int]:
-    """How much each shown free-text column could give up."""
-    return {i: widths[i] - min(widths[i], SQUEEZE_FLOOR) for i in shown if _squeezable(columns[i])}
-
-
-def _grows(column: Column) -> bool:
-    return not column.numeric and min_width(column) >= GROW_MIN_WIDTH
-
-
-def _share(widths: list[int], indexes: list[int], extra: int) -> None:
-    """Add ``extra`` cells to ``indexes`` in proportion to their widths."""
-    total = sum(widths[i] for i in indexes)
-    if not total or extra <= 0:
-        return
-    given = 0
-    for i in indexes:
-        add = extra * widths[i] // total
-        widths[i] += add
-        given += add
-    for i in indexes[: extra - given]:
-        widths[i] += 1
-
-
-def _squeeze(widths: list[int], slack: dict[int, int], deficit: int) -> None:
-    """Take up to ``deficit`` cells from the columns in ``slack``, in proportion to it."""
-    total = sum(slack.values())
-    if not total or deficit <= 0:
-        return
-    deficit = min(deficit, total)
-    taken = 0
-    for i, room in slack.items():
-        cut = deficit * room // total
-        widths[i] -= cut
-        slack[i] = room - cut
-        taken += cut
-    for i, room in slack.items():
-        if taken >= deficit:
-            break
-        if room:
-            widths[i] -= 1
-            taken += 1
-
-
-def fit_cell(text: str, width: int, right: bool, middle: bool = False) -> str:
-    """``text`` padded to exactly ``width`` cells, or cut with an ellipsis; never wrapped.
-
-    ``middle`` cuts from the middle instead, so the end survives: the port of a long
-    IPv6 endpoint matters more than its middle hextets.
-    """
-    length = cell_len(text)
-    if length > width:
-        ellipsis = glyphs.current().ellipsis
-        if width <= 1:
-            return ellipsis[:width]
-        if middle and width >= 7 and text.isascii():
-            tail = (width - 1) // 2
-            head = width - 1 - tail
-            return text[:head] + ellipsis + text[-tail:]
-        return set_cell_size(text, width - 1) + ellipsis
-    padding = " " * (width - length)
-    return padding + text if right else text + padding
-
-
 class FlowTable(Widget, can_focus=True):
     """A table of flows that applies :class:`ViewResult` ticks in place.
 
     The header is the first line and stays put; rows scroll beneath it.  The
-    cursor follows its :class:`FlowKey` across ticks and keeps its place on screen.
+    cursor follows its row's key (a flow's or a group's) across ticks and keeps its
+    place on screen.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -260,7 +134,7 @@ class FlowTable(Widget, can_focus=True):
     class FlowHighlighted(Message):
         """The cursor now rests on another flow (``None``: the table is empty)."""
 
-        def __init__(self, table: FlowTable, key: FlowKey | None) -> None:
+        def __init__(self, table: FlowTable, key: RowKey | None) -> None:
             self.table = table
             self.key = key
             super().__init__()
@@ -283,12 +157,12 @@ class FlowTable(Widget, can_focus=True):
         self._sort: SortSpec | None = None
         self._stale = False
         self._cursor = 0
-        self._selected: FlowKey | None = None
+        self._selected: RowKey | None = None
         # The index of the first row on screen (the table scrolls itself; see render_line).
         self._top = 0
         self._tick = 0
         # Key -> the first tick at which it is no longer shown as new.
-        self._new_until: dict[FlowKey, int] = {}
+        self._new_until: dict[RowKey, int] = {}
         # Layout for one width: (column index, width, right-aligned) per shown column.
         self._layout_width = -1
         self._slots: list[tuple[int, int, bool]] = []
@@ -300,9 +174,11 @@ class FlowTable(Widget, can_focus=True):
         self._header_style = Style()
         self._base_style = Style()
         # Rendered lines by key, valid for the cells, state and highlight drawn from.
-        self._lines: dict[FlowKey, tuple[tuple[str, ...], int, Style | None, Strip]] = {}
+        # Bounded: rows scrolled past would otherwise stay until their flows end.
+        self._lines: LRUCache[RowKey, tuple[tuple[str, ...], int, Style | None, Strip]]
+        self._lines = LRUCache(256)
         # Highlight rules' styles by key, given by the app with each tick.
-        self._highlights: Mapping[FlowKey, Style] = {}
+        self._highlights: Mapping[RowKey, Style] = {}
 
     # Public API
 
@@ -315,7 +191,7 @@ class FlowTable(Widget, can_focus=True):
         return len(self._rows)
 
     @property
-    def selected_key(self) -> FlowKey | None:
+    def selected_key(self) -> RowKey | None:
         return self._selected
 
     @property
@@ -343,8 +219,8 @@ class FlowTable(Widget, can_focus=True):
         sort: SortSpec,
         *,
         stale: bool = False,
-        new: Iterable[FlowKey] | None = None,
-        highlights: Mapping[FlowKey, Style] | None = None,
+        new: Iterable[RowKey] | None = None,
+        highlights: Mapping[RowKey, Style] | None = None,
     ) -> None:
         """Show one tick of the view.
 
@@ -365,7 +241,7 @@ class FlowTable(Widget, can_focus=True):
         lines = self._lines
         marked = self._new_until
         for key in diff.removed:
-            lines.pop(key, None)
+            lines.discard(key)
             marked.pop(key, None)
         if new is None:
             # When every row is "added" this is the first fill or a view reset (new
@@ -408,17 +284,17 @@ class FlowTable(Widget, can_focus=True):
         if self._selected != old_key:
             self.post_message(self.FlowHighlighted(self, self._selected))
 
-    def select_key(self, key: FlowKey) -> None:
+    def select_key(self, key: RowKey) -> None:
         """Move the cursor to this flow, if it is shown."""
         index = self._find(key, self._cursor)
         if index is not None:
             self._move_cursor(index)
 
-    def row_keys(self) -> list[FlowKey]:
+    def row_keys(self) -> list[RowKey]:
         """The keys in display order."""
         return [row.key for row in self._rows]
 
-    def cell_text(self, key: FlowKey, column_id: str) -> str:
+    def cell_text(self, key: RowKey, column_id: str) -> str:
         """The full text of one cell (before any truncation to the column width)."""
         index = self._find(key, 0)
         if index is None:
@@ -436,7 +312,7 @@ class FlowTable(Widget, can_focus=True):
 
     # Cursor and scrolling
 
-    def _find(self, key: FlowKey | None, hint: int) -> int | None:
+    def _find(self, key: RowKey | None, hint: int) -> int | None:
         """The index of ``key``; ``hint`` is tried first, as rows seldom move far."""
         rows = self._rows
         if key is None or not rows:
@@ -564,7 +440,7 @@ class FlowTable(Widget, can_focus=True):
         slots = []
         left = width
         keep = self._sorted_index()
-        for index, size in fit_columns(columns, width, keep):
+        for index, size in fit_columns(columns, width, keep=keep):
             # Only a lone column can be wider than the table: cut it to fit.
             size = min(size, left)
             if size <= 0:
@@ -652,10 +528,8 @@ class FlowTable(Widget, can_focus=True):
             return cached[3]
         style = self._styles[state]
         strip = self._render_row(cells, style + highlight if highlight else style)
-        if len(self._lines) > 4 * self._page_height() + 64:
-            # Rows scrolled past would otherwise stay until their flows end.
-            self._lines.clear()
-        self._lines[key] = (cells, state, highlight, strip)
+        self._lines.grow(4 * self._page_height() + 64)
+        self._lines.set(key, (cells, state, highlight, strip))
         return strip
 
     def _render_row(self, cells: tuple[str, ...], style: Style) -> Strip:
