@@ -28,7 +28,9 @@ from flowtop.core.config import (
     ENV_PASSWORD,
     ENV_URL,
     ENV_USER,
+    MAX_INTERVAL,
     MAX_STATS_CHOICES,
+    MIN_INTERVAL,
     Settings,
     parse_highlight_argument,
     resolve_settings,
@@ -67,7 +69,7 @@ examples:
 
 environment:
   {ENV_URL}, {ENV_USER}, {ENV_PASSWORD}   appliance URL, user and password
-  {ENV_CONFIG}                              config file (default: the XDG config path)
+  {ENV_CONFIG}                              config file (default ~/.config/flowtop/config.toml)
   NO_COLOR                                    no colours in the live view
   https_proxy, http_proxy, all_proxy, no_proxy  proxies, as curl reads them
   SSL_CERT_FILE, SSL_CERT_DIR                 more CAs to trust besides the system store
@@ -169,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     polling = parser.add_argument_group("polling")
     polling.add_argument(
         "--interval", type=_finite_float, metavar="SECONDS",
-        help="seconds between polls, 0.5 to 60 (default 2)",
+        help=f"seconds between polls, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} (default 2)",
     )  # fmt: skip
     polling.add_argument(
         "--max-stats", type=int, metavar="N",
