@@ -285,7 +285,7 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
         "sort": args.sort,
         "columns": columns,
         "highlight": highlight,
-        "group_by": resolve_grouping(args.group_by).id if args.group_by else None,
+        "group_by": args.group_by,
         "ascii": args.ascii,
         "record": args.record,
         "replay": args.replay,

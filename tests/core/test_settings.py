@@ -512,6 +512,14 @@ def test_settings_carry_filter_sort_and_grouping_parsed() -> None:
     assert plain.model_copy(update={"demo": False}).sort_spec == plain.sort_spec
 
 
+def test_group_by_is_resolved_to_its_id_once() -> None:
+    settings = Settings(demo=True, group_by="App")
+    assert settings.group_by == "application" and settings.grouping is not None
+    with pytest.raises(UsageError, match='cannot group by "nope"') as caught:
+        Settings(demo=True, group_by="nope")
+    assert caught.value.__context__ is None
+
+
 def test_a_bad_filter_or_sort_is_refused_before_the_password_is_asked(
     environ: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

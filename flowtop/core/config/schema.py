@@ -36,7 +36,7 @@ from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec, resolve_column
 from flowtop.core.config.password import command_words
 from flowtop.core.errors import UsageError
 from flowtop.core.filter import FlowFilter, compile_filter
-from flowtop.core.groups import Grouping, resolve_grouping
+from flowtop.core.groups import GROUPINGS, Grouping, resolve_grouping
 from flowtop.core.network import check_proxy_url
 from flowtop.core.urls import normalize_base_url
 
@@ -172,6 +172,11 @@ def _filter(value: str) -> str:
 def _sort(value: str) -> str:
     _usage_reason(SortSpec.parse)(value)
     return value
+
+
+def _grouping_id(value: str | None) -> str | None:
+    # UsageError is no ValueError: pydantic lets it through with its own message.
+    return resolve_grouping(value).id if value else None
 
 
 Interval = Annotated[float, AfterValidator(_interval)]
@@ -337,7 +342,8 @@ class Settings(BaseModel):
     sort: str = "kbps"
     columns: tuple[str, ...] = DEFAULT_COLUMNS
     highlight: tuple[HighlightRule, ...] = ()
-    group_by: str | None = None
+    # A grouping's id; an alias ("app") becomes the id ("application").
+    group_by: Annotated[str | None, AfterValidator(_grouping_id)] = None
     # Plain ASCII drawing; None: decided by the locale (see flowtop.core.glyphs).
     ascii: bool | None = None
     record: str | None = None
@@ -366,7 +372,7 @@ class Settings(BaseModel):
         # FilterError and UsageError are not ValueErrors: pydantic lets them through.
         self._flow_filter = compile_filter(self.filter)
         self._sort_spec = SortSpec.parse(self.sort)
-        self._grouping = resolve_grouping(self.group_by) if self.group_by else None
+        self._grouping = GROUPINGS[self.group_by] if self.group_by else None
         return self
 
     @property
