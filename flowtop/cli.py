@@ -22,7 +22,7 @@ from flowtop.core.batch import (
     render_records_json,
     render_table,
 )
-from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec, resolve_column
+from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec
 from flowtop.core.config import (
     ENV_CONFIG,
     ENV_PASSWORD,
@@ -265,7 +265,8 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     columns = None
     if args.columns:
         names = [name for name in args.columns.split(",") if name.strip()]
-        columns = tuple(resolve_column(name).id for name in names) or None
+        # Resolved to column ids (or refused) when the settings are built.
+        columns = tuple(names) or None
     highlight = None
     if args.highlight:
         highlight = tuple(parse_highlight_argument(text) for text in args.highlight)

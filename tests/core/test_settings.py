@@ -533,3 +533,13 @@ def test_a_bad_filter_or_sort_is_refused_before_the_password_is_asked(
             resolve_settings(
                 cli, environ, config_path=str(config), profile_name="lab", interactive=True
             )
+
+
+def test_columns_are_resolved_to_ids_once() -> None:
+    assert Settings(demo=True, columns=("src", "rate", "application")).columns == (
+        "src",
+        "kbps",
+        "app",
+    )
+    with pytest.raises(UsageError, match='unknown column "nope"'):
+        Settings(demo=True, columns=("src", "nope"))

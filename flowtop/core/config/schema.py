@@ -174,6 +174,11 @@ def _sort(value: str) -> str:
     return value
 
 
+def _column_ids(value: tuple[str, ...]) -> tuple[str, ...]:
+    # UsageError is no ValueError: pydantic lets it through with its own message.
+    return tuple(resolve_column(name).id for name in value)
+
+
 def _grouping_id(value: str | None) -> str | None:
     # UsageError is no ValueError: pydantic lets it through with its own message.
     return resolve_grouping(value).id if value else None
@@ -340,7 +345,8 @@ class Settings(BaseModel):
     max_stats: MaxStats = 100
     filter: str = ""
     sort: str = "kbps"
-    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    # Column ids in display order; aliases ("rate") become ids ("kbps").
+    columns: Annotated[tuple[str, ...], AfterValidator(_column_ids)] = DEFAULT_COLUMNS
     highlight: tuple[HighlightRule, ...] = ()
     # A grouping's id; an alias ("app") becomes the id ("application").
     group_by: Annotated[str | None, AfterValidator(_grouping_id)] = None
