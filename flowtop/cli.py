@@ -22,9 +22,19 @@ from flowtop.core.batch import (
     render_records_json,
     render_table,
 )
-from flowtop.core.client import MAX_STATS_CHOICES
-from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec, resolve_column
-from flowtop.core.config import ENV_CONFIG, parse_highlight_argument
+from flowtop.core.columns import DEFAULT_COLUMNS, SortSpec
+from flowtop.core.config import (
+    ENV_CONFIG,
+    ENV_PASSWORD,
+    ENV_URL,
+    ENV_USER,
+    MAX_INTERVAL,
+    MAX_STATS_CHOICES,
+    MIN_INTERVAL,
+    Settings,
+    parse_highlight_argument,
+    resolve_settings,
+)
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.filter import FlowFilter, compile_filter
 from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
@@ -37,7 +47,6 @@ from flowtop.core.groups import (
 )
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
-from flowtop.core.settings import ENV_PASSWORD, ENV_URL, ENV_USER, Settings, resolve_settings
 from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
 from flowtop.core.source import FlowSource, Snapshot, build_source
 from flowtop.core.store import FlowStore
@@ -60,7 +69,7 @@ examples:
 
 environment:
   {ENV_URL}, {ENV_USER}, {ENV_PASSWORD}   appliance URL, user and password
-  {ENV_CONFIG}                              config file (default: the XDG config path)
+  {ENV_CONFIG}                              config file (default ~/.config/flowtop/config.toml)
   NO_COLOR                                    no colours in the live view
   https_proxy, http_proxy, all_proxy, no_proxy  proxies, as curl reads them
   SSL_CERT_FILE, SSL_CERT_DIR                 more CAs to trust besides the system store
@@ -162,11 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     polling = parser.add_argument_group("polling")
     polling.add_argument(
         "--interval", type=_finite_float, metavar="SECONDS",
-        help="seconds between polls, 0.5 to 60 (default 2)",
+        help=f"seconds between polls, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} (default 2)",
     )  # fmt: skip
     polling.add_argument(
-        "--max-stats", type=int, choices=MAX_STATS_CHOICES,
-        help="how many flows the appliance returns (default 100)",
+        "--max-stats", type=int, metavar="N",
+        help="how many flows the appliance returns: "
+        + ", ".join(str(choice) for choice in MAX_STATS_CHOICES) + " (default 100)",
     )  # fmt: skip
     view = parser.add_argument_group("view")
     view.add_argument("--filter", metavar="EXPR", help="show only matching flows")
@@ -255,7 +265,8 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     columns = None
     if args.columns:
         names = [name for name in args.columns.split(",") if name.strip()]
-        columns = tuple(resolve_column(name).id for name in names) or None
+        # Resolved to column ids (or refused) when the settings are built.
+        columns = tuple(names) or None
     highlight = None
     if args.highlight:
         highlight = tuple(parse_highlight_argument(text) for text in args.highlight)
@@ -275,7 +286,7 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
         "sort": args.sort,
         "columns": columns,
         "highlight": highlight,
-        "group_by": resolve_grouping(args.group_by).id if args.group_by else None,
+        "group_by": args.group_by,
         "ascii": args.ascii,
         "record": args.record,
         "replay": args.replay,
@@ -293,10 +304,8 @@ def settings_from_arguments(
     )
     for warning in resolution.warnings:
         sys.stderr.write(f"flowtop: warning: {warning.removeprefix('warning: ')}\n")
-    settings = resolution.settings
-    compile_filter(settings.filter)
-    SortSpec.parse(settings.sort)
-    return settings
+    # Filter, sort and group-by were parsed (and refused) when the settings were built.
+    return resolution.settings
 
 
 def output_width(
@@ -602,7 +611,7 @@ def run_tui(settings: Settings) -> int:
         interval=settings.interval,
         max_stats=settings.max_stats,
         filter_text=settings.filter,
-        sort=SortSpec.parse(settings.sort),
+        sort=settings.sort_spec,
         columns=settings.columns,
         group_by=settings.group_by,
         highlights=settings.highlight,

@@ -786,7 +786,7 @@ def test_environment_url_beats_the_profile(
     assert len(json.loads(result.out)) == 100
 
 
-def test_invalid_config_names_file_key_and_line(
+def test_invalid_config_names_file_and_key(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     config = write_config(
@@ -794,9 +794,35 @@ def test_invalid_config_names_file_key_and_line(
         '[defaults]\ninterval = 2\n\n[profiles.lab]\nurl = "http://h.example"\nmax_stats = 200\n',
     )
     line = assert_one_line_failure(run_cli(capsys, "--config", str(config), "--demo", "--once"), 2)
-    assert str(config) in line
-    assert "line 6" in line
-    assert "profiles.lab.max_stats" in line
+    assert f"{config}: profiles.lab.max_stats: must be one of 50, 100, 1000 (got 200)" in line
+
+
+@pytest.mark.parametrize(
+    ("option", "key", "value", "reason"),
+    [
+        ("--interval", "interval", "0.1", "must be between 0.5 and 60 seconds (got 0.1)"),
+        ("--interval", "interval", "61", "must be between 0.5 and 60 seconds (got 61)"),
+        ("--max-stats", "max_stats", "200", "must be one of 50, 100, 1000 (got 200)"),
+        ("--timeout", "timeout", "0", "must be more than 0 and at most 600 seconds (got 0)"),
+        ("--timeout", "timeout", "601", "must be more than 0 and at most 600 seconds (got 601)"),
+    ],
+)
+def test_a_bound_says_the_same_from_the_command_line_and_the_config_file(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    option: str,
+    key: str,
+    value: str,
+    reason: str,
+) -> None:
+    """Each bound is declared once: both layers give the same reason, naming their place."""
+    from_option = assert_one_line_failure(run_cli(capsys, "--demo", "--once", option, value), 2)
+    assert from_option == f"flowtop: {option}: {reason}"
+    config = write_config(tmp_path, f"[defaults]\n{key} = {value}\n")
+    from_file = assert_one_line_failure(
+        run_cli(capsys, "--config", str(config), "--demo", "--once"), 2
+    )
+    assert from_file == f"flowtop: {config}: defaults.{key}: {reason}"
 
 
 def test_config_syntax_error_names_file_and_line(

@@ -50,6 +50,7 @@ from pydantic import SecretStr
 
 import flowtop
 from flowtop.core import glyphs
+from flowtop.core.config.schema import MAX_STATS_CHOICES
 from flowtop.core.errors import (
     ApplianceError,
     AuthenticationError,
@@ -69,6 +70,7 @@ from flowtop.core.network import (
     retry_after_seconds,
     tls_context,
 )
+from flowtop.core.urls import DEFAULT_PORTS, normalize_base_url
 
 __all__ = [
     "FLOWS_PATH",
@@ -82,7 +84,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_STATS_CHOICES: Final = (50, 100, 1000)
 FLOWS_PATH: Final = "/sdwan/nitro/v2/monitor/flows"
 # Public clients use v1; release 11 documents v2.  v1 first, v2 when v1 is missing.
 LOGIN_PATHS: Final = ("/sdwan/nitro/v1/config/login", "/sdwan/nitro/v2/config/login")
@@ -97,10 +98,7 @@ LOGOUT_TIMEOUT: Final = 2.0
 _MASK: Final = "**********"
 _MIB: Final = 1024 * 1024
 _KIB: Final = 1024
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
-_NITRO_PATH = re.compile(r"/sdwan/nitro(?:/.*)?$", re.IGNORECASE)
-# Host names: letters (any script), digits, hyphens and underscores, dot separated.
-_HOSTNAME = re.compile(r"^[^\W_]([\w-]*)(\.[\w-]+)*\.?$")
+_DEFAULT_PORTS: Final = DEFAULT_PORTS
 _WHITESPACE = re.compile(r"\s+")
 _LINE_BREAKS = re.compile(r"[\t\n\r\v\f]")
 # ssl reasons that mean "the other end does not speak TLS at all".
@@ -135,77 +133,6 @@ class RawAnswer:
 
 
 # --------------------------------------------------------------------------- URLs
-
-
-def normalize_base_url(text: str) -> str:
-    """The appliance's base URL from what a person typed.
-
-    A bare host or ``host:port`` means ``https://``; ``http://`` and ``https://`` are
-    kept as given.  A trailing slash and a pasted ``/sdwan/nitro/...`` path (with its
-    query) are dropped; any other path is kept as a reverse-proxy prefix.  IPv6
-    literals may be bare (``2001:db8::1``) or bracketed (``[2001:db8::1]:8443``).
-    Raises :class:`UsageError` for anything that is not an http(s) address.
-    """
-    if "@" in text:
-        # Not echoed: the part before "@" may well be a password.
-        raise UsageError("credentials in the appliance address are not supported; use --user")
-    shown = _shown(text)
-    text = text.strip()
-    if not text:
-        raise UsageError("the appliance address is empty")
-    if _WHITESPACE.search(text) or not text.isprintable():
-        raise UsageError(
-            f"not an appliance address (contains spaces or control characters): {shown}"
-        )
-    if "://" in text:
-        scheme = text.split("://", 1)[0].lower()
-        if scheme not in _DEFAULT_PORTS:
-            raise UsageError(f"unsupported scheme {scheme!r} in {shown}; use http:// or https://")
-    else:
-        if text.count(":") >= 2 and not text.startswith("["):
-            # A bare IPv6 literal; it cannot carry a port without brackets.
-            text = f"[{text}]"
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        raise UsageError(f"not an appliance address: {shown}") from None
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        raise UsageError(f"invalid port in appliance address {shown}") from None
-    if port == 0:
-        raise UsageError(f"invalid port in appliance address {shown}")
-    host = _checked_host(parts.hostname, parts.netloc, shown)
-    netloc = host if port is None else f"{host}:{port}"
-    path = _NITRO_PATH.sub("", parts.path).rstrip("/")
-    result = f"{scheme}://{netloc}{path}"
-    try:
-        # httpx applies IDNA both ways; failing later would not say why.
-        _ = httpx.URL(result).host
-    except (httpx.InvalidURL, ValueError):
-        raise UsageError(f"invalid host name in appliance address {shown}") from None
-    return result
-
-
-def _checked_host(hostname: str | None, netloc: str, shown: str) -> str:
-    if not hostname:
-        raise UsageError(f"no host in appliance address {shown}")
-    if netloc.startswith("["):
-        try:
-            address = ipaddress.IPv6Address(hostname)
-        except ValueError:
-            raise UsageError(f"invalid IPv6 address in {shown}") from None
-        return f"[{address.compressed}]"
-    if not _HOSTNAME.match(hostname):
-        raise UsageError(f"invalid host name in appliance address {shown}")
-    return hostname.lower()
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    """A piece of user input, safe and short enough to quote in a message."""
-    return repr(_clean_message(text, limit))
 
 
 def _address_for_messages(base_url: str) -> str:

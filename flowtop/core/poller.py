@@ -9,10 +9,21 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from flowtop.core.config.schema import MAX_INTERVAL, MIN_INTERVAL
 from flowtop.core.errors import AuthenticationError, FlowtopError
 
-MIN_INTERVAL: Final = 0.5
-MAX_INTERVAL: Final = 60.0
+__all__ = [
+    "INTERVAL_STEPS",
+    "MAX_BACKOFF",
+    "MAX_INTERVAL",
+    "MAX_RETRY_AFTER",
+    "MIN_INTERVAL",
+    "PollPhase",
+    "PollState",
+    "clamp_interval",
+    "next_interval",
+]
+
 MAX_BACKOFF: Final = 30.0
 # The longest pause an appliance's Retry-After can impose (see network.MAX_RETRY_AFTER).
 MAX_RETRY_AFTER: Final = 300.0

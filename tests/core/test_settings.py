@@ -36,10 +36,15 @@ def lab_with_command(command: str) -> str:
 
 
 @pytest.fixture
-def environ(tmp_path: Path) -> dict[str, str]:
-    """An environment whose default config path is an empty temporary directory."""
+def environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An environment whose default config path is an empty temporary directory.
+
+    platformdirs reads the process environment, so that is set as well.
+    """
     (tmp_path / "xdg").mkdir()
     (tmp_path / "home").mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
 
 
@@ -251,12 +256,12 @@ def test_file_at_the_xdg_path_is_read(tmp_path: Path, environ: dict[str, str]) -
     assert settings.url == "https://profile.example" and settings.max_stats == 50
 
 
-def test_invalid_file_names_file_line_and_key(tmp_path: Path, environ: dict[str, str]) -> None:
+def test_invalid_file_names_file_and_key(tmp_path: Path, environ: dict[str, str]) -> None:
     config = write_config(tmp_path, "[profiles.lab]\nuser = 'x'\nmax_stats = 200\n")
     with pytest.raises(UsageError) as caught:
         resolve({"demo": True}, environ, config)
     message = str(caught.value)
-    assert message.startswith(f"{config} line 3: profiles.lab.max_stats: ")
+    assert message.startswith(f"{config}: profiles.lab.max_stats: ")
     assert "200" in message
 
 
@@ -469,3 +474,72 @@ def test_contradictory_or_unusable_proxy_options(environ: dict[str, str]) -> Non
         Settings(demo=True, proxy="http://p:1", no_proxy=True).check()
     with pytest.raises(UsageError, match="socks4:// proxies are not supported"):
         Settings(demo=True, proxy="socks4://p:1").check()
+
+
+# --- one model: bounds declared once, view settings parsed once ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("interval", 0.4, "--interval: must be between 0.5 and 60 seconds (got 0.4)"),
+        ("interval", float("nan"), "--interval: must be between 0.5 and 60 seconds (got nan)"),
+        ("max_stats", 10, "--max-stats: must be one of 50, 100, 1000 (got 10)"),
+        ("timeout", 0.0, "--timeout: must be more than 0 and at most 600 seconds (got 0)"),
+        ("speed", 2000.0, "--speed: must be more than 0 and at most 1000 (got 2000)"),
+        ("speed", 0.0, "--speed: must be more than 0 and at most 1000 (got 0)"),
+    ],
+)
+def test_settings_refuse_values_out_of_bounds_as_usage_errors(
+    field: str, value: float, message: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        Settings.model_validate({"demo": True, field: value})
+    assert str(caught.value) == message
+    # A chained ValidationError would print the inputs in a traceback.
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+def test_settings_carry_filter_sort_and_grouping_parsed() -> None:
+    settings = Settings(demo=True, filter="app:zoom", sort="bytes:asc", group_by="application")
+    assert settings.flow_filter.expression == "app:zoom"
+    assert (settings.sort_spec.column, settings.sort_spec.descending) == ("bytes", False)
+    assert settings.grouping is not None and settings.grouping.id == "application"
+    plain = Settings(demo=True)
+    assert plain.flow_filter.is_empty and plain.grouping is None
+    assert plain.sort_spec.column == "kbps"
+    # The password is added by copying: the parsed values come along.
+    assert plain.model_copy(update={"demo": False}).sort_spec == plain.sort_spec
+
+
+def test_group_by_is_resolved_to_its_id_once() -> None:
+    settings = Settings(demo=True, group_by="App")
+    assert settings.group_by == "application" and settings.grouping is not None
+    with pytest.raises(UsageError, match='cannot group by "nope"') as caught:
+        Settings(demo=True, group_by="nope")
+    assert caught.value.__context__ is None
+
+
+def test_a_bad_filter_or_sort_is_refused_before_the_password_is_asked(
+    environ: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def prompt(text: str) -> str:
+        raise AssertionError("the password was asked for")
+
+    monkeypatch.setattr(getpass, "getpass", prompt)
+    config = write_config(tmp_path, '[profiles.lab]\nurl = "h.example"\nuser = "u"\n')
+    for cli, wanted in (({"filter": "pps>>"}, "pps"), ({"sort": "nope"}, "unknown column")):
+        with pytest.raises(UsageError, match=wanted):
+            resolve_settings(
+                cli, environ, config_path=str(config), profile_name="lab", interactive=True
+            )
+
+
+def test_columns_are_resolved_to_ids_once() -> None:
+    assert Settings(demo=True, columns=("src", "rate", "application")).columns == (
+        "src",
+        "kbps",
+        "app",
+    )
+    with pytest.raises(UsageError, match='unknown column "nope"'):
+        Settings(demo=True, columns=("src", "nope"))
