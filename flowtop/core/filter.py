@@ -15,8 +15,9 @@ value, a bare word is found anywhere.
     An unquoted ``*`` in a word stands for any text within one value: ``micro*teams``.
 ``field:value`` (also ``field=value``, ``field==value``; ``field!=value`` negates)
     ``field`` is an API field name or an alias of :data:`FIELD_ALIASES`, in any case.
-    An alias naming several fields (``port``, ``ip``, ``svc``, ``rule``) matches when
-    any of them does.  The value depends on the field:
+    An alias means the same field as in ``--sort``, ``--columns`` and ``--group-by``
+    (:mod:`flowtop.core.fields`); the filter-only terms ``ip``, ``host`` (either
+    address) and ``port`` (either port) match when either end does.  The value depends on the field:
 
     * text fields: the whole value, case-insensitive (``app:http`` is not ``HTTPS``,
       ``dscp:ef`` is not ``default``); an unquoted ``*`` is a wildcard for any text
@@ -68,6 +69,7 @@ from typing import Final, Literal
 
 from flowtop.core import glyphs
 from flowtop.core.errors import FilterError
+from flowtop.core.fields import ALIASES, EITHER_END_TERMS
 from flowtop.core.model import (
     ADDRESS_FIELDS,
     API_FIELDS,
@@ -81,32 +83,11 @@ from flowtop.core.regex import RegexError, compile_search
 
 Predicate = Callable[[Flow], bool]
 
+# Every alias of the field registry, plus the terms that match either end of a flow.
 FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
-        "app": ("application",),
-        "src": ("src_ip",),
-        "dst": ("dest_ip",),
-        "dest": ("dest_ip",),
-        "ip": ("src_ip", "dest_ip"),
-        "host": ("src_ip", "dest_ip"),
-        "gw": ("lan_gw_ip",),
-        "sport": ("src_port",),
-        "dport": ("dest_port",),
-        "port": ("src_port", "dest_port"),
-        "proto": ("ipp",),
-        "protocol": ("ipp",),
-        "dir": ("direction",),
-        "svc": ("service_name", "service_type"),
-        "service": ("service_name", "service_type"),
-        "type": ("service_type",),
-        "dscp": ("ip_dscp",),
-        "class": ("class_type",),
-        "vpc": ("vpathclass",),
-        "path": ("path",),
-        "rule": ("rule_id", "app_rule_id"),
-        "kbps": ("customer_kbps",),
-        "pkts": ("packets",),
-        "hits": ("hitcount",),
+        **{alias: (name,) for alias, name in ALIASES.items()},
+        **{term.name: term.fields for term in EITHER_END_TERMS},
     }
 )
 

@@ -26,71 +26,20 @@ from pydantic import (
     ValidationError,
 )
 
+from flowtop.core import fields
 from flowtop.core.errors import UnreadableAnswer
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-ADDRESS_FIELDS: Final = ("src_ip", "dest_ip", "lan_gw_ip")
-INT_FIELDS: Final = (
-    "src_port",
-    "dest_port",
-    "ipp",
-    "age",
-    "bytes",
-    "packets",
-    "hitcount",
-    "hdr_compression_bytes",
-)
-FLOAT_FIELDS: Final = (
-    "pps",
-    "customer_kbps",
-    "ipsec_overhead_kbps",
-    "virtual_path_overhead_kbps",
-)
-TEXT_FIELDS: Final = (
-    "direction",
-    "application",
-    "service_type",
-    "service_name",
-    "path",
-    "class_type",
-    "vpathclass",
-    "transmission_type",
-    "ip_dscp",
-    "rule_id",
-    "app_rule_id",
-)
-NUMERIC_FIELDS: Final = INT_FIELDS + FLOAT_FIELDS
-
+# The field lists come from the registry (flowtop.core.fields); the Flow class below
+# declares the same fields with their pydantic types (a test checks that they agree).
+ADDRESS_FIELDS: Final = fields.ADDRESS_FIELDS
+INT_FIELDS: Final = fields.INT_FIELDS
+FLOAT_FIELDS: Final = fields.FLOAT_FIELDS
+TEXT_FIELDS: Final = fields.TEXT_FIELDS
+NUMERIC_FIELDS: Final = fields.NUMERIC_FIELDS
 # The 26 fields in the order of the vendor's reference page; output formats use it.
-API_FIELDS: Final[tuple[str, ...]] = (
-    "age",
-    "app_rule_id",
-    "application",
-    "bytes",
-    "class_type",
-    "customer_kbps",
-    "dest_ip",
-    "dest_port",
-    "direction",
-    "hdr_compression_bytes",
-    "hitcount",
-    "ip_dscp",
-    "ipp",
-    "ipsec_overhead_kbps",
-    "lan_gw_ip",
-    "packets",
-    "path",
-    "pps",
-    "rule_id",
-    "service_name",
-    "service_type",
-    "src_ip",
-    "src_port",
-    "transmission_type",
-    "virtual_path_overhead_kbps",
-    "vpathclass",
-)
+API_FIELDS: Final[tuple[str, ...]] = fields.API_FIELDS
 
 PROTOCOL_NAMES: Final[dict[int, str]] = {
     1: "ICMP",

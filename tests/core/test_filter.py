@@ -192,16 +192,22 @@ def test_escaped_quote_inside_quotes() -> None:
         ("proto:6", ["zoom"]),
         ("protocol:udp", ["teams"]),
         ('dir:"wan to lan"', ["teams"]),
-        ("svc:dc-branch", ["zoom"]),  # service_name
-        ("svc:internet", ["teams"]),  # service_type
-        ("service:virtual*", ["zoom"]),
+        ("svc:dc-branch", ["zoom"]),  # service_name, as in --sort and --group-by
+        ("svc:internet", []),  # not service_type: that is "type"
+        ("service:isp*", ["teams"]),
+        ("service:virtual*", []),
         ("type:internet", ["teams"]),
         ("dscp:ef", ["zoom"]),
         ("class:real*", ["zoom"]),
         ("vpc:9", ["teams"]),
         ("path:*->branch*", ["zoom"]),
-        ("rule:12", ["zoom", "teams"]),  # rule_id of one, app_rule_id of the other
-        ("rule:7", ["zoom"]),
+        ("rule:12", ["zoom"]),  # rule_id only, as in --sort and --columns
+        ("rule:7", []),
+        ("app_rule_id:7", ["zoom"]),
+        ("rate:850.5", ["zoom"]),
+        ("transmission:persistent*", ["zoom"]),
+        ("source:10.1.2.3", ["zoom"]),
+        ("destination:8.8.8.8", ["teams"]),
         ("kbps:850.5", ["zoom"]),
         ("pkts:12", ["teams"]),
         ("hits:40", ["zoom"]),
@@ -558,7 +564,7 @@ def test_quote_value_round_trips(name: str) -> None:
 @pytest.mark.parametrize(
     ("expression", "position", "reason"),
     [
-        ("foo:1", 0, 'unknown field "foo" (known: app, src, dst'),
+        ("foo:1", 0, 'unknown field "foo" (known: src, source, sport'),
         ("zoom !bar>3", 6, 'unknown field "bar"'),
         ("aplication:zoom", 0, 'unknown field "aplication" (did you mean application?)'),
         ("pps:1x", 4, 'bad number "1x" for pps'),
