@@ -144,8 +144,9 @@ def _own_column(field: Field) -> Column:
         order = _attr(field.name)
     else:
         text, order = _text(field.name), _folded(field.name)
+    numeric = field.numeric and not spec.shows_text
     return Column(
-        spec.id, spec.title, spec.width, field.numeric, text, order, spec.priority,
+        spec.id, spec.title, spec.width, numeric, text, order, spec.priority,
         squeezable=spec.squeezable,
     )  # fmt: skip
 

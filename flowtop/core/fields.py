@@ -51,6 +51,8 @@ class ColumnSpec:
     width: int
     priority: int = 1
     squeezable: bool = True
+    # A number shown as a name (the protocol) aligns and sorts by default as text.
+    shows_text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,8 @@ FIELDS: Final[tuple[Field, ...]] = (
     Field("dest_port", "int", "Dest port", _E, ("dport",)),
     Field(
         "ipp", "int", "Protocol", _E, ("proto", "protocol"), unit="protocol",
-        column=ColumnSpec("proto", "Proto", 5, 3, squeezable=False), show_api_name=True,
+        column=ColumnSpec("proto", "Proto", 5, 3, squeezable=False, shows_text=True),
+        show_api_name=True,
     ),
     Field(
         "direction", "text", "Direction", _E, ("dir",),

@@ -121,3 +121,9 @@ def test_the_readme_table_names_every_alias() -> None:
     table = markdown_table()
     for alias in FIELD_ALIASES:
         assert f"`{alias}`" in table
+
+
+def test_the_protocol_column_reads_as_text() -> None:
+    """ipp is a number, but its column shows names: aligned and sorted as text."""
+    column = resolve_column("proto")
+    assert not column.numeric and column.id == "proto"
