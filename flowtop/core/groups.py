@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from flowtop.core.columns import RATE_TITLE, Column
 from flowtop.core.errors import UsageError
-from flowtop.core.fields import GROUPABLE, resolve_field
+from flowtop.core.fields import EITHER_END, GROUPABLE, resolve_field
 from flowtop.core.filter import quote_value
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.units import format_bytes, format_count, format_kbps
@@ -59,6 +59,12 @@ def resolve_grouping(name: str) -> Grouping:
     if named is not None and named.group is not None:
         return GROUPINGS[named.group.id]
     choices = ", ".join(GROUPINGS)
+    term = EITHER_END.get(name.strip().lower())
+    if term is not None:
+        ends = " or ".join(term.fields)
+        raise UsageError(
+            f'cannot group by "{name}": a filter term for {ends} (choose from {choices})'
+        )
     raise UsageError(f'cannot group by "{name}" (choose from {choices})')
 
 
