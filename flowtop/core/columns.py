@@ -11,13 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from flowtop.core.errors import UsageError
-from flowtop.core.model import (
-    API_FIELDS,
-    NUMERIC_FIELDS,
-    Flow,
-    format_endpoint,
-)
-from flowtop.core.units import format_age, format_bytes, format_count, format_kbps
+from flowtop.core.fields import EITHER_END, FIELDS, Field, resolve_field
+from flowtop.core.fields import RATE_TITLE as RATE_TITLE
+from flowtop.core.model import Flow, format_endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +86,6 @@ def _service_order(flow: Flow) -> Any:
 
 # An empty path (a passthrough flow) reads as the path groups call it.
 NO_PATH: Final = "(none)"
-# Rates are shown in bits per second with SI prefixes (``21.0M``): the title says so.
-RATE_TITLE: Final = "bit/s"
 
 
 def _path(flow: Flow) -> str:
@@ -110,70 +104,59 @@ def _direction(flow: Flow) -> str:
     return direction
 
 
-COLUMNS: Final[dict[str, Column]] = {
-    column.id: column
-    for column in (
-        Column(
-            "src",
-            "Source",
-            21,
-            False,
-            lambda f: format_endpoint(f.src_ip, f.src_port),
-            lambda f: _endpoint_order(f, "src_ip", "src_port"),
-            1,
-            squeezable=False,
-        ),
-        Column(
-            "dst",
-            "Destination",
-            21,
-            False,
-            lambda f: format_endpoint(f.dest_ip, f.dest_port),
-            lambda f: _endpoint_order(f, "dest_ip", "dest_port"),
-            1,
-            squeezable=False,
-        ),
-        Column("proto", "Proto", 5, False, lambda f: f.protocol, _attr("ipp"), 3, squeezable=False),
-        Column("dir", "Dir", 3, False, _direction, _folded("direction"), 3, squeezable=False),
-        Column("app", "Application", 14, False, _text("application"), _folded("application"), 1),
-        Column("service", "Service", 16, False, _service, _service_order, 4),
-        Column("path", "Path", 22, False, _path, _folded("path"), 2),
-        Column("dscp", "DSCP", 7, False, _text("ip_dscp"), _folded("ip_dscp"), 4),
-        Column("pps", "pps", 6, True, lambda f: format_count(f.pps), _attr("pps"), 1),
-        Column(
-            "kbps",
-            RATE_TITLE,
-            6,
-            True,
-            lambda f: format_kbps(f.customer_kbps),
-            _attr("customer_kbps"),
-            1,
-        ),
-        Column("bytes", "Bytes", 6, True, lambda f: format_bytes(f.bytes), _attr("bytes"), 2),
-        Column("age", "Age", 6, True, lambda f: format_age(f.age), _attr("age"), 2),
-        Column("packets", "Pkts", 6, True, lambda f: format_count(f.packets), _attr("packets"), 5),
-        Column("class", "Class", 11, False, _text("class_type"), _folded("class_type"), 5),
-        Column(
-            "transmission",
-            "Transmission",
-            14,
-            False,
-            _text("transmission_type"),
-            _folded("transmission_type"),
-            5,
-        ),
-        Column("rule", "Rule", 5, False, _text("rule_id"), _folded("rule_id"), 5),
-        Column(
-            "gw",
-            "LAN gateway",
-            15,
-            False,
-            _text("lan_gw_ip"),
-            lambda f: _address_order(f.lan_gw_ip),
-            5,
-        ),
-    )
+# Columns whose text or order is not just their field's value: an endpoint is the
+# address and its port, the protocol reads as a name, the service adds its type.
+_CUSTOM: Final[dict[str, tuple[Callable[[Flow], str], Callable[[Flow], Any]]]] = {
+    "src": (
+        lambda f: format_endpoint(f.src_ip, f.src_port),
+        lambda f: _endpoint_order(f, "src_ip", "src_port"),
+    ),
+    "dst": (
+        lambda f: format_endpoint(f.dest_ip, f.dest_port),
+        lambda f: _endpoint_order(f, "dest_ip", "dest_port"),
+    ),
+    "proto": (lambda f: f.protocol, _attr("ipp")),
+    "dir": (_direction, _folded("direction")),
+    "service": (_service, _service_order),
+    "path": (_path, _folded("path")),
 }
+
+
+def _formatted(name: str, formatter: Callable[[Any], str]) -> Callable[[Flow], str]:
+    def text(flow: Flow) -> str:
+        return formatter(getattr(flow, name))
+
+    return text
+
+
+def _own_column(field: Field) -> Column:
+    """The column a field declares in the registry."""
+    spec = field.column
+    assert spec is not None
+    custom = _CUSTOM.get(spec.id)
+    if custom is not None:
+        text, order = custom
+    elif field.kind == "address":
+        text, order = _text(field.name), _address_order_of(field.name)
+    elif field.numeric:
+        shown = field.formatter
+        text = _text(field.name) if shown is None else _formatted(field.name, shown)
+        order = _attr(field.name)
+    else:
+        text, order = _text(field.name), _folded(field.name)
+    numeric = field.numeric and not spec.shows_text
+    return Column(
+        spec.id, spec.title, spec.width, numeric, text, order, spec.priority,
+        squeezable=spec.squeezable,
+    )  # fmt: skip
+
+
+def _address_order_of(name: str) -> Callable[[Flow], Any]:
+    def value(flow: Flow) -> Any:
+        return _address_order(getattr(flow, name))
+
+    return value
+
 
 DEFAULT_COLUMNS: Final = (
     "src",
@@ -189,44 +172,43 @@ DEFAULT_COLUMNS: Final = (
     "bytes",
     "age",
 )
-
-# Friendly names accepted wherever a column or sort field is named.
-COLUMN_ALIASES: Final[dict[str, str]] = {
-    "src_ip": "src",
-    "source": "src",
-    "dest_ip": "dst",
-    "dest": "dst",
-    "destination": "dst",
-    "ipp": "proto",
-    "protocol": "proto",
-    "direction": "dir",
-    "application": "app",
-    "service_name": "service",
-    "svc": "service",
-    "ip_dscp": "dscp",
-    "customer_kbps": "kbps",
-    "rate": "kbps",
-    "class_type": "class",
-    "transmission_type": "transmission",
-    "rule_id": "rule",
-    "lan_gw_ip": "gw",
+# The columns in the order pickers and messages list them: the defaults first.
+_COLUMN_ORDER: Final = (*DEFAULT_COLUMNS, "packets", "class", "transmission", "rule", "gw")
+_OWN_COLUMNS: Final = {
+    field.column.id: _own_column(field) for field in FIELDS if field.column is not None
+}
+COLUMNS: Final[dict[str, Column]] = {
+    **{name: _OWN_COLUMNS[name] for name in _COLUMN_ORDER if name in _OWN_COLUMNS},
+    **_OWN_COLUMNS,
+}
+# Which field each column shows.
+COLUMN_FIELDS: Final[dict[str, str]] = {
+    field.column.id: field.name for field in FIELDS if field.column is not None
 }
 
 
-def _field_column(name: str) -> Column:
-    """A column for any API field that has no column of its own (sorting by it)."""
-    numeric = name in NUMERIC_FIELDS
+def _field_column(field: Field) -> Column:
+    """A column for an API field that has no column of its own (sorting by it)."""
+    name = field.name
+    numeric = field.numeric
     return Column(name, name, 8, numeric, _text(name), _attr(name) if numeric else _folded(name))
 
 
 def resolve_column(name: str) -> Column:
-    """A column by id, alias or API field name; raises UsageError naming the choices."""
-    wanted = name.strip().lower()
-    wanted = COLUMN_ALIASES.get(wanted, wanted)
-    if wanted in COLUMNS:
-        return COLUMNS[wanted]
-    if wanted in API_FIELDS:
-        return _field_column(wanted)
+    """A column by id, API field name or alias; raises UsageError naming the choices.
+
+    A name means the field it means everywhere (see :mod:`flowtop.core.fields`): the
+    field's own column where it has one, else a plain column of its value.
+    """
+    field = resolve_field(name)
+    if field is not None and field.sortable:
+        if field.column is not None:
+            return COLUMNS[field.column.id]
+        return _field_column(field)
+    term = EITHER_END.get(name.strip().lower())
+    if term is not None:
+        ends = " or ".join(term.fields)
+        raise UsageError(f'"{name}" is a filter term for {ends}; name one of them here')
     choices = ", ".join(COLUMNS)
     raise UsageError(f'unknown column "{name}" (choose from {choices}, or any API field name)')
 

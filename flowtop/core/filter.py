@@ -15,8 +15,9 @@ value, a bare word is found anywhere.
     An unquoted ``*`` in a word stands for any text within one value: ``micro*teams``.
 ``field:value`` (also ``field=value``, ``field==value``; ``field!=value`` negates)
     ``field`` is an API field name or an alias of :data:`FIELD_ALIASES`, in any case.
-    An alias naming several fields (``port``, ``ip``, ``svc``, ``rule``) matches when
-    any of them does.  The value depends on the field:
+    An alias means the same field as in ``--sort``, ``--columns`` and ``--group-by``
+    (:mod:`flowtop.core.fields`); the filter-only terms ``ip``, ``host`` (either
+    address) and ``port`` (either port) match when either end does.  The value depends on the field:
 
     * text fields: the whole value, case-insensitive (``app:http`` is not ``HTTPS``,
       ``dscp:ef`` is not ``default``); an unquoted ``*`` is a wildcard for any text
@@ -61,7 +62,7 @@ import functools
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
@@ -69,6 +70,8 @@ from typing import Final, Literal
 
 from flowtop.core import glyphs
 from flowtop.core.errors import FilterError
+from flowtop.core.fastpaths import model_extra, model_values
+from flowtop.core.fields import ALIASES, EITHER_END_TERMS
 from flowtop.core.model import (
     ADDRESS_FIELDS,
     API_FIELDS,
@@ -82,32 +85,11 @@ from flowtop.core.regex import RegexError, compile_search
 
 Predicate = Callable[[Flow], bool]
 
+# Every alias of the field registry, plus the terms that match either end of a flow.
 FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
-        "app": ("application",),
-        "src": ("src_ip",),
-        "dst": ("dest_ip",),
-        "dest": ("dest_ip",),
-        "ip": ("src_ip", "dest_ip"),
-        "host": ("src_ip", "dest_ip"),
-        "gw": ("lan_gw_ip",),
-        "sport": ("src_port",),
-        "dport": ("dest_port",),
-        "port": ("src_port", "dest_port"),
-        "proto": ("ipp",),
-        "protocol": ("ipp",),
-        "dir": ("direction",),
-        "svc": ("service_name", "service_type"),
-        "service": ("service_name", "service_type"),
-        "type": ("service_type",),
-        "dscp": ("ip_dscp",),
-        "class": ("class_type",),
-        "vpc": ("vpathclass",),
-        "path": ("path",),
-        "rule": ("rule_id", "app_rule_id"),
-        "kbps": ("customer_kbps",),
-        "pkts": ("packets",),
-        "hits": ("hitcount",),
+        **{alias: (name,) for alias, name in ALIASES.items()},
+        **{term.name: term.fields for term in EITHER_END_TERMS},
     }
 )
 
@@ -204,13 +186,6 @@ class FlowFilter:
 
     def __call__(self, flow: Flow) -> bool:
         return self._predicate(flow)
-
-    def select(self, flows: Iterable[Flow]) -> list[Flow]:
-        """The matching flows in their order; a new list, even for the empty filter."""
-        if self._empty:
-            return list(flows)
-        predicate = self._predicate
-        return [flow for flow in flows if predicate(flow)]
 
     def __reduce__(self) -> tuple[type[FlowFilter], tuple[str]]:
         # Copies and pickles recompile from the text; closures do not pickle.
@@ -713,8 +688,8 @@ def _regex(field: str, search: Callable[[str], bool]) -> Predicate:
     return lambda flow: (value := get(flow)) is not None and search(_number_text(value))
 
 
-# Item getters on the model's __dict__ fetch eleven values in one C call, three times
-# faster than attribute access; pydantic keeps field values there.
+# Item getters on the model's values fetch eleven values in one C call, three times
+# faster than attribute access (see flowtop.core.fastpaths).
 _TEXT_VALUES = itemgetter(*TEXT_FIELDS)
 _ADDRESS_VALUES = itemgetter(*ADDRESS_FIELDS)
 _ADDRESS_CHARS: Final = frozenset("0123456789abcdef.:%")
@@ -734,7 +709,7 @@ def _found_in(needle: Needle, text: str) -> bool:
 
 def _searchable(flow: Flow, with_addresses: bool) -> list[str]:
     """The texts words are looked for in: text fields, addresses, protocol, extra strings."""
-    values = flow.__dict__
+    values = model_values(flow)
     texts: list[str] = list(filter(None, _TEXT_VALUES(values)))
     if with_addresses:
         for address in _ADDRESS_VALUES(values):
@@ -743,7 +718,7 @@ def _searchable(flow: Flow, with_addresses: bool) -> list[str]:
     ipp = values["ipp"]
     if ipp is not None:
         texts.append(PROTOCOL_NAMES.get(ipp) or str(ipp))
-    extras = flow.__pydantic_extra__
+    extras = model_extra(flow)
     if extras:
         texts.extend(value for value in extras.values() if isinstance(value, str))
     return texts

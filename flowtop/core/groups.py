@@ -8,6 +8,7 @@ from typing import Any, Final, TypeAlias
 
 from flowtop.core.columns import RATE_TITLE, Column
 from flowtop.core.errors import UsageError
+from flowtop.core.fields import EITHER_END, GROUPABLE, resolve_field
 from flowtop.core.filter import quote_value
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.units import format_bytes, format_count, format_kbps
@@ -42,40 +43,28 @@ def _text(name: str) -> Callable[[Flow], str | None]:
 
 
 GROUPINGS: Final[dict[str, Grouping]] = {
-    grouping.id: grouping
-    for grouping in (
-        Grouping("application", "Application", _text("application"), "app"),
-        Grouping("path", "Path", _text("path"), "path"),
-        Grouping("service", "Service", _text("service_name"), "service_name"),
-        Grouping("dscp", "DSCP", _text("ip_dscp"), "dscp"),
-        Grouping("src", "Source host", _text("src_ip"), "src"),
-        Grouping("dst", "Destination host", _text("dest_ip"), "dst"),
-        Grouping("direction", "Direction", _text("direction"), "dir"),
+    grouped.group.id: Grouping(
+        grouped.group.id, grouped.group.title, _text(grouped.name), grouped.group.drill
     )
+    for grouped in GROUPABLE
+    if grouped.group is not None
 }
 # The order `g` cycles through; None is "no grouping".
 GROUP_CYCLE: Final[tuple[str | None, ...]] = (None, *GROUPINGS)
 
-_ALIASES: Final = {
-    "app": "application",
-    "service_name": "service",
-    "svc": "service",
-    "ip_dscp": "dscp",
-    "src_ip": "src",
-    "source": "src",
-    "dest_ip": "dst",
-    "dest": "dst",
-    "destination": "dst",
-    "dir": "direction",
-}
-
 
 def resolve_grouping(name: str) -> Grouping:
-    wanted = name.strip().lower()
-    wanted = _ALIASES.get(wanted, wanted)
-    if wanted in GROUPINGS:
-        return GROUPINGS[wanted]
+    """A grouping by its id, or any name of a groupable field (see :mod:`flowtop.core.fields`)."""
+    named = resolve_field(name)
+    if named is not None and named.group is not None:
+        return GROUPINGS[named.group.id]
     choices = ", ".join(GROUPINGS)
+    term = EITHER_END.get(name.strip().lower())
+    if term is not None:
+        ends = " or ".join(term.fields)
+        raise UsageError(
+            f'cannot group by "{name}": a filter term for {ends} (choose from {choices})'
+        )
     raise UsageError(f'cannot group by "{name}" (choose from {choices})')
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
-import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, NamedTuple
 
@@ -26,71 +25,28 @@ from pydantic import (
     ValidationError,
 )
 
+from flowtop.core import fields
 from flowtop.core.errors import UnreadableAnswer
+from flowtop.core.fastpaths import (
+    RememberedIPv4,
+    RememberedIPv6,
+    address_text,
+    model_extra,
+    new_tuple,
+    remembered_address,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-ADDRESS_FIELDS: Final = ("src_ip", "dest_ip", "lan_gw_ip")
-INT_FIELDS: Final = (
-    "src_port",
-    "dest_port",
-    "ipp",
-    "age",
-    "bytes",
-    "packets",
-    "hitcount",
-    "hdr_compression_bytes",
-)
-FLOAT_FIELDS: Final = (
-    "pps",
-    "customer_kbps",
-    "ipsec_overhead_kbps",
-    "virtual_path_overhead_kbps",
-)
-TEXT_FIELDS: Final = (
-    "direction",
-    "application",
-    "service_type",
-    "service_name",
-    "path",
-    "class_type",
-    "vpathclass",
-    "transmission_type",
-    "ip_dscp",
-    "rule_id",
-    "app_rule_id",
-)
-NUMERIC_FIELDS: Final = INT_FIELDS + FLOAT_FIELDS
-
+# The field lists come from the registry (flowtop.core.fields); the Flow class below
+# declares the same fields with their pydantic types (a test checks that they agree).
+ADDRESS_FIELDS: Final = fields.ADDRESS_FIELDS
+INT_FIELDS: Final = fields.INT_FIELDS
+FLOAT_FIELDS: Final = fields.FLOAT_FIELDS
+TEXT_FIELDS: Final = fields.TEXT_FIELDS
+NUMERIC_FIELDS: Final = fields.NUMERIC_FIELDS
 # The 26 fields in the order of the vendor's reference page; output formats use it.
-API_FIELDS: Final[tuple[str, ...]] = (
-    "age",
-    "app_rule_id",
-    "application",
-    "bytes",
-    "class_type",
-    "customer_kbps",
-    "dest_ip",
-    "dest_port",
-    "direction",
-    "hdr_compression_bytes",
-    "hitcount",
-    "ip_dscp",
-    "ipp",
-    "ipsec_overhead_kbps",
-    "lan_gw_ip",
-    "packets",
-    "path",
-    "pps",
-    "rule_id",
-    "service_name",
-    "service_type",
-    "src_ip",
-    "src_port",
-    "transmission_type",
-    "virtual_path_overhead_kbps",
-    "vpathclass",
-)
+API_FIELDS: Final[tuple[str, ...]] = fields.API_FIELDS
 
 PROTOCOL_NAMES: Final[dict[int, str]] = {
     1: "ICMP",
@@ -125,53 +81,7 @@ def valid_unicode(text: str) -> str:
     return _SURROGATES.sub("\ufffd", text)
 
 
-class _Remembered:
-    """Mixin for an address that remembers its text form and hash.
-
-    The same hosts recur in every poll and their text is needed for keys, cells
-    and filters: computing it once per distinct address saves milliseconds a tick.
-    It pickles and prints as the plain ``ipaddress`` class it extends.
-    """
-
-    __slots__ = ()
-    _text: str
-    _hash: int
-
-    def __init__(self, address: str) -> None:
-        super().__init__(address)  # type: ignore[call-arg]
-        # The slots live on the concrete classes: two slotted bases cannot be mixed.
-        self._text = super().__str__()  # type: ignore[misc]
-        self._hash = super().__hash__()  # type: ignore[misc]
-
-    def _plain(self) -> type:
-        return type(self).__mro__[2]
-
-    def __str__(self) -> str:
-        return self._text
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __repr__(self) -> str:
-        return f"{self._plain().__name__}({self._text!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (self._plain(), (self._text,))
-
-
-class _IPv4(_Remembered, ipaddress.IPv4Address):
-    __slots__ = ("_hash", "_text")
-
-
-class _IPv6(_Remembered, ipaddress.IPv6Address):
-    __slots__ = ("_hash", "_text")
-
-
-def _make_address(text: str) -> IPAddress | None:
-    try:
-        return _IPv6(text) if ":" in text else _IPv4(text)
-    except ValueError:
-        return None
+_make_address = remembered_address
 
 
 @functools.lru_cache(maxsize=65536)
@@ -186,7 +96,7 @@ def parse_address(text: str) -> IPAddress | None:
 
 
 def _validate_address(value: Any) -> IPAddress | None:
-    if value is None or isinstance(value, _IPv4 | _IPv6):
+    if value is None or isinstance(value, RememberedIPv4 | RememberedIPv6):
         return value
     if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
         # Every stored address is one of ours, so its text is always at hand.
@@ -237,9 +147,9 @@ def format_endpoint(address: object, port: int | None) -> str:
     return f"{text or '?'}:{port}"
 
 
-_new_key = tuple.__new__
-# Addresses in a Flow are always _IPv4/_IPv6 (see _validate_address).
-_address_text: Callable[[IPAddress], str] = operator.attrgetter("_text")
+_new_key = new_tuple
+# Addresses in a Flow are always remembered ones (see _validate_address).
+_address_text = address_text
 
 
 # Numbers outside the range of what they measure are unparsed, not numbers: a port is
@@ -316,7 +226,7 @@ class Flow(BaseModel):
                 pass
             else:
                 # Nested extra fields still need their depth bounded (see MAX_NESTING).
-                if not _has_containers(flow.__pydantic_extra__):
+                if not _has_containers(model_extra(flow)):
                     return flow
         cleaned = _prepare(data)
         try:
@@ -347,8 +257,8 @@ class Flow(BaseModel):
     @property
     def key(self) -> FlowKey:
         src, dest = self.src_ip, self.dest_ip
-        # This runs per flow per poll: tuple.__new__ skips the NamedTuple's Python
-        # __new__, and the remembered text skips a Python-level __str__.
+        # This runs per flow per poll: new_tuple skips the NamedTuple's Python
+        # __new__, and the remembered text skips a Python-level __str__ (fastpaths).
         return _new_key(
             FlowKey,
             (
@@ -491,11 +401,6 @@ def body_is_clean(body: bytes) -> bool:
     return b"\xc2" not in body or _C1_UTF8.search(body) is None
 
 
-def decode_json(body: bytes, content_type: str = "") -> Any:
-    """Decode a JSON body, raising :class:`UnreadableAnswer` with a precise reason."""
-    return decode_json_checked(body, content_type)[0]
-
-
 def decode_json_checked(body: bytes, content_type: str = "") -> tuple[Any, bool]:
     """Decode a JSON body; also say whether its strings are free of control characters.
 
@@ -513,7 +418,7 @@ def decode_json_checked(body: bytes, content_type: str = "") -> tuple[Any, bool]
         return _load(text, strict=True), body_is_clean(body)
     except json.JSONDecodeError as error:
         if error.msg.startswith("Invalid control character"):
-            return _loads_lax(text, body, content_type), False
+            return _loads_lax(text), False
         if text.lstrip()[:1] == "<":
             raise UnreadableAnswer(describe_body(body, content_type) + " instead of JSON") from None
         byte = len(text[: error.pos].encode("utf-8"))
@@ -522,7 +427,7 @@ def decode_json_checked(body: bytes, content_type: str = "") -> tuple[Any, bool]
         raise UnreadableAnswer("answer nested too deeply") from None
 
 
-def _loads_lax(text: str, body: bytes, content_type: str) -> Any:
+def _loads_lax(text: str) -> Any:
     try:
         return _load(text, strict=False)
     except json.JSONDecodeError as error:

@@ -5,18 +5,22 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from rich.console import Console
-from textual.binding import BindingsMap
+from textual.binding import Binding, BindingsMap
 from textual.driver import Driver
 from textual.widgets import OptionList, Static
 
 from flowtop.core.columns import RATE_TITLE
+from flowtop.core.fields import EITHER_END_TERMS, FIELDS
 from flowtop.core.filter import compile_filter
 from flowtop.core.groups import GROUPINGS, resolve_grouping
 from flowtop.core.model import Flow
 from flowtop.tui.app import FlowTopApp
+from flowtop.tui.screens.events import EventList, EventsScreen
+from flowtop.tui.screens.export import ExportScreen
 from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
-from flowtop.tui.screens.help import KEY_GROUPS, help_table
+from flowtop.tui.screens.help import KEY_NAMES, HelpScreen, alias_table, help_table, key_groups
 from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.detail import DetailPane
 from flowtop.tui.widgets.flow_table import FlowTable
@@ -255,36 +259,77 @@ async def test_help_lists_the_new_keys() -> None:
         assert key in text
 
 
-_KEY_NAMES = {
-    "question_mark": "?",
-    "slash": "/",
-    "less_than_sign": "<",
-    "greater_than_sign": ">",
-    "plus": "+",
-    "minus": "-",
-    "left_square_bracket": "[",
-    "right_square_bracket": "]",
-    "pageup": "pgup",
-    "pagedown": "pgdn",
-    "escape": "esc",
-}
-
-
 def test_help_lists_every_bound_key() -> None:
-    """The help is written from the bindings: a key added without a help line fails here."""
+    """The help is written from the bindings: every bound key has a help line."""
     listed: set[str] = set()
-    for _, keys in KEY_GROUPS:
+    for _, keys in key_groups():
         for key_text, _meaning in keys:
             for token in re.split(r"[\s,]+", key_text):
                 listed.update(token.split("/") if len(token) > 1 else [token])
     maps = [
         ("app", FlowTopApp._merge_bindings()),
-        # The widgets' own keys (not the scrolling they inherit).
+        # The widgets' and screens' own keys (not the scrolling they inherit).
         ("table", BindingsMap(FlowTable.BINDINGS)),
         ("detail", BindingsMap(DetailPane.BINDINGS)),
+        ("events", BindingsMap(EventsScreen.BINDINGS)),
+        ("events list", BindingsMap(EventList.BINDINGS)),
+        ("export", BindingsMap(ExportScreen.BINDINGS)),
     ]
     for owner, bindings_map in maps:
         for key, bindings in bindings_map.key_to_bindings.items():
             if all(binding.system for binding in bindings):
                 continue  # Textual's own, such as the command palette's
-            assert _KEY_NAMES.get(key, key) in listed, f"{owner}: {key}"
+            assert KEY_NAMES.get(key, key) in listed, f"{owner}: {key}"
+
+
+def test_a_new_binding_gets_a_help_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key bound without a place in the layout still shows, with its own description."""
+    bindings = [*FlowTopApp.BINDINGS, Binding("Z", "zap", "Zap the flows")]
+    monkeypatch.setattr(FlowTopApp, "BINDINGS", bindings)
+    groups = dict(key_groups())
+    assert ("Z", "zap the flows") in groups["Other keys"]
+
+
+def test_help_keys_follow_the_bindings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rebinding a key changes the help: it is not written by hand."""
+    bindings = [
+        Binding("w", "refresh", "Refresh") if getattr(item, "action", "") == "refresh" else item
+        for item in FlowTopApp.BINDINGS
+    ]
+    monkeypatch.setattr(FlowTopApp, "BINDINGS", bindings)
+    polling = dict(dict(key_groups())["Polling"])
+    assert polling["w"].startswith("refresh now")
+    assert "r" not in polling
+
+
+def _alias_lines() -> list[tuple[str, str]]:
+    console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
+    console.print(alias_table())
+    rows = []
+    for line in console.export_text().splitlines():
+        names, _, field = line.strip().partition("  ")
+        rows.append((names.strip(), field.strip()))
+    return rows
+
+
+def test_help_lists_exactly_the_registrys_aliases() -> None:
+    shown: dict[str, str] = {}
+    for names, field in _alias_lines():
+        for name in names.split():
+            assert name not in shown, f"{name} listed twice"
+            shown[name] = field
+    expected = {alias: field.name for field in FIELDS for alias in field.aliases}
+    expected.update(
+        {term.name: " or ".join(term.fields) + " (filter only)" for term in EITHER_END_TERMS}
+    )
+    assert shown == expected
+
+
+async def test_the_help_screen_shows_the_aliases() -> None:
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(100, 60)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert app.screen.query_one("#help-aliases", Static).display

@@ -1,91 +1,313 @@
-"""The help screen: every key, grouped as the README documents them."""
+"""The help screen: every key, from the bindings, and every field name, from the registry.
+
+The keys come from the bindings of the app, its widgets and its screens, so a key added
+or changed is listed as it is bound.  :data:`LAYOUT` only says in which section an action
+goes and, where the binding's own description says too little, what to say instead.  A
+bound action that the layout does not place still gets a line, under "Other keys".
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEY_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+from flowtop.core.fields import EITHER_END_TERMS, FIELDS
+from flowtop.core.groups import GROUPINGS
+
+
+def _shown(title: str) -> str:
+    return title if title.isupper() else title.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One help line: the keys of ``actions`` (joined by " / " when several do the two
+    halves of one thing), and what they do.
+
+    ``meaning`` None uses the bindings' own descriptions.  ``keys`` set writes keys that
+    are no binding (a mouse click, a key of an input field).
+    """
+
+    actions: tuple[str, ...]
+    meaning: str | None = None
+    keys: str | None = None
+    # Several actions, each a single key, read better side by side: "P K B A".
+    joiner: str = " / "
+
+
+def _line(*actions: str, meaning: str | None = None, joiner: str = " / ") -> Line:
+    return Line(actions, meaning, joiner=joiner)
+
+
+def _extra(keys: str, meaning: str) -> Line:
+    return Line((), meaning, keys)
+
+
+# Where each bound action goes: (owner, section title, lines).  The owner names whose
+# bindings the actions are (see _bindings).
+LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
     (
         "Polling",
         (
-            ("space, p", "pause or resume polling"),
-            ("r", "refresh now (also retries after an authentication stop)"),
-            ("+ / -", "poll slower / faster (0.5 to 60 s)"),
-            ("m", "cycle max_stats: 50, 100, 1000"),
+            _line("app.toggle_pause", meaning="pause or resume polling"),
+            _line("app.refresh", meaning="refresh now (also retries after an authentication stop)"),
+            _line("app.slower", "app.faster", meaning="poll slower / faster (0.5 to 60 s)"),
+            _line("app.cycle_max_stats", meaning="cycle max_stats: 50, 100, 1000"),
         ),
     ),
     (
         "Sorting",
         (
-            ("s", "choose the sort column (groups: their own columns)"),
-            ("< / >", "sort by the column on screen to the left / right"),
-            ("i", "invert the sort order"),
-            ("P K B A", "sort by (and show) pps, rate, bytes, age (not for groups)"),
-            ("click header", "sort by that column (again to invert)"),
+            _line("app.choose_sort", meaning="choose the sort column (groups: their own columns)"),
+            _line(
+                "app.sort_left",
+                "app.sort_right",
+                meaning="sort by the column on screen to the left / right",
+            ),
+            _line("app.invert_sort", meaning="invert the sort order"),
+            _line(
+                "app.sort_by('pps')",
+                "app.sort_by('kbps')",
+                "app.sort_by('bytes')",
+                "app.sort_by('age')",
+                meaning="sort by (and show) pps, rate, bytes, age (not for groups)",
+                joiner=" ",
+            ),
+            _extra("click header", "sort by that column (again to invert)"),
         ),
     ),
     (
         "Filtering",
         (
-            ("/", "filter, applied as you type"),
-            ("enter", "keep the filter and close the bar"),
-            ("esc", "clear the filter"),
+            _line("app.open_filter", meaning="filter, applied as you type"),
+            _extra("enter", "keep the filter and close the bar"),
+            _extra("esc", "in the bar: cancel the edit; again: clear the filter"),
         ),
     ),
     (
         "Moving and detail",
         (
-            ("up/down, j/k", "move the cursor"),
-            ("pgup/pgdn, home/end", "page, first, last"),
-            ("enter, d", "show or hide the detail pane; on a group, drill into it"),
-            ("up/down, j/k", "full-screen pane: next / previous flow; pgup/pgdn scroll"),
-            ("esc", "back: filter bar, full-screen pane, drill-down, filter"),
+            _line("table.cursor_up", "table.cursor_down", meaning="move the cursor"),
+            _line(
+                "table.page_up",
+                "table.page_down",
+                "table.first",
+                "table.last",
+                meaning="page up / down, first, last",
+                joiner=" ",
+            ),
+            _line(
+                "app.toggle_detail",
+                meaning="show or hide the detail pane; on a group, drill into it",
+            ),
+            _line(
+                "detail.step_flow(1)",
+                "detail.step_flow(-1)",
+                meaning="full-screen pane: next / previous flow; pgup/pgdn scroll",
+            ),
+            _line(
+                "app.escape",
+                meaning="back: filter bar, full-screen pane, drill-down, "
+                "in group mode to flows, then the filter",
+            ),
         ),
     ),
     (
         "Views",
         (
-            ("g", "pick a grouping: app, path, service, DSCP, hosts, direction"),
-            ("esc", "in group mode: back to flows"),
-            ("e", "events: failovers, path changes, new and ended flows"),
-            ("x, ctrl+s", "export the view as shown to CSV or JSON"),
-            ("[ / ]", "replay: step back / forward one poll"),
+            _line(
+                "app.choose_grouping",
+                meaning="pick a grouping: "
+                + ", ".join(_shown(g.title) for g in GROUPINGS.values()),
+            ),
+            _line("app.events", meaning="events: failovers, path changes, new and ended flows"),
+            _line("app.export", meaning="export the view as shown to CSV or JSON"),
+            _line(
+                "app.replay_step(-1)",
+                "app.replay_step(1)",
+                meaning="replay: step back / forward one poll",
+            ),
+        ),
+    ),
+    (
+        "In the events view",
+        (
+            _line("events.focus_filter", meaning="filter the events (flow filter and kind:)"),
+            _line("events_list.scroll_up", "events_list.scroll_down", meaning="scroll"),
+            _line("events.back", "events.close", meaning="close", joiner=", "),
+        ),
+    ),
+    (
+        "In the export dialog",
+        (
+            _line("export.choose('csv')", "export.choose('json')", meaning="CSV / JSON"),
+            _line("export.cancel", meaning="cancel (also in the sort and group lists)"),
         ),
     ),
     (
         "General",
         (
-            ("?", "this help"),
-            ("ctrl+p", "command palette"),
-            ("q, ctrl+c, ctrl+q", "quit (logs out)"),
-            ("ctrl+z", "suspend, no polling until fg"),
+            _line("app.help", meaning="this help"),
+            _extra("ctrl+p", "command palette"),
+            _line("app.quit", meaning="quit (logs out)"),
+            _line("app.suspend_process", meaning="suspend, no polling until fg"),
         ),
     ),
 )
 
+# How Textual names keys, and how a person writes them.
+KEY_NAMES = {
+    "question_mark": "?",
+    "slash": "/",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+    "plus": "+",
+    "minus": "-",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "pageup": "pgup",
+    "pagedown": "pgdn",
+    "escape": "esc",
+}
+
+
+def _bindings() -> dict[str, Sequence[BindingType]]:
+    """Every binding flowtop declares, by owner: the app, its widgets and its screens."""
+    # Imported here: the app imports this screen.
+    from flowtop.tui.app import FlowTopApp
+    from flowtop.tui.screens.events import EventList, EventsScreen
+    from flowtop.tui.screens.export import ExportScreen
+    from flowtop.tui.widgets.detail import DetailPane
+    from flowtop.tui.widgets.flow_table import FlowTable
+
+    # The app's own bindings in their order, then those it inherits (ctrl+q).
+    own = list(FlowTopApp.BINDINGS)
+    own_keys = {
+        key.strip()
+        for item in own
+        for key in (item.key if isinstance(item, Binding) else item[0]).split(",")
+    }
+    inherited = [
+        binding
+        for bindings in FlowTopApp._merge_bindings().key_to_bindings.values()
+        for binding in bindings
+        if not binding.system  # Textual's own, such as the command palette's
+        and binding.key not in own_keys
+    ]
+    app = [*own, *inherited]
+    return {
+        "app": app,
+        "table": FlowTable.BINDINGS,
+        "detail": DetailPane.BINDINGS,
+        "events": EventsScreen.BINDINGS,
+        "events_list": EventList.BINDINGS,
+        "export": ExportScreen.BINDINGS,
+    }
+
+
+def _keys_by_action() -> dict[str, list[str]]:
+    """``owner.action`` to the keys bound to it, in the order they are declared."""
+    keys: dict[str, list[str]] = {}
+    for owner, bindings in _bindings().items():
+        for item in bindings:
+            binding = item if isinstance(item, Binding) else Binding(*item)
+            bound = keys.setdefault(f"{owner}.{binding.action}", [])
+            for key in binding.key.split(","):
+                shown = KEY_NAMES.get(key.strip(), key.strip())
+                if shown not in bound:
+                    bound.append(shown)
+    return keys
+
+
+def _descriptions() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for owner, bindings in _bindings().items():
+        for item in bindings:
+            binding = item if isinstance(item, Binding) else Binding(*item)
+            found.setdefault(f"{owner}.{binding.action}", binding.description)
+    return found
+
+
+def key_groups() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """(section, ((keys, meaning), ...)) for every bound key, as the help shows them."""
+    keys = _keys_by_action()
+    descriptions = _descriptions()
+    placed: set[str] = set()
+    groups: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    for title, lines in LAYOUT:
+        rows: list[tuple[str, str]] = []
+        for line in lines:
+            bound = [action for action in line.actions if keys.get(action)]
+            placed.update(line.actions)
+            if line.keys is not None:
+                rows.append((line.keys, line.meaning or ""))
+                continue
+            if not bound:
+                continue  # an action no longer bound: nothing to tell
+            shown = line.joiner.join(", ".join(keys[action]) for action in bound)
+            meaning = line.meaning or " / ".join(descriptions[action].lower() for action in bound)
+            rows.append((shown, meaning))
+        groups.append((title, tuple(rows)))
+    others = tuple(
+        (", ".join(bound), descriptions[action].lower())
+        for action, bound in keys.items()
+        if action not in placed and bound
+    )
+    if others:
+        groups.append(("Other keys", others))
+    return tuple(groups)
+
+
+def alias_rows() -> tuple[tuple[str, str], ...]:
+    """(aliases, what they name) for every field that has aliases, then the filter-only
+    terms: exactly the names the registry declares."""
+    rows = [(" ".join(field.aliases), field.name) for field in FIELDS if field.aliases]
+    rows.extend(
+        (term.name, f"{' or '.join(term.fields)} (filter only)") for term in EITHER_END_TERMS
+    )
+    return tuple(rows)
+
+
 FILTER_HELP = (
     "Filter language: words match within any text field; field:value matches the whole "
-    "value (app src dst sport dport port ip proto dir svc dscp class path rule or any API "
-    "field); * is a wildcard: app:micro* path:*INET* ip:10.1.*; ip:10.1.0.0/16 (CIDR); "
+    "value; * is a wildcard: app:micro* path:*INET* ip:10.1.*; ip:10.1.0.0/16 (CIDR); "
     'app:zoom|teams; pps>1k bytes>=10M; app~regex; !term or -term negates; "quoted words".'
+)
+FIELDS_HELP = (
+    "Fields: any API name, or an alias below. An alias means the same field in the filter, "
+    "--sort, --columns and --group-by."
 )
 
 
-def help_table() -> Table:
+def _grid() -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
-    for title, keys in KEY_GROUPS:
+    return table
+
+
+def help_table() -> Table:
+    table = _grid()
+    for title, keys in key_groups():
         table.add_row(Text(title, "bold yellow"), Text(""))
         for key, meaning in keys:
             table.add_row(Text(key), Text(meaning))
         table.add_row(Text(""), Text(""))
+    return table
+
+
+def alias_table() -> Table:
+    table = _grid()
+    for aliases, field in alias_rows():
+        table.add_row(Text(aliases), Text(field))
     return table
 
 
@@ -106,6 +328,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("flowtop keys", "bold"))
             yield Static(help_table())
             yield Static(Text(FILTER_HELP, "dim"))
+            yield Static(Text(FIELDS_HELP, "dim"))
+            yield Static(alias_table(), id="help-aliases")
             yield Static(Text("esc or ? closes this help", "dim italic"))
 
     def action_dismiss_help(self) -> None:

@@ -17,63 +17,19 @@ from textual.message import Message
 from textual.widgets import Static
 
 from flowtop.core import glyphs
+from flowtop.core.fields import FIELDS, SECTIONS
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
 from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_rate
 
-# (section title, [(label, field, formatter)]); formatter None shows the value as text.
-_SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = (
+# (section title, [(label, field, unit)]) from the field registry; unit None shows the
+# value as text.
+_SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = tuple(
     (
-        "Endpoints",
-        (
-            ("Source", "src_ip", None),
-            ("Source port", "src_port", None),
-            ("Destination", "dest_ip", None),
-            ("Dest port", "dest_port", None),
-            ("Protocol", "ipp", "protocol"),
-            ("Direction", "direction", None),
-            ("LAN gateway", "lan_gw_ip", None),
-        ),
-    ),
-    (
-        "Path and service",
-        (
-            ("Path", "path", None),
-            ("Service type", "service_type", None),
-            ("Service name", "service_name", None),
-            ("Transmission", "transmission_type", None),
-            ("Application", "application", None),
-        ),
-    ),
-    (
-        "QoS and rules",
-        (
-            ("DSCP", "ip_dscp", None),
-            ("Class type", "class_type", None),
-            ("Path class ID", "vpathclass", None),
-            ("Rule ID", "rule_id", None),
-            ("App rule ID", "app_rule_id", None),
-        ),
-    ),
-    (
-        "Counters",
-        (
-            ("Bytes", "bytes", "bytes"),
-            ("Packets", "packets", "count"),
-            ("Hit count", "hitcount", "count"),
-            ("Hdr compression", "hdr_compression_bytes", "bytes"),
-            ("Age", "age", "age"),
-        ),
-    ),
-    (
-        "Rates and overheads",
-        (
-            ("pps", "pps", "count"),
-            ("Rate", "customer_kbps", "kbps"),
-            ("IPsec overhead", "ipsec_overhead_kbps", "kbps"),
-            ("Path overhead", "virtual_path_overhead_kbps", "kbps"),
-        ),
-    ),
+        section,
+        tuple((f.title, f.name, f.unit) for f in FIELDS if f.section == section),
+    )
+    for section in SECTIONS
 )
 
 
@@ -93,9 +49,7 @@ _EXACT_UNITS = {"kbps": " kbps", "bytes": " bytes"}
 
 # Fields whose API name is not just the label's words: it is shown beside the label,
 # so what the pane says can be found in the API reference and the filter.
-_API_NAME_SHOWN = frozenset(
-    {"vpathclass", "rule_id", "app_rule_id", "ipp", "hitcount", "customer_kbps", "ip_dscp"}
-)
+_API_NAME_SHOWN = frozenset(field.name for field in FIELDS if field.show_api_name)
 
 
 def _label(label: str, name: str) -> Text:

@@ -1,0 +1,90 @@
+"""Fast paths that reach into pydantic, ipaddress or tuple internals, in one place.
+
+Each one runs per flow per poll, where plain code costs milliseconds a tick; each rests
+on an assumption about a library's internals, and ``tests/core/test_fastpaths.py``
+states every assumption as a test, so an upgrade that breaks one fails there first
+rather than somewhere in a poll.
+
+* :class:`RememberedIPv4` / :class:`RememberedIPv6`: an address that keeps its text
+  and hash (the same hosts recur every poll), while pickling and printing as the plain
+  ``ipaddress`` class.  Assumes the plain class is ``__mro__[2]`` of ours.
+* :data:`address_text`: that remembered text in one C call.
+* :data:`new_tuple`: ``tuple.__new__`` builds a NamedTuple without its Python
+  ``__new__`` (flow keys, one per flow per poll).
+* :data:`model_values` and :data:`model_extra`: a pydantic v2 model keeps its field
+  values in ``__dict__`` and the undeclared ones in ``__pydantic_extra__``; reading
+  them directly lets an ``itemgetter`` fetch many values in one C call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import operator
+from collections.abc import Callable
+from typing import Any, Final
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class _Remembered:
+    """Mixin for an address that remembers its text form and hash.
+
+    The same hosts recur in every poll and their text is needed for keys, cells
+    and filters: computing it once per distinct address saves milliseconds a tick.
+    It pickles and prints as the plain ``ipaddress`` class it extends.
+    """
+
+    __slots__ = ()
+    _text: str
+    _hash: int
+
+    def __init__(self, address: str) -> None:
+        super().__init__(address)  # type: ignore[call-arg]
+        # The slots live on the concrete classes: two slotted bases cannot be mixed.
+        self._text = super().__str__()  # type: ignore[misc]
+        self._hash = super().__hash__()  # type: ignore[misc]
+
+    def _plain(self) -> type:
+        # (RememberedIPv4, _Remembered, IPv4Address, ...): the plain class is third.
+        return type(self).__mro__[2]
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"{self._plain().__name__}({self._text!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self._plain(), (self._text,))
+
+
+class RememberedIPv4(_Remembered, ipaddress.IPv4Address):
+    __slots__ = ("_hash", "_text")
+
+
+class RememberedIPv6(_Remembered, ipaddress.IPv6Address):
+    __slots__ = ("_hash", "_text")
+
+
+def remembered_address(text: str) -> IPAddress | None:
+    """A remembered IPv4/IPv6 address for exactly ``text``, or None."""
+    try:
+        return RememberedIPv6(text) if ":" in text else RememberedIPv4(text)
+    except ValueError:
+        return None
+
+
+# The text of a remembered address (and only of one: a plain address has no _text).
+address_text: Final[Callable[[IPAddress], str]] = operator.attrgetter("_text")
+
+# new_tuple(FlowKey, values) is FlowKey(*values) without the NamedTuple's Python __new__.
+new_tuple: Final = tuple.__new__
+
+# A pydantic v2 model's field values by name, and its undeclared fields (or None).
+model_values: Final[Callable[[Any], dict[str, Any]]] = operator.attrgetter("__dict__")
+model_extra: Final[Callable[[Any], dict[str, Any] | None]] = operator.attrgetter(
+    "__pydantic_extra__"
+)
