@@ -591,21 +591,27 @@ async def run_polls(
         began = clock()
         if deadline is not None and began >= deadline:
             break
+        outcome: Snapshot | FlowtopError | None = None
         if monitor.poll_state.may_poll:
             attempts += 1
             outcome = await monitor.poll(source)
+        elif wake is None:
+            break
+        last = monitor.done or (count is not None and attempts >= count)
+        wait = 0.0
+        if not last:
+            # Before the frame, so that it tells when the next try is due.
+            wait = monitor.next_wait(clock() - began)
+            monitor.next_poll_at = monitor.clock() + wait
+        if outcome is not None:
             if on_poll is not None:
                 on_poll(outcome)
             if on_frame is not None:
                 on_frame(monitor.frame())
             else:
                 monitor.take_messages()  # nobody to tell: do not keep them
-        elif wake is None:
+        if last:
             break
-        if monitor.done or (count is not None and attempts >= count):
-            break
-        wait = monitor.next_wait(clock() - began)
-        monitor.next_poll_at = monitor.clock() + wait
         if wake is None:
             if not monitor.poll_state.may_poll:
                 break
