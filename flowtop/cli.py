@@ -39,7 +39,8 @@ from flowtop.core.monitor import Monitor, run_polls
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.settings import ENV_PASSWORD, ENV_URL, ENV_USER, Settings, resolve_settings
 from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
-from flowtop.core.source import FlowSource, Snapshot, build_source
+from flowtop.core.source import FlowSource, Snapshot
+from flowtop.core.source import build_source as build_appliance_source
 from flowtop.core.units import format_bytes
 
 EXAMPLES = f"""\
@@ -496,6 +497,15 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
         # Nothing recorded because every poll failed: exit as that failure would.
         return failures[-1].exit_code
     return 0
+
+
+def build_source(settings: Settings) -> FlowSource:
+    """The source a run's settings describe: the in-process demo or a real appliance."""
+    if settings.demo:
+        from flowtop.demo.source import demo_source
+
+        return demo_source(seed=settings.demo_seed, timeout=settings.timeout)
+    return build_appliance_source(settings)
 
 
 def _is_terminal(stream: TextIO) -> bool:

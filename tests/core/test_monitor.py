@@ -234,3 +234,28 @@ async def test_replay_runs_at_the_recorded_pace_and_steps_back(tmp_path: Path) -
     assert replay.position == 1
     assert monitor.status().notice.startswith("replay poll 2 of 5")
     assert len(monitor.frame().rows) == 2
+
+
+def test_a_failover_is_called_out_for_a_minute() -> None:
+    clock = Clock()
+    monitor = Monitor(clock=clock)
+    monitor.apply(Snapshot([flow(n, path="A->B") for n in range(6)], clock.now, 0.1))
+    clock.now += 2
+    monitor.apply(Snapshot([flow(n, path="C->D") for n in range(6)], clock.now, 0.1))
+    assert "failover: 6 flows moved A->B" in monitor.status().notice
+    assert [failover.count for failover in monitor.failovers()] == [6]
+    clock.now += 61
+    monitor.apply(Snapshot([flow(n, path="C->D") for n in range(6)], clock.now, 0.1))
+    assert "failover" not in monitor.status().notice
+
+
+async def test_once_polls_a_single_time_without_waiting() -> None:
+    clock = Clock()
+    source = ListSource(clock, [_flows()])
+    monitor = Monitor(clock=clock)
+
+    async def sleep(seconds: float) -> None:
+        raise AssertionError("one poll, no wait")
+
+    assert await run_polls(source, monitor, clock=clock, sleep=sleep, count=1) == 1
+    assert len(monitor.frame().rows) == 3
