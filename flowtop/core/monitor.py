@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flowtop.core import glyphs
 from flowtop.core.client import MAX_STATS_CHOICES
@@ -25,10 +26,13 @@ from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_gr
 from flowtop.core.highlight import HighlightMatcher
 from flowtop.core.model import FlowKey
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
-from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.store import Failover, FlowEvent, FlowStore, StoreUpdate
 from flowtop.core.view import FlowView, Row, ViewResult
+
+if TYPE_CHECKING:
+    # recording.record_headless runs a Monitor: the types only, to import no cycle.
+    from flowtop.core.recording import Recorder, ReplaySource
 
 # How long the status line calls out a failover.
 FAILOVER_NOTICE_SECONDS = 60.0

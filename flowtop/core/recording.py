@@ -45,6 +45,7 @@ from flowtop.core.errors import (
     UsageError,
 )
 from flowtop.core.model import parse_flows, strip_control
+from flowtop.core.monitor import Monitor, run_polls
 from flowtop.core.poller import MAX_INTERVAL
 from flowtop.core.source import FlowSource, Snapshot
 
@@ -964,8 +965,6 @@ async def record_headless(
     (retrying would lock the account); a disk error ends the loop (see
     :attr:`Recorder.last_error`).
     """
-    from flowtop.core.monitor import Monitor, run_polls
-
     monitor = Monitor(
         description=source.description,
         interval=interval,
