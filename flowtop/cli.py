@@ -36,22 +36,19 @@ from flowtop.core.config import (
     resolve_settings,
 )
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
-from flowtop.core.filter import FlowFilter, compile_filter
 from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
 from flowtop.core.groups import (
     GROUP_JSON_FIELDS,
     GROUPINGS,
-    Grouping,
     group_columns,
-    resolve_grouping,
 )
 from flowtop.core.memory import tune_garbage_collector
+from flowtop.core.monitor import Monitor, run_polls
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
-from flowtop.core.source import FlowSource, Snapshot, build_source
-from flowtop.core.store import FlowStore
+from flowtop.core.source import FlowSource, Snapshot
+from flowtop.core.source import build_source as build_appliance_source
 from flowtop.core.units import format_bytes
-from flowtop.core.view import FlowView
 
 EXAMPLES = f"""\
 examples:
@@ -372,12 +369,21 @@ async def run_once(
 
     ``notes`` gets what the user should hear of (chosen columns the width leaves out).
     """
-    predicate = compile_filter(settings.filter)
-    sort = SortSpec.parse(settings.sort)
-    grouping = resolve_grouping(group_by) if group_by else None
+    monitor = Monitor(
+        description="",
+        interval=settings.interval,
+        max_stats=settings.max_stats,
+        filter_text=settings.filter,
+        sort=SortSpec.parse(settings.sort),
+        columns=settings.columns,
+        group_by=group_by,
+        history=1,
+        contain_bugs=False,
+    )
     source = build_source(settings)
+    monitor.description = source.description
     try:
-        snapshot = await source.fetch(settings.max_stats)
+        await run_polls(source, monitor, count=1)
     except asyncio.CancelledError:
         # A stop signal (see run_stoppable): log out briefly, then leave.
         await _close_source(source, hurry=True)
@@ -386,9 +392,12 @@ async def run_once(
         await _close_source(source)
         raise
     await _close_source(source)
-    store = FlowStore(history=1)
-    store.apply(snapshot.flows, snapshot.received_at)
-    output = _render_once(store, settings, output_format, width, predicate, sort, grouping, notes)
+    snapshot = monitor.last_snapshot
+    if snapshot is None or monitor.poll_state.stale:
+        error = monitor.poll_state.last_error
+        raise error if error is not None else FlowtopError("no answer")
+    grouping = monitor.grouping
+    output = _render_once(monitor, settings, output_format, width, notes)
     capped = snapshot.capped(settings.max_stats)
     if capped is not None and output_format == "table":
         # For the person reading the table, once it could be drawn; JSON and CSV stay
@@ -398,26 +407,23 @@ async def run_once(
 
 
 def _render_once(
-    store: FlowStore,
+    monitor: Monitor,
     settings: Settings,
     output_format: str,
     width: int,
-    predicate: FlowFilter,
-    sort: SortSpec,
-    grouping: Grouping | None,
     notes: list[str] | None,
 ) -> str:
-    view = FlowView(settings.columns)
-    chosen = None if predicate.is_empty else predicate
+    grouping = monitor.grouping
+    view = monitor.view
+    frame = monitor.frame()
+    result = frame.result
     if grouping is not None:
-        result = view.compute_groups(store.records.values(), grouping, chosen, sort)
         records = [row.to_json_dict() for row in result.rows]
         if output_format == "json":
             return render_records_json(records, ascii_only=glyphs.current().ascii)
         if output_format == "csv":
             return render_records_csv(records, GROUP_JSON_FIELDS)
         return render_table(result.rows, group_columns(grouping), width)
-    result = view.compute(store.records.values(), chosen, sort)
     flows = [row.flow for row in result.rows]
     if output_format == "json":
         return render_json(flows, ascii_only=glyphs.current().ascii)
@@ -498,6 +504,15 @@ async def run_headless(settings: Settings, count: int | None, duration: float | 
         # Nothing recorded because every poll failed: exit as that failure would.
         return failures[-1].exit_code
     return 0
+
+
+def build_source(settings: Settings) -> FlowSource:
+    """The source a run's settings describe: the in-process demo or a real appliance."""
+    if settings.demo:
+        from flowtop.demo.source import demo_source
+
+        return demo_source(seed=settings.demo_seed, timeout=settings.timeout)
+    return build_appliance_source(settings)
 
 
 def _is_terminal(stream: TextIO) -> bool:

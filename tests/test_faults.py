@@ -378,7 +378,7 @@ def live_app(
 
 
 async def first_good_poll(pilot: Pilot[Any], app: FlowTopApp) -> int:
-    await wait_until(pilot, lambda: app.poll_attempts > 0 and app.table.row_count > 0)
+    await wait_until(pilot, lambda: app.monitor.attempts > 0 and app.table.row_count > 0)
     assert app.poll_state.phase is PollPhase.LIVE
     assert app.table.row_count == SHOWN
     return app.table.row_count
@@ -645,8 +645,8 @@ async def test_app_bad_credentials_stop_polling_without_more_logins(
         # The password was changed on the appliance and the session ended.
         appliance.password = "changed-by-an-admin"
         appliance.expire_sessions()
-        attempts = app.poll_attempts
-        await wait_until(pilot, lambda: app.poll_attempts > attempts)
+        attempts = app.monitor.attempts
+        await wait_until(pilot, lambda: app.monitor.attempts > attempts)
         await pilot.pause()
         text = status(app)
         assert appliance.login_count == 2, "one login, then one more after the 401"
@@ -654,10 +654,10 @@ async def test_app_bad_credentials_stop_polling_without_more_logins(
         assert "STOPPED" in text and "authentication failed" in text, text
         assert "press r to try again" in text
         assert app.table.row_count == rows and app.table.stale
-        logins, attempts = appliance.login_count, app.poll_attempts
+        logins, attempts = appliance.login_count, app.monitor.attempts
         await pilot.pause(1.5)
         assert appliance.login_count == logins, "no login attempts while stopped"
-        assert app.poll_attempts == attempts
+        assert app.monitor.attempts == attempts
         assert app.is_running
         appliance.password = DEMO_PASSWORD
         await assert_recovers(pilot, app, rows)
@@ -695,7 +695,7 @@ async def _replay_shows(path: Path, case: DataCase, appliance: DemoAppliance) ->
         ReplaySource(recording, speed=1000.0), clock=ManualClock(), handle_signals=False
     )
     async with app.run_test(size=APP_SIZE) as pilot:
-        await wait_until(pilot, lambda: app.poll_attempts > 0 and app.table.row_count > 0)
+        await wait_until(pilot, lambda: app.monitor.attempts > 0 and app.table.row_count > 0)
         assert app.poll_state.phase is PollPhase.LIVE, status(app)
         assert app.table.row_count == case.rows
         assert case.extra is not None

@@ -270,9 +270,9 @@ async def test_screenshots_exports_and_status_do_not_show_the_password(
 
         appliance.password = "changed-" + PASSWORD
         appliance.expire_sessions()
-        attempts = app.poll_attempts
+        attempts = app.monitor.attempts
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.poll_attempts > attempts)
+        await wait_until(pilot, lambda: app.monitor.attempts > attempts)
         await pilot.pause()
         assert isinstance(app.poll_state.last_error, AuthenticationError)
         outputs.append(_screen_text(app))
@@ -425,7 +425,7 @@ async def test_status_line_draws_appliance_error_literally_and_no_escape() -> No
     source = DemoSource(clock, faults=Faults(status=500, error_body=HOSTILE_ERROR))
     app = make_app(source, clock)
     async with app.run_test(size=(200, 30)) as pilot:
-        await wait_until(pilot, lambda: app.poll_attempts >= 1)
+        await wait_until(pilot, lambda: app.monitor.attempts >= 1)
         await pilot.pause()
         assert app.poll_state.phase is not PollPhase.LIVE
         status = app.query_one(StatusBar)

@@ -39,15 +39,14 @@ from typing import IO, Any, Final, overload
 
 from flowtop.core.client import DEFAULT_MAX_BODY_BYTES
 from flowtop.core.errors import (
-    ANSWER_FAILURES,
     AuthenticationError,
     FlowtopError,
     UnreadableAnswer,
     UsageError,
-    answer_failure,
 )
 from flowtop.core.model import parse_flows, strip_control
-from flowtop.core.poller import MAX_INTERVAL, PollState
+from flowtop.core.monitor import Monitor, run_polls
+from flowtop.core.poller import MAX_INTERVAL
 from flowtop.core.source import FlowSource, Snapshot
 
 RECORD_VERSION: Final = 1
@@ -966,41 +965,34 @@ async def record_headless(
     (retrying would lock the account); a disk error ends the loop (see
     :attr:`Recorder.last_error`).
     """
-    state = PollState(interval=interval)
-    start = clock()
-    deadline = None if duration is None else start + duration
-    attempts = 0
+    monitor = Monitor(
+        description=source.description,
+        interval=interval,
+        max_stats=max_stats,
+        recorder=recorder,
+        history=1,
+        recording_required=True,
+        contain_bugs=False,
+    )
     recorded = 0
-    while recorder.active and (count is None or attempts < count):
-        began = clock()
-        if deadline is not None and began >= deadline:
-            break
-        attempts += 1
-        try:
-            snapshot = await source.fetch(max_stats)
-        except AuthenticationError:
-            raise
-        except FlowtopError as error:
-            state.failed(error)
+
+    def heard(outcome: Snapshot | FlowtopError) -> None:
+        nonlocal recorded
+        if isinstance(outcome, AuthenticationError):
+            return  # raised below: retrying would lock the account
+        if isinstance(outcome, FlowtopError):
             if on_error is not None:
-                on_error(error)
-        except ANSWER_FAILURES as error:
-            # A bug reading this one answer: reported and skipped like any failed poll.
-            failure = answer_failure(error)
-            state.failed(failure)
-            if on_error is not None:
-                on_error(failure)
-        else:
-            state.succeeded(snapshot.received_at, snapshot.latency)
-            if not recorder.write(snapshot, max_stats):
-                break
+                on_error(outcome)
+        elif recorder.active:
             recorded += 1
             if on_recorded is not None:
-                on_recorded(recorded, snapshot)
-        if count is not None and attempts >= count:
-            break
-        due = began + state.delay()
-        if deadline is not None and due >= deadline:
-            break
-        await sleep(max(0.0, due - clock()))
+                on_recorded(recorded, outcome)
+
+    if recorder.active:
+        await run_polls(
+            source, monitor, clock=clock, sleep=sleep, count=count, duration=duration, on_poll=heard
+        )
+    error = monitor.poll_state.last_error
+    if isinstance(error, AuthenticationError):
+        raise error
     return recorded

@@ -1,4 +1,4 @@
-"""Where snapshots come from: a live appliance, the demo, or (later) a recording.
+"""Where snapshots come from: a live appliance, the demo, or a recording.
 
 The TUI, batch mode and recording all poll a :class:`FlowSource` and never care
 which one it is.
@@ -79,20 +79,8 @@ class ClientSource:
 
 
 def build_source(settings: Settings) -> ClientSource:
-    """The source a run's settings describe: the in-process demo or a real appliance."""
-    if settings.demo:
-        from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
-        from flowtop.demo.transport import DemoTransport
-
-        appliance = DemoAppliance(seed=settings.demo_seed)
-        client = NitroClient(
-            "http://demo.invalid",
-            DEMO_USERNAME,
-            DEMO_PASSWORD,
-            timeout=settings.timeout,
-            transport=DemoTransport(appliance),
-        )
-        return ClientSource(client, f"{DEMO_USERNAME}@demo")
+    """The source of a real appliance the settings describe (the demo is built by
+    :func:`flowtop.demo.source.demo_source`: the core never imports the demo)."""
     assert settings.url is not None and settings.user is not None
     password = settings.password.get_secret_value() if settings.password else ""
     client = NitroClient(

@@ -14,26 +14,27 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from flowtop.core import glyphs
-from flowtop.core.client import MAX_STATS_CHOICES
-from flowtop.core.columns import DEFAULT_COLUMNS, RATE_TITLE, Column, SortSpec, resolve_column
+from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec
 from flowtop.core.config import HighlightRule
-from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
+from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, answer_failure
 from flowtop.core.export import ExportError, export_rows
-from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
-from flowtop.core.groups import GROUP_CYCLE, Grouping, RowKey, group_columns, resolve_grouping
+from flowtop.core.filter import FlowFilter
+from flowtop.core.groups import Grouping, RowKey, resolve_grouping
 from flowtop.core.model import FlowKey
-from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
+from flowtop.core.monitor import REPLAY_REBUILD_POLLS, Frame, Message, Monitor, run_polls
+from flowtop.core.poller import PollState, next_interval
 from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.signals import SIGNAL_EXIT_DEADLINE, StopSignals
 from flowtop.core.source import FlowSource, Snapshot
-from flowtop.core.store import FlowStore, StoreUpdate
+from flowtop.core.store import FlowStore
 from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.ascii import ASCII_CLASS, AsciiFilter
-from flowtop.tui.highlight import Highlighter
+from flowtop.tui.highlight import rule_styles, styles_by_key
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.screens.export import ExportScreen
 from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
@@ -48,16 +49,14 @@ from flowtop.tui.widgets.status import StatusBar, StatusInfo
 WIDE_LAYOUT_MIN_WIDTH = 150
 CLOSE_TIMEOUT = 2.0
 SIGNAL_CLOSE_TIMEOUT = 1.0
+__all__ = ["REPLAY_REBUILD_POLLS", "FlowTopApp"]
+
 # The reset a terminal needs if the watchdog ends flowtop: leave the alternate screen,
 # show the cursor, stop mouse and focus reports, bracketed paste; wrap lines again.
 _TERMINAL_RESET = (
     "\x1b[<u\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?1004l\x1b[?2004l"
     "\x1b[?7h\x1b[?1049l\x1b[?25h"
 )
-# How long the status line calls out a failover.
-FAILOVER_NOTICE_SECONDS = 60.0
-# Stepping back in a replay rebuilds the store from this many polls before the target.
-REPLAY_REBUILD_POLLS = 60
 
 
 def _is_terminal(fd: int) -> bool:
@@ -129,46 +128,79 @@ class FlowTopApp(App[int]):
         self.source = source
         self.replay = source if isinstance(source, ReplaySource) else None
         self.clock = clock
-        self.poll_state = PollState(interval=clamp_interval(interval))
-        self.max_stats = max_stats
-        self.sort = sort or SortSpec()
-        self.flow_filter: FlowFilter = compile_filter(filter_text) if filter_text else MATCH_ALL
-        self.store = FlowStore(history=history)
-        self.view = FlowView(columns)
-        # Columns named by the user (--columns, a profile): one that does not fit is said.
-        self._columns_chosen = tuple(columns) != tuple(DEFAULT_COLUMNS)
-        self.grouping: Grouping | None = resolve_grouping(group_by) if group_by else None
-        # The flow sort to go back to when group mode ends.
-        self._flow_sort = self.sort
-        if not self._sort_applies(self.sort.column):
-            self.sort = SortSpec()
-        self.highlighter = Highlighter(highlights)
-        self.recorder = recorder
+        # The controller: store, view settings, drill stack, poll state, notices.
+        self.monitor = Monitor(
+            description=source.description,
+            interval=interval,
+            max_stats=max_stats,
+            filter_text=filter_text,
+            sort=sort,
+            columns=columns,
+            group_by=group_by,
+            highlights=highlights,
+            recorder=recorder,
+            replay=self.replay,
+            clock=clock,
+            history=history,
+        )
+        self.highlight_styles = rule_styles(highlights)
         self.export_directory = export_directory
-        self.last_result: ViewResult | None = None
         self.selected: RowKey | None = None
-        self.notice = ""
-        self.position = ""
-        # (grouping, filter) to go back to with escape after a drill-down.
-        self._drill_stack: list[tuple[Grouping | None, FlowFilter]] = []
-        self._failover_notice: tuple[str, float] | None = None
-        self._replay_target: int | None = None
-        # (number, count) of the replayed poll shown, from its snapshot.
-        self._replay_position: tuple[int, int] | None = None
-        self._damage_shown = False
-        self._recording_error_shown = False
         self._handle_signals = handle_signals
         self._terminal_fds: list[int] = []
         self._stop_signals: StopSignals | None = None
         self._hurry = False
         self._wake = asyncio.Event()
-        self._next_poll_at: float | None = None
         self._detail_wanted: bool | None = None
         self._shutting_down = False
         # Stopped with ctrl+z (SIGTSTP) until `fg` (SIGCONT): no polling meanwhile.
         self.suspended = False
-        # Completed polls, failed or not: tests and the status line wait on it.
-        self.poll_attempts = 0
+
+    # ---- the monitor's state, as the widgets and tests know it -----------------------
+
+    @property
+    def store(self) -> FlowStore:
+        return self.monitor.store
+
+    @store.setter
+    def store(self, store: FlowStore) -> None:
+        self.monitor.store = store
+
+    @property
+    def view(self) -> FlowView:
+        return self.monitor.view
+
+    @property
+    def poll_state(self) -> PollState:
+        return self.monitor.poll_state
+
+    @property
+    def flow_filter(self) -> FlowFilter:
+        return self.monitor.flow_filter
+
+    @flow_filter.setter
+    def flow_filter(self, flow_filter: FlowFilter) -> None:
+        self.monitor.set_filter(flow_filter)
+
+    @property
+    def sort(self) -> SortSpec:
+        return self.monitor.sort
+
+    @property
+    def grouping(self) -> Grouping | None:
+        return self.monitor.grouping
+
+    @property
+    def max_stats(self) -> int:
+        return self.monitor.max_stats
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self.monitor.recorder
+
+    @property
+    def last_result(self) -> ViewResult | None:
+        return self.monitor.last_result
 
     def _use_ascii(self, ascii_only: bool) -> None:
         """Draw plain ASCII (a terminal that is not UTF-8, or ``--ascii``): flowtop's own
@@ -204,7 +236,7 @@ class FlowTopApp(App[int]):
     @property
     def columns(self) -> tuple[Column, ...]:
         """The columns shown now: flow columns, or group columns when grouped."""
-        return group_columns(self.grouping) if self.grouping else self.view.columns
+        return self.monitor.columns
 
     @property
     def wide(self) -> bool:
@@ -241,7 +273,8 @@ class FlowTopApp(App[int]):
         self.table.focus()
         self._update_status()
         self.set_interval(1.0, self._update_status)
-        self._replay_damage()
+        self.monitor.replay_damage()
+        self._tell(self.monitor.take_messages())
         if self._handle_signals:
             self._install_signal_handlers()
         self.app_suspend_signal.subscribe(self, self._on_suspend, immediate=True)
@@ -337,171 +370,69 @@ class FlowTopApp(App[int]):
 
     @work(exclusive=True, group="poll", exit_on_error=False)
     async def _poll_loop(self) -> None:
-        """Poll forever, one request at a time; a slow answer delays the next poll."""
-        while not self._shutting_down:
-            started = time.monotonic()
-            if self.poll_state.may_poll and not self.suspended:
-                await self._poll_once()
-            wait = self._next_wait(time.monotonic() - started)
-            self._next_poll_at = self.clock() + wait
-            self._update_status()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        """Poll until quit, one request at a time (see :func:`run_polls`)."""
+        if self._shutting_down:
+            return
+        await run_polls(
+            self.source,
+            self.monitor,
+            wake=self._wake,
+            on_poll=self._polled,
+        )
 
-    def _next_wait(self, spent: float) -> float:
-        state = self.poll_state
-        if state.paused or state.phase is PollPhase.STOPPED:
-            return 3600.0
-        if self.replay is not None and state.failures == 0:
-            gap = self.replay.interval_to_next()
-            if gap is None:
-                self._end_of_replay()
-                return 3600.0
-            return gap
-        delay = state.delay()
-        return max(delay - spent, min(0.2, delay))
-
-    def _end_of_replay(self) -> None:
-        self.poll_state.set_paused(True)
-        # A damaged recording ends early: say why it ended there.
-        ended = self._replay_damage() or "end of the recording"
-        self.notice = f"{ended}: [ and ] step through it, q quits"
+    def _polled(self, outcome: Snapshot | FlowtopError) -> None:
+        if isinstance(outcome, FlowtopError) and str(outcome).startswith("unexpected "):
+            self.log.error("poll failed", outcome)
+        self._render()
 
     async def _poll_once(self) -> None:
-        try:
-            snapshot = await self.source.fetch(self.max_stats)
-        except FlowtopError as error:
-            self._failed(error)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # a bug must not take the live view down
-            self.log.error("poll failed", error)
-            self._failed(FlowtopError(f"unexpected {type(error).__name__}: {error}"))
-        else:
-            self._apply_guarded(snapshot)
-        self.poll_attempts += 1
-
-    def _apply_guarded(self, snapshot: Snapshot) -> None:
-        """Apply a poll; a failure to use or draw it marks the view stale with the reason."""
-        try:
-            self.apply_snapshot(snapshot)
-        except ANSWER_FAILURES as error:
-            self.log.error("answer could not be shown", error)
-            self.poll_state.failed(answer_failure(error))
-            try:
-                self._render(stale=True)
-            except ANSWER_FAILURES:
-                # The same failure again: dim the rows last drawn, the status says why.
-                if self.last_result is not None:
-                    self.table.apply(self.last_result, self.sort, stale=True, new=())
-                self._update_status()
-
-    def _failed(self, error: FlowtopError) -> None:
-        was_stale = self.poll_state.stale
-        self.poll_state.failed(error)
-        if not was_stale:
-            self._render(stale=True)
-        self._update_status()
-
-    def apply_snapshot(self, snapshot: Snapshot) -> None:
-        recovered = self.poll_state.stale and self.poll_state.last_success_at is not None
-        capped = snapshot.capped(0 if self.replay is not None else self.max_stats)
-        update = self.store.apply(snapshot.flows, snapshot.received_at, capped=capped)
-        self.poll_state.succeeded(snapshot.received_at, snapshot.latency)
-        self._record(snapshot)
-        self._note(snapshot, update)
-        self._render(stale=False, new=update.added)
-        if isinstance(self.screen, EventsScreen):
-            self.screen.refresh_events()
-        if recovered:
-            self.notify("The appliance answers again.", title="Recovered", markup=False)
-
-    def _record(self, snapshot: Snapshot) -> None:
-        recorder = self.recorder
-        if recorder is None or self.replay is not None:
-            return
-        if not recorder.write(snapshot, self.max_stats) and not self._recording_error_shown:
-            self._recording_error_shown = True
-            message = recorder.last_error or "recording stopped"
-            self.notify(message, title="Recording", severity="error", markup=False)
-
-    def _note(self, snapshot: Snapshot, update: StoreUpdate) -> None:
-        notes = []
-        if self.replay is not None and snapshot.position is not None:
-            number, count = snapshot.position
-            self._replay_position = snapshot.position
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snapshot.received_at))
-            self.position = f"replay poll {number} of {count} at {stamp}"
-        if update.duplicate_keys:
-            notes.append(f"the appliance repeated {update.duplicate_keys} flow key(s)")
-        if snapshot.ignored_items:
-            notes.append(f"{snapshot.ignored_items} item(s) in the answer were not flows")
-        if update.failovers:
-            failover = update.failovers[0]
-            arrow = glyphs.current().arrow
-            text = f"failover: {failover.count} flows moved {failover.old}{arrow}{failover.new}"
-            self._failover_notice = (text, self.clock() + FAILOVER_NOTICE_SECONDS)
-        if self._failover_notice is not None:
-            text, until = self._failover_notice
-            if self.clock() < until or self.replay is not None:
-                notes.append(text)
-            else:
-                self._failover_notice = None
-        if self.recorder is not None and self.recorder.last_error:
-            notes.append(self.recorder.last_error)
-        damage = self._replay_damage()
-        if damage:
-            notes.append(damage)
-        self.notice = "; ".join(notes)
-
-    def _replay_damage(self) -> str:
-        """The damage of the recording replayed, if any; told once as a notification
-        too, since a warning on stderr stays hidden until the screen is left."""
-        damage = self.replay.recording.damage if self.replay is not None else None
-        if damage and not self._damage_shown:
-            self._damage_shown = True
-            self.notify(damage, title="Damaged recording", severity="warning", markup=False)
-        return damage or ""
-
-    def _mode(self) -> str:
-        """``REPLAY 2x 15/120`` while replaying, else empty."""
-        replay = self.replay
-        if replay is None:
-            return ""
-        text = f"REPLAY {replay.speed:g}x"
-        if self._replay_position is not None:
-            number, count = self._replay_position
-            text += f" {number}/{count}" if count > 0 else f" {number}"
-        return text
+        await self.monitor.poll(self.source)
+        self._render()
 
     def wake(self) -> None:
         self._wake.set()
 
     # ---- rendering ----------------------------------------------------------------
 
-    def _render(self, *, stale: bool | None = None, new: Iterable[FlowKey] = ()) -> None:
-        if stale is None:
-            stale = self.poll_state.stale
-        predicate = None if self.flow_filter.is_empty else self.flow_filter
-        records = self.store.records.values()
-        if self.grouping is not None:
-            result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
-            new = ()
-        else:
-            result = self.view.compute(records, predicate, self.sort)
+    def _render(self) -> None:
+        """Compute and draw a frame, after a poll or a command (a changed filter, sort
+        or grouping); a failure to compute or draw it marks the view stale with the
+        reason."""
+        try:
+            self._draw(self.monitor.frame())
+        except ANSWER_FAILURES as error:
+            self.log.error("answer could not be shown", error)
+            self.monitor.failed(answer_failure(error))
+            try:
+                self._draw(self.monitor.frame(stale=True))
+            except ANSWER_FAILURES:
+                # The same failure again: dim the rows last drawn, the status says why.
+                if self.last_result is not None:
+                    self.table.apply(self.last_result, self.sort, stale=True, new=())
+                self._update_status()
+
+    def _tell(self, messages: Iterable[Message]) -> None:
+        for message in messages:
+            severity: SeverityLevel = "information"
+            if message.severity in ("warning", "error"):
+                severity = "warning" if message.severity == "warning" else "error"
+            self.notify(message.text, title=message.title, severity=severity, markup=False)
+
+    def _draw(self, frame: Frame) -> None:
+        self._tell(frame.messages)
         highlights = None
-        if self.highlighter:
-            highlights, started = self.highlighter.styles(result.rows)
-            if started:
-                self.bell()
-        self.last_result = result
-        self.table.apply(result, self.sort, stale=stale, new=new, highlights=highlights)
+        if self.highlight_styles:
+            highlights = styles_by_key(frame.highlights, self.highlight_styles)
+        if frame.bell:
+            self.bell()
+        self.table.apply(
+            frame.result, frame.sort, stale=frame.stale, new=frame.new, highlights=highlights
+        )
         self.selected = self.table.selected_key
         self._update_detail()
         self._update_status()
+        if isinstance(self.screen, EventsScreen):
+            self.screen.refresh_events()
 
     def selected_row(self) -> Row | None:
         result = self.last_result
@@ -524,66 +455,38 @@ class FlowTopApp(App[int]):
 
     def _now(self) -> float:
         """Now, or in a replay the time of the poll shown."""
-        if self.replay is not None and self.poll_state.last_success_at is not None:
-            return self.poll_state.last_success_at
-        return self.clock()
-
-    def _sort_title(self) -> str:
-        arrow = glyphs.current().sort_mark(self.sort.descending)
-        for column in self.columns:
-            if column.id == self.sort.column:
-                return f"{column.title}{arrow}"
-        try:
-            return f"{resolve_column(self.sort.column).title}{arrow}"
-        except UsageError:
-            return f"{RATE_TITLE}{arrow}"
+        return self.monitor.now()
 
     def status_info(self) -> StatusInfo:
-        state = self.poll_state
-        now = self.clock()
-        since = None
-        if state.last_success_at is not None and self.replay is None:
-            since = max(0.0, now - state.last_success_at)
-        retry_in = None
-        if state.phase is PollPhase.ERROR and self._next_poll_at is not None:
-            retry_in = self._next_poll_at - now
+        data = self.monitor.status()
         result = self.last_result
-        filter_text = self.flow_filter.expression
-        notice = "; ".join(
-            part for part in (self.position, self.notice, self.hidden_columns_notice()) if part
-        )
+        notice = "; ".join(part for part in (data.notice, self.hidden_columns_notice()) if part)
         return StatusInfo(
-            source=self.source.description,
-            interval=state.interval,
-            max_stats=self.max_stats,
-            phase=state.phase,
-            shown=len(result.rows) if result else 0,
-            total=result.total if result else 0,
-            sort=self._sort_title(),
-            filter=filter_text,
-            since_update=since,
-            latency=state.last_latency if self.replay is None else None,
-            error=str(state.last_error) if state.last_error and state.stale else "",
-            retry_in=retry_in,
+            source=data.source,
+            interval=data.interval,
+            max_stats=data.max_stats,
+            phase=data.phase,
+            shown=data.shown,
+            total=data.total,
+            sort=data.sort,
+            filter=data.filter,
+            since_update=data.since_update,
+            latency=data.latency,
+            error=data.error,
+            retry_in=data.retry_in,
             notice=notice,
-            groups=self.grouping is not None,
+            groups=data.groups,
             row=self.table.cursor_row + 1 if result and result.rows else None,
-            capped=self.store.capped,
-            mode=self._mode(),
-            recording=self._recording_name(),
-            recording_failed=self.recorder is not None and not self.recorder.active,
+            capped=data.capped,
+            mode=data.mode,
+            recording=data.recording,
+            recording_failed=data.recording_failed,
         )
-
-    def _recording_name(self) -> str:
-        recorder = self.recorder
-        if recorder is None or self.replay is not None:
-            return ""
-        return os.path.basename(recorder.path) or recorder.path
 
     def hidden_columns_notice(self) -> str:
         """Names the chosen columns the width leaves out (none for the default columns,
         which narrow terminals thin out by design)."""
-        if not self._columns_chosen or self.grouping is not None:
+        if not self.monitor.columns_chosen or self.grouping is not None:
             return ""
         table = self.table
         if table.size.width <= 0:
@@ -626,7 +529,7 @@ class FlowTopApp(App[int]):
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:
-        self.flow_filter = event.compiled
+        self.monitor.set_filter(event.compiled)
         self._render()
 
     @on(FilterBar.Closed)
@@ -638,26 +541,18 @@ class FlowTopApp(App[int]):
 
     def _sort_for(self, column_id: str) -> SortSpec:
         """The natural sort for a shown column: numbers descending, text ascending."""
-        for column in self.columns:
-            if column.id == column_id:
-                return SortSpec(column.id, column.numeric)
-        return SortSpec.parse(column_id)
+        return self.monitor.sort_for(column_id)
 
     def set_sort(self, sort: SortSpec) -> None:
-        self.sort = sort
+        self.monitor.set_sort(sort)
         self._render()
 
-    def _sort_applies(self, column_id: str) -> bool:
-        """Groups sort only by their own columns (no age, no endpoints)."""
-        return self.grouping is None or any(c.id == column_id for c in self.columns)
-
     def action_sort_by(self, column: str) -> None:
-        wanted = self._sort_for(column)
-        if not self._sort_applies(wanted.column):
-            title = resolve_column(wanted.column).title
-            self.notify(f"groups have no {title} to sort by", timeout=3, markup=False)
+        refused = self.monitor.sort_by(column)
+        if refused:
+            self.notify(refused, timeout=3, markup=False)
             return
-        self.set_sort(self.sort.inverted() if wanted.column == self.sort.column else wanted)
+        self._render()
 
     def action_invert_sort(self) -> None:
         self.set_sort(self.sort.inverted())
@@ -685,48 +580,27 @@ class FlowTopApp(App[int]):
     # ---- grouping -----------------------------------------------------------------
 
     def set_grouping(self, grouping: Grouping | None) -> None:
-        was_grouped = self.grouping is not None
-        self.grouping = grouping
-        self.view.reset()
-        if grouping is not None and not was_grouped:
-            self._flow_sort = self.sort
-        if not self._sort_applies(self.sort.column):
-            # Groups have no age or endpoints: sort them by rate meanwhile.
-            self.sort = SortSpec()
-        if grouping is None and self.sort.column in ("group", "flows", "top"):
-            self.sort = self._flow_sort
+        self.monitor.set_grouping(grouping)
+        self._grouping_changed()
+
+    def _grouping_changed(self) -> None:
         self.table.set_columns(self.columns)
         self._render()
 
     def action_cycle_grouping(self) -> None:
-        current = self.grouping.id if self.grouping else None
-        index = GROUP_CYCLE.index(current) if current in GROUP_CYCLE else 0
-        following = GROUP_CYCLE[(index + 1) % len(GROUP_CYCLE)]
-        self._drill_stack.clear()
-        self.set_grouping(resolve_grouping(following) if following else None)
+        self.monitor.cycle_grouping()
+        self._grouping_changed()
 
     def action_choose_grouping(self) -> None:
         def chosen(grouping_id: str | None) -> None:
             if grouping_id is None:
                 return
-            self._drill_stack.clear()
-            self.set_grouping(None if grouping_id == NO_GROUPING else resolve_grouping(grouping_id))
+            grouping = None if grouping_id == NO_GROUPING else resolve_grouping(grouping_id)
+            self.monitor.group_by(grouping)
+            self._grouping_changed()
 
         current = self.grouping.id if self.grouping else None
         self.push_screen(GroupScreen(current), chosen)
-
-    def _drill_into(self, row: Row) -> None:
-        group = row.group
-        assert group is not None and self.grouping is not None
-        self._drill_stack.append((self.grouping, self.flow_filter))
-        expression = f"{self.flow_filter.expression} {group.grouping.drill_filter(group.value)}"
-        self.flow_filter = compile_filter(expression.strip())
-        self.set_grouping(None)
-
-    def _drill_back(self) -> None:
-        grouping, flow_filter = self._drill_stack.pop()
-        self.flow_filter = flow_filter
-        self.set_grouping(grouping)
 
     # ---- actions ------------------------------------------------------------------
 
@@ -743,53 +617,31 @@ class FlowTopApp(App[int]):
         return not (action in self._TABLE_ACTIONS and isinstance(self.screen, EventsScreen))
 
     def action_toggle_pause(self) -> None:
-        self.poll_state.set_paused(not self.poll_state.paused)
-        if not self.poll_state.paused and self.replay is not None and self.replay.at_end:
-            self.notice = ""
+        self.monitor.toggle_pause()
         self.wake()
         self._update_status()
 
     def action_refresh(self) -> None:
-        self.poll_state.retry_after_stop()
+        self.monitor.retry()
         if self.poll_state.paused:
             self.run_worker(self._poll_once(), group="refresh", exclusive=True)
         else:
             self.wake()
 
     def action_replay_step(self, delta: int) -> None:
-        replay = self.replay
-        if replay is None:
+        if self.replay is None:
             self.notify("[ and ] step through a replay (--replay FILE)", markup=False)
             return
-        self.poll_state.set_paused(True)
-        # Keys pressed faster than polls are shown add up: count from the pending target.
-        start = self._replay_target if self._replay_target is not None else replay.position
-        target = max(0, min(replay.count - 1, start + delta))
-        self._replay_target = target
+        target = self.monitor.step_target(delta)
         self.run_worker(self._replay_to(target), group="refresh", exclusive=True)
 
     async def _replay_to(self, target: int) -> None:
         """Show poll ``target``; going back rebuilds the store from shortly before it."""
-        replay = self.replay
-        assert replay is not None
-        if target < replay.position:
-            self.store.clear()
-            self.view.reset()
-            start = max(0, target - REPLAY_REBUILD_POLLS)
-            replay.seek(start)
-            for _ in range(target - start):
-                try:
-                    snapshot = await replay.fetch(self.max_stats)
-                except FlowtopError:
-                    continue  # a damaged poll on the way: the target is what matters
-                self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
-        replay.seek(target)
-        await self._poll_once()
-        if self._replay_target == target:
-            self._replay_target = None
+        await self.monitor.replay_to(target)
+        self._render()
 
     def _set_interval(self, seconds: float) -> None:
-        self.poll_state.interval = clamp_interval(seconds)
+        self.monitor.set_interval(seconds)
         self.wake()
         self._update_status()
 
@@ -800,9 +652,7 @@ class FlowTopApp(App[int]):
         self._set_interval(next_interval(self.poll_state.interval, faster=True))
 
     def action_cycle_max_stats(self) -> None:
-        choices = list(MAX_STATS_CHOICES)
-        index = choices.index(self.max_stats) if self.max_stats in choices else -1
-        self.max_stats = choices[(index + 1) % len(choices)]
+        self.monitor.cycle_max_stats()
         self.action_refresh()
         self._update_status()
 
@@ -816,26 +666,26 @@ class FlowTopApp(App[int]):
             # Cancel the edit: the filter in force when the bar opened comes back.
             self.filter_bar.close()
             self.table.focus()
-            self.flow_filter = self.filter_bar.before_edit
+            self.monitor.set_filter(self.filter_bar.before_edit)
             self._render()
         elif not self.wide and self.detail_visible:
             self._detail_wanted = False
             self._apply_layout()
-        elif self._drill_stack:
-            self._drill_back()
-        elif self.grouping is not None:
-            self.set_grouping(None)
-        elif not self.flow_filter.is_empty:
-            self.clear_filter()
+        else:
+            grouping = self.grouping
+            if self.monitor.back():
+                if self.grouping is not grouping:
+                    self.table.set_columns(self.columns)
+                self._render()
 
     def clear_filter(self) -> None:
-        self.flow_filter = MATCH_ALL
+        self.monitor.clear_filter()
         self._render()
 
     def action_toggle_detail(self) -> None:
         row = self.selected_row()
-        if row is not None and row.group is not None:
-            self._drill_into(row)
+        if row is not None and self.monitor.drill(row):
+            self._grouping_changed()
             return
         self._detail_wanted = not self.detail_visible
         self._apply_layout()
@@ -844,8 +694,8 @@ class FlowTopApp(App[int]):
     def action_events(self) -> None:
         self.push_screen(
             EventsScreen(
-                lambda: list(self.store.events),
-                lambda: list(self.store.failovers),
+                lambda: self.monitor.events(),
+                lambda: self.monitor.failovers(),
                 clock=self._now,
             )
         )
@@ -874,6 +724,7 @@ class FlowTopApp(App[int]):
         if self._shutting_down:
             return
         self._shutting_down = True
+        self.monitor.stop()
         self.workers.cancel_group(self, "poll")
         try:
             await asyncio.wait_for(

@@ -36,9 +36,9 @@ async def settle(pilot: Pilot[Any], condition: Callable[[], bool], timeout: floa
 async def poll(pilot: Pilot[Any], app: FlowTopApp, times: int = 1) -> None:
     """Poll now (the `r` key), ``times`` times, waiting for each to be applied."""
     for _ in range(times):
-        target = app.poll_attempts + 1
+        target = app.monitor.attempts + 1
         await pilot.press("r")
-        await settle(pilot, lambda: app.poll_attempts >= target)  # noqa: B023
+        await settle(pilot, lambda: app.monitor.attempts >= target)  # noqa: B023
     await pilot.pause()
 
 
@@ -207,7 +207,7 @@ def _replay_app(start: int, damage: str | None = None) -> FlowTopApp:
 async def _replaying(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, FlowTopApp)
-    await settle(pilot, lambda: app.table.row_count > 0 and app.poll_attempts >= 1)
+    await settle(pilot, lambda: app.table.row_count > 0 and app.monitor.attempts >= 1)
     await pilot.pause()
 
 

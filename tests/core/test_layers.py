@@ -45,3 +45,16 @@ def test_no_core_source_mentions_textual_imports() -> None:
         )
     ]
     assert offenders == []
+
+
+def test_no_core_source_imports_the_demo() -> None:
+    """The demo is part of the product beside the core: the command line builds it."""
+    offenders = [
+        str(path)
+        for path in CORE.rglob("*.py")
+        if any(
+            line.strip().startswith(("from flowtop.demo", "import flowtop.demo"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert offenders == []

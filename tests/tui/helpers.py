@@ -66,9 +66,9 @@ async def wait_until(
 
 async def poll_now(pilot: Pilot[Any], app: FlowTopApp, source: Any) -> None:
     """Ask for a poll (the `r` key) and wait until it has been applied."""
-    attempts = app.poll_attempts
+    attempts = app.monitor.attempts
     await pilot.press("r")
-    await wait_until(pilot, lambda: app.poll_attempts > attempts)
+    await wait_until(pilot, lambda: app.monitor.attempts > attempts)
     await pilot.pause()
 
 

@@ -1,0 +1,631 @@
+"""One appliance's live state, and the one poll loop every mode shares.
+
+A :class:`Monitor` holds the store, the view settings (filter, sort, grouping, drill
+stack), the poll state, the recorder and the notices.  Commands go in (``set_filter``,
+``sort_by``, ``drill``, ``back``, ``pause``, ``step``...), an immutable :class:`Frame`
+comes out.  :func:`run_polls` is the loop that feeds it: the TUI runs it in its
+worker, headless recording and ``--once`` call it too.  Nothing here imports textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flowtop.core import glyphs
+from flowtop.core.client import MAX_STATS_CHOICES
+from flowtop.core.columns import DEFAULT_COLUMNS, RATE_TITLE, Column, SortSpec, resolve_column
+from flowtop.core.config import HighlightRule
+from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
+from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
+from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
+from flowtop.core.highlight import HighlightMatcher
+from flowtop.core.model import FlowKey
+from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
+from flowtop.core.source import FlowSource, Snapshot
+from flowtop.core.store import Failover, FlowEvent, FlowStore, StoreUpdate
+from flowtop.core.view import FlowView, Row, ViewResult
+
+if TYPE_CHECKING:
+    # recording.record_headless runs a Monitor: the types only, to import no cycle.
+    from flowtop.core.recording import Recorder, ReplaySource
+
+# How long the status line calls out a failover.
+FAILOVER_NOTICE_SECONDS = 60.0
+# Stepping back in a replay rebuilds the store from this many polls before the target.
+REPLAY_REBUILD_POLLS = 60
+# The wait while nothing can happen but a command (paused, stopped, end of a replay).
+IDLE_WAIT = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Something to tell once (the TUI shows it as a notification)."""
+
+    text: str
+    title: str = ""
+    severity: str = "information"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusData:
+    """What the status line shows, as plain data (the TUI maps it to its StatusInfo)."""
+
+    source: str
+    interval: float
+    max_stats: int
+    phase: PollPhase
+    shown: int
+    total: int
+    sort: str
+    filter: str
+    since_update: float | None
+    latency: float | None
+    error: str
+    retry_in: float | None
+    notice: str
+    groups: bool
+    capped: int | None
+    mode: str
+    recording: str
+    recording_failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One computed view of the monitor: what a screen, a table or a file shows."""
+
+    result: ViewResult
+    columns: tuple[Column, ...]
+    sort: SortSpec
+    grouping: Grouping | None
+    stale: bool
+    status: StatusData
+    # Flows that appeared since the previous frame (flow rows only).
+    new: tuple[FlowKey, ...] = ()
+    # The index of the highlight rule each flow row matches.
+    highlights: Mapping[FlowKey, int] = field(default_factory=dict)
+    # A flow started matching a bell rule.
+    bell: bool = False
+    # Things to tell once, since the previous frame.
+    messages: tuple[Message, ...] = ()
+
+    @property
+    def rows(self) -> Sequence[Row]:
+        return self.result.rows
+
+
+class Monitor:
+    """One appliance's live state; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        description: str = "",
+        interval: float = 2.0,
+        max_stats: int = 100,
+        filter_text: str = "",
+        sort: SortSpec | None = None,
+        columns: Sequence[str] = DEFAULT_COLUMNS,
+        group_by: str | None = None,
+        highlights: Sequence[HighlightRule] = (),
+        recorder: Recorder | None = None,
+        replay: ReplaySource | None = None,
+        clock: Callable[[], float] = time.time,
+        history: int = 300,
+        recording_required: bool = False,
+        contain_bugs: bool = True,
+    ) -> None:
+        self.description = description
+        self.replay = replay
+        self.clock = clock
+        self.poll_state = PollState(interval=clamp_interval(interval))
+        self.max_stats = max_stats
+        self.sort = sort or SortSpec()
+        self.flow_filter: FlowFilter = compile_filter(filter_text) if filter_text else MATCH_ALL
+        self.store = FlowStore(history=history)
+        self.view = FlowView(columns)
+        # Columns named by the user (--columns, a profile): one that does not fit is said.
+        self.columns_chosen = tuple(columns) != tuple(DEFAULT_COLUMNS)
+        self.grouping: Grouping | None = resolve_grouping(group_by) if group_by else None
+        # The flow sort to go back to when group mode ends.
+        self._flow_sort = self.sort
+        if not self.sort_applies(self.sort.column):
+            self.sort = SortSpec()
+        self.matcher = HighlightMatcher(highlights)
+        self.recorder = recorder
+        # Headless recording: a recording that fails ends the polls.
+        self.recording_required = recording_required
+        # A live view survives a bug in a poll (it says so); a one-shot run reports it.
+        self.contain_bugs = contain_bugs
+        self.last_result: ViewResult | None = None
+        self.last_snapshot: Snapshot | None = None
+        self.notice = ""
+        self.position = ""
+        # (grouping, filter) to go back to after a drill-down.
+        self._drill_stack: list[tuple[Grouping | None, FlowFilter]] = []
+        self._failover_notice: tuple[str, float] | None = None
+        self._replay_target: int | None = None
+        # (number, count) of the replayed poll shown, from its snapshot.
+        self._replay_position: tuple[int, int] | None = None
+        self._damage_shown = False
+        self._recording_error_shown = False
+        self._new: tuple[FlowKey, ...] = ()
+        self._messages: list[Message] = []
+        self.next_poll_at: float | None = None
+        self.stopped = False
+        # Completed polls, failed or not: tests and scenes wait on it.
+        self.attempts = 0
+
+    # ---- polls --------------------------------------------------------------------
+
+    async def poll(self, source: FlowSource) -> Snapshot | FlowtopError:
+        """One poll of ``source``, applied (or its failure noted); never raises but
+        for a cancellation."""
+        try:
+            snapshot = await source.fetch(self.max_stats)
+        except FlowtopError as error:
+            outcome: Snapshot | FlowtopError = error
+            self.failed(error)
+        except asyncio.CancelledError:
+            raise
+        except ANSWER_FAILURES as error:
+            outcome = answer_failure(error)
+            self.failed(outcome)
+        except Exception as error:  # a bug must not take the live view down
+            if not self.contain_bugs:
+                raise
+            outcome = FlowtopError(f"unexpected {type(error).__name__}: {error}")
+            self.failed(outcome)
+        else:
+            outcome = self.apply_guarded(snapshot)
+        self.attempts += 1
+        return outcome
+
+    def apply_guarded(self, snapshot: Snapshot) -> Snapshot | FlowtopError:
+        """Apply a poll; a failure to use it marks the data stale with the reason."""
+        try:
+            self.apply(snapshot)
+        except ANSWER_FAILURES as error:
+            failure = answer_failure(error)
+            self.poll_state.failed(failure)
+            return failure
+        return snapshot
+
+    def apply(self, snapshot: Snapshot) -> StoreUpdate:
+        """A poll's answer into the store; records it and updates the notices."""
+        recovered = self.poll_state.stale and self.poll_state.last_success_at is not None
+        capped = snapshot.capped(0 if self.replay is not None else self.max_stats)
+        update = self.store.apply(snapshot.flows, snapshot.received_at, capped=capped)
+        self.poll_state.succeeded(snapshot.received_at, snapshot.latency)
+        self.last_snapshot = snapshot
+        self._record(snapshot)
+        self._note(snapshot, update)
+        self._new = tuple(update.added)
+        if recovered:
+            self._tell("The appliance answers again.", "Recovered")
+        return update
+
+    def failed(self, error: FlowtopError) -> None:
+        self.poll_state.failed(error)
+
+    @property
+    def done(self) -> bool:
+        """Nothing more to poll: stopped, or the recording that was the point failed."""
+        if self.stopped:
+            return True
+        return self.recording_required and self.recorder is not None and not self.recorder.active
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def next_wait(self, spent: float) -> float:
+        """Seconds from now to the next poll, ``spent`` seconds after the last began."""
+        state = self.poll_state
+        if state.paused or state.phase is PollPhase.STOPPED:
+            return IDLE_WAIT
+        if self.replay is not None and state.failures == 0:
+            gap = self.replay.interval_to_next()
+            if gap is None:
+                self._end_of_replay()
+                return IDLE_WAIT
+            return gap
+        delay = state.delay()
+        return max(delay - spent, min(0.2, delay))
+
+    def _end_of_replay(self) -> None:
+        self.poll_state.set_paused(True)
+        # A damaged recording ends early: say why it ended there.
+        ended = self.replay_damage() or "end of the recording"
+        self.notice = f"{ended}: [ and ] step through it, q quits"
+
+    def _record(self, snapshot: Snapshot) -> None:
+        recorder = self.recorder
+        if recorder is None or self.replay is not None:
+            return
+        if not recorder.write(snapshot, self.max_stats) and not self._recording_error_shown:
+            self._recording_error_shown = True
+            self._tell(recorder.last_error or "recording stopped", "Recording", "error")
+
+    def _note(self, snapshot: Snapshot, update: StoreUpdate) -> None:
+        notes = []
+        if self.replay is not None and snapshot.position is not None:
+            number, count = snapshot.position
+            self._replay_position = snapshot.position
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snapshot.received_at))
+            self.position = f"replay poll {number} of {count} at {stamp}"
+        if update.duplicate_keys:
+            notes.append(f"the appliance repeated {update.duplicate_keys} flow key(s)")
+        if snapshot.ignored_items:
+            notes.append(f"{snapshot.ignored_items} item(s) in the answer were not flows")
+        if update.failovers:
+            failover = update.failovers[0]
+            arrow = glyphs.current().arrow
+            text = f"failover: {failover.count} flows moved {failover.old}{arrow}{failover.new}"
+            self._failover_notice = (text, self.clock() + FAILOVER_NOTICE_SECONDS)
+        if self._failover_notice is not None:
+            text, until = self._failover_notice
+            if self.clock() < until or self.replay is not None:
+                notes.append(text)
+            else:
+                self._failover_notice = None
+        if self.recorder is not None and self.recorder.last_error:
+            notes.append(self.recorder.last_error)
+        damage = self.replay_damage()
+        if damage:
+            notes.append(damage)
+        self.notice = "; ".join(notes)
+
+    def replay_damage(self) -> str:
+        """The damage of the recording replayed, if any; told once as a message too,
+        since a warning on stderr stays hidden until the screen is left."""
+        damage = self.replay.recording.damage if self.replay is not None else None
+        if damage and not self._damage_shown:
+            self._damage_shown = True
+            self._tell(damage, "Damaged recording", "warning")
+        return damage or ""
+
+    def _tell(self, text: str, title: str = "", severity: str = "information") -> None:
+        self._messages.append(Message(text, title, severity))
+
+    def take_messages(self) -> tuple[Message, ...]:
+        """The messages not yet told (and forget them)."""
+        messages = tuple(self._messages)
+        self._messages.clear()
+        return messages
+
+    # ---- the view -----------------------------------------------------------------
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The columns shown now: flow columns, or group columns when grouped."""
+        return group_columns(self.grouping) if self.grouping else self.view.columns
+
+    def frame(self, *, stale: bool | None = None) -> Frame:
+        """Compute the view now: the rows, their highlights, the status, and what
+        happened since the previous frame (new flows, the bell, messages)."""
+        if stale is None:
+            stale = self.poll_state.stale
+        predicate = None if self.flow_filter.is_empty else self.flow_filter
+        records = self.store.records.values()
+        new = self._new
+        self._new = ()
+        if self.grouping is not None:
+            result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
+            new = ()
+        else:
+            result = self.view.compute(records, predicate, self.sort)
+        highlights: dict[FlowKey, int] = {}
+        bell = False
+        if self.matcher:
+            highlights, bell = self.matcher.match(result.rows)
+        self.last_result = result
+        return Frame(
+            result=result,
+            columns=self.columns,
+            sort=self.sort,
+            grouping=self.grouping,
+            stale=stale,
+            status=self.status(),
+            new=new,
+            highlights=highlights,
+            bell=bell,
+            messages=self.take_messages(),
+        )
+
+    def status(self) -> StatusData:
+        state = self.poll_state
+        now = self.clock()
+        since = None
+        if state.last_success_at is not None and self.replay is None:
+            since = max(0.0, now - state.last_success_at)
+        retry_in = None
+        if state.phase is PollPhase.ERROR and self.next_poll_at is not None:
+            retry_in = self.next_poll_at - now
+        result = self.last_result
+        recorder = self.recorder
+        return StatusData(
+            source=self.description,
+            interval=state.interval,
+            max_stats=self.max_stats,
+            phase=state.phase,
+            shown=len(result.rows) if result else 0,
+            total=result.total if result else 0,
+            sort=self.sort_title(),
+            filter=self.flow_filter.expression,
+            since_update=since,
+            latency=state.last_latency if self.replay is None else None,
+            error=str(state.last_error) if state.last_error and state.stale else "",
+            retry_in=retry_in,
+            notice="; ".join(part for part in (self.position, self.notice) if part),
+            groups=self.grouping is not None,
+            capped=self.store.capped,
+            mode=self.mode(),
+            recording=self.recording_name(),
+            recording_failed=recorder is not None and not recorder.active,
+        )
+
+    def recording_name(self) -> str:
+        recorder = self.recorder
+        if recorder is None or self.replay is not None:
+            return ""
+        return os.path.basename(recorder.path) or recorder.path
+
+    def mode(self) -> str:
+        """``REPLAY 2x 15/120`` while replaying, else empty."""
+        replay = self.replay
+        if replay is None:
+            return ""
+        text = f"REPLAY {replay.speed:g}x"
+        if self._replay_position is not None:
+            number, count = self._replay_position
+            text += f" {number}/{count}" if count > 0 else f" {number}"
+        return text
+
+    def sort_title(self) -> str:
+        arrow = glyphs.current().sort_mark(self.sort.descending)
+        for column in self.columns:
+            if column.id == self.sort.column:
+                return f"{column.title}{arrow}"
+        try:
+            return f"{resolve_column(self.sort.column).title}{arrow}"
+        except UsageError:
+            return f"{RATE_TITLE}{arrow}"
+
+    def now(self) -> float:
+        """Now, or in a replay the time of the poll shown."""
+        if self.replay is not None and self.poll_state.last_success_at is not None:
+            return self.poll_state.last_success_at
+        return self.clock()
+
+    def events(self) -> list[FlowEvent]:
+        return list(self.store.events)
+
+    def failovers(self) -> list[Failover]:
+        return list(self.store.failovers)
+
+    # ---- commands: filter, sort, grouping, drill ------------------------------------
+
+    def set_filter(self, flow_filter: FlowFilter) -> None:
+        self.flow_filter = flow_filter
+
+    def clear_filter(self) -> None:
+        self.flow_filter = MATCH_ALL
+
+    def sort_for(self, column_id: str) -> SortSpec:
+        """The natural sort for a shown column: numbers descending, text ascending."""
+        for column in self.columns:
+            if column.id == column_id:
+                return SortSpec(column.id, column.numeric)
+        return SortSpec.parse(column_id)
+
+    def sort_applies(self, column_id: str) -> bool:
+        """Groups sort only by their own columns (no age, no endpoints)."""
+        return self.grouping is None or any(c.id == column_id for c in self.columns)
+
+    def set_sort(self, sort: SortSpec) -> None:
+        self.sort = sort
+
+    def sort_by(self, column_id: str) -> str | None:
+        """Sort by a column (again: the other way round); the reason when it cannot."""
+        wanted = self.sort_for(column_id)
+        if not self.sort_applies(wanted.column):
+            return f"groups have no {resolve_column(wanted.column).title} to sort by"
+        self.sort = self.sort.inverted() if wanted.column == self.sort.column else wanted
+        return None
+
+    def invert_sort(self) -> None:
+        self.sort = self.sort.inverted()
+
+    def set_grouping(self, grouping: Grouping | None) -> None:
+        """Group the flows (None: show flows); keeps the drill stack."""
+        was_grouped = self.grouping is not None
+        self.grouping = grouping
+        self.view.reset()
+        if grouping is not None and not was_grouped:
+            self._flow_sort = self.sort
+        if not self.sort_applies(self.sort.column):
+            # Groups have no age or endpoints: sort them by rate meanwhile.
+            self.sort = SortSpec()
+        if grouping is None and self.sort.column in ("group", "flows", "top"):
+            self.sort = self._flow_sort
+
+    def group_by(self, grouping: Grouping | None) -> None:
+        """A grouping chosen by the user: drill-downs are forgotten."""
+        self._drill_stack.clear()
+        self.set_grouping(grouping)
+
+    def cycle_grouping(self) -> None:
+        current = self.grouping.id if self.grouping else None
+        index = GROUP_CYCLE.index(current) if current in GROUP_CYCLE else 0
+        following = GROUP_CYCLE[(index + 1) % len(GROUP_CYCLE)]
+        self.group_by(resolve_grouping(following) if following else None)
+
+    @property
+    def drilled(self) -> bool:
+        return bool(self._drill_stack)
+
+    def drill(self, row: Row) -> bool:
+        """Into a group row: its flows, filtered by the group's value.  False for a flow."""
+        group = row.group
+        if group is None or self.grouping is None:
+            return False
+        self._drill_stack.append((self.grouping, self.flow_filter))
+        expression = f"{self.flow_filter.expression} {group.grouping.drill_filter(group.value)}"
+        self.flow_filter = compile_filter(expression.strip())
+        self.set_grouping(None)
+        return True
+
+    def back(self) -> bool:
+        """Back out of a drill-down, else group mode, else the filter; False if none."""
+        if self._drill_stack:
+            grouping, flow_filter = self._drill_stack.pop()
+            self.flow_filter = flow_filter
+            self.set_grouping(grouping)
+        elif self.grouping is not None:
+            self.set_grouping(None)
+        elif not self.flow_filter.is_empty:
+            self.clear_filter()
+        else:
+            return False
+        return True
+
+    # ---- commands: polling ---------------------------------------------------------
+
+    def pause(self) -> None:
+        self.poll_state.set_paused(True)
+
+    def resume(self) -> None:
+        self.poll_state.set_paused(False)
+        if self.replay is not None and self.replay.at_end:
+            self.notice = ""
+
+    def toggle_pause(self) -> None:
+        if self.poll_state.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def retry(self) -> None:
+        """Poll again after an authentication stop (the user asked for it)."""
+        self.poll_state.retry_after_stop()
+
+    def set_interval(self, seconds: float) -> None:
+        self.poll_state.interval = clamp_interval(seconds)
+
+    def slower(self) -> None:
+        self.set_interval(next_interval(self.poll_state.interval, faster=False))
+
+    def faster(self) -> None:
+        self.set_interval(next_interval(self.poll_state.interval, faster=True))
+
+    def cycle_max_stats(self) -> None:
+        choices = list(MAX_STATS_CHOICES)
+        index = choices.index(self.max_stats) if self.max_stats in choices else -1
+        self.max_stats = choices[(index + 1) % len(choices)]
+
+    # ---- replay stepping -------------------------------------------------------------
+
+    def step_target(self, delta: int) -> int:
+        """Pause, and the poll ``delta`` away from the one shown (or from the one a
+        step still under way goes to: keys pressed faster than polls add up)."""
+        replay = self.replay
+        if replay is None:
+            raise UsageError("[ and ] step through a replay (--replay FILE)")
+        self.pause()
+        start = self._replay_target if self._replay_target is not None else replay.position
+        target = max(0, min(replay.count - 1, start + delta))
+        self._replay_target = target
+        return target
+
+    async def step(self, delta: int) -> None:
+        await self.replay_to(self.step_target(delta))
+
+    async def replay_to(self, target: int) -> None:
+        """Show poll ``target``; going back rebuilds the store from shortly before it."""
+        replay = self.replay
+        assert replay is not None
+        if target < replay.position:
+            self.store.clear()
+            self.view.reset()
+            start = max(0, target - REPLAY_REBUILD_POLLS)
+            replay.seek(start)
+            for _ in range(target - start):
+                try:
+                    snapshot = await replay.fetch(self.max_stats)
+                except FlowtopError:
+                    continue  # a damaged poll on the way: the target is what matters
+                self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
+        replay.seek(target)
+        await self.poll(replay)
+        if self._replay_target == target:
+            self._replay_target = None
+
+
+async def run_polls(
+    source: FlowSource,
+    monitor: Monitor,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    wake: asyncio.Event | None = None,
+    count: int | None = None,
+    duration: float | None = None,
+    on_poll: Callable[[Snapshot | FlowtopError], None] | None = None,
+    on_frame: Callable[[Frame], None] | None = None,
+) -> int:
+    """Poll ``source`` into ``monitor``, one request at a time; returns the attempts.
+
+    After each attempt ``on_poll`` hears its outcome and ``on_frame`` gets a fresh
+    frame.  The next poll follows at the interval (a slow answer delays it), after
+    failures with the poller's backoff (and an appliance's Retry-After), in a replay
+    at the recorded pace.  ``wake`` (set by a command) cuts a wait short.  The loop
+    ends after ``count`` attempts, after ``duration`` seconds, when the monitor is
+    :attr:`~Monitor.done`, or (without ``wake``, so nothing can resume it) when it
+    may not poll any more: paused, or stopped by refused credentials.
+    """
+    start = clock()
+    deadline = None if duration is None else start + duration
+    attempts = 0
+    while not monitor.done and (count is None or attempts < count):
+        began = clock()
+        if deadline is not None and began >= deadline:
+            break
+        outcome: Snapshot | FlowtopError | None = None
+        if monitor.poll_state.may_poll:
+            attempts += 1
+            outcome = await monitor.poll(source)
+        elif wake is None:
+            break
+        last = monitor.done or (count is not None and attempts >= count)
+        wait = 0.0
+        if not last:
+            # Before the frame, so that it tells when the next try is due.
+            wait = monitor.next_wait(clock() - began)
+            monitor.next_poll_at = monitor.clock() + wait
+        if outcome is not None:
+            if on_poll is not None:
+                on_poll(outcome)
+            if on_frame is not None:
+                on_frame(monitor.frame())
+            else:
+                monitor.take_messages()  # nobody to tell: do not keep them
+        if last:
+            break
+        if wake is None:
+            if not monitor.poll_state.may_poll:
+                break
+            if deadline is not None and clock() + wait >= deadline:
+                break
+            await sleep(wait)
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=wait)
+        except TimeoutError:
+            pass
+        wake.clear()
+    return attempts
