@@ -1,0 +1,746 @@
+"""The whole app's cost, as users run it: CPU per poll, peak RSS and key latency.
+
+Run from the repository root::
+
+    python -m benchmarks.app_cost            # full run: 1000, 10 000, 50 000 flows (~6 min)
+    python -m benchmarks.app_cost --quick    # 1000 flows, short windows: a smoke run
+    python -m benchmarks.app_cost --check    # exit 1 if a target is missed
+    python -m benchmarks.app_cost --flows 1000 --flows 50000   # chosen sizes
+
+The appliance.  A tiny stdlib HTTP server in its own process speaks the login,
+logout and flows resources over loopback and answers every poll with N flows (a
+few bodies of :class:`benchmarks.synthetic.SyntheticAppliance` built up front and
+served in turn, so rates move and flows start and end from poll to poll).  It
+ignores ``max_stats``: the app runs with ``--max-stats 1000`` and still gets 10 000
+or 50 000 flows.  The server counts the flow answers it sent to each user.
+
+The app.  ``python -m flowtop --url ... --interval 1 --max-stats 1000``, the real
+TUI on a pseudo-terminal (``TERM=xterm-256color``, UTF-8), its output read and
+thrown away as fast as it comes, so output encoding is paid but the app never
+waits on the terminal.  Status line, footer and table as a user has them; at
+160x45 the detail pane is shown (the default from 150 columns), at 149x45 it is
+hidden.
+
+The floor.  In the same run, beside the app and against the same server, a child
+process that only logs in with ``http.client`` and then, on the app's schedule
+(start to start), GETs the flows and ``json.loads`` them.
+
+CPU per poll: user + system CPU seconds of the process (all threads, from
+``/proc/PID/stat``) over a measuring window, divided by the flow answers the
+server sent that process in the window.  Peak RSS is ``VmHWM`` from
+``/proc/PID/status`` at the end.  The ratio app/floor is what the targets are
+about; milliseconds depend on the machine and its load.
+
+Key latency (with the pane shown, at the first and the largest size): while polls
+go on, ``B`` (sort by bytes) and ``P`` (sort by pps) are sent in turn; the latency
+is the time from writing the key to the terminal to reading the header with the
+new sort mark ("Bytes▼" or "pps▼") from it.  Median of several tries, spread
+over the poll cycle by a random pause.
+
+The step breakdown (parse, store, view, table, free, gc) of a partial tick is the
+step benchmark ``python -m benchmarks.tick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import http.client
+import http.server
+import json
+import os
+import random
+import re
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+HOST: Final = "127.0.0.1"
+INTERVAL: Final = 1.0
+ROWS: Final = 45
+PANE_SHOWN_COLUMNS: Final = 160
+PANE_HIDDEN_COLUMNS: Final = 149
+SIZES: Final = (1000, 10_000, 50_000)
+APP_MAX_STATS: Final = 1000
+PASSWORD: Final = "bench"
+APP_USER: Final = "app"
+FLOOR_USER: Final = "floor"
+ENV_PASSWORD: Final = "FLOWTOP_PASSWORD"
+LOGIN_PATHS: Final = ("/sdwan/nitro/v1/config/login", "/sdwan/nitro/v2/config/login")
+FLOWS_PATH: Final = "/sdwan/nitro/v2/monitor/flows"
+COUNTS_PATH: Final = "/bench/counts"
+COOKIE: Final = "NITRO_AUTH_TOKEN"
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+MIB: Final = 1024
+
+# Targets from issue 11 (for later work; reported, and checked by --check).
+TARGET_RATIO_SHOWN: Final = 2.0
+TARGET_RATIO_HIDDEN: Final = 1.6
+TARGET_LATENCY_MS: Final = 150.0
+TARGET_RSS_MIB: Final = 500.0
+TARGET_SMALL: Final = 1000
+TARGET_LARGE: Final = 50_000
+
+SERVER_START_TIMEOUT: Final = 120.0
+SERVER_READY: Final = "bench appliance listening on "
+READY_TIMEOUT: Final = 120.0
+KEY_TIMEOUT: Final = 30.0
+QUIT_TIMEOUT: Final = 10.0
+TERM_TIMEOUT: Final = 3.0
+TAIL_BYTES: Final = 16384
+# Sort keys sent in turn, and the header each one brings: the title with the
+# descending mark (Unicode, or ASCII "v").  The default sort is by rate, so the first
+# key changes the screen.
+KEYS: Final = (
+    (b"B", re.compile(rb"Bytes(\xe2\x96\xbc|v)")),
+    (b"P", re.compile(rb"pps(\xe2\x96\xbc|v)")),
+)
+_ESCAPES: Final = re.compile(
+    r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][A-Z0-9]|.)"
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    sizes: tuple[int, ...]
+    warmup: float  # after the app's second poll
+    seconds: float
+    key_tries: int
+    key_sizes: tuple[int, ...]
+    bodies: int
+    quick: bool
+
+
+def make_plan(quick: bool, sizes: Sequence[int] | None, seconds: float | None) -> Plan:
+    chosen = tuple(sizes) if sizes else ((TARGET_SMALL,) if quick else SIZES)
+    key_sizes = tuple(sorted({min(chosen), max(chosen)}))
+    return Plan(
+        sizes=chosen,
+        warmup=1.0 if quick else 3.0,
+        seconds=seconds if seconds is not None else (4.0 if quick else 20.0),
+        key_tries=4 if quick else 12,
+        key_sizes=key_sizes,
+        bodies=2 if quick else 3,
+        quick=quick,
+    )
+
+
+# --------------------------------------------------------------------------- /proc
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of every thread of ``pid`` so far."""
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        data = stat.read()
+    # The command name is in parentheses and may itself contain spaces or ")".
+    fields = data[data.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def memory_kib(pid: int | str = "self") -> dict[str, int]:
+    """``VmRSS`` and ``VmHWM`` (peak RSS) from ``/proc/PID/status``, in KiB."""
+    found: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                found[name] = int(value.split()[0])
+    return found
+
+
+# --------------------------------------------------------------------------- the appliance
+
+
+class _ApplianceHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _ApplianceServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _user(self) -> str | None:
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == COOKIE and value in self.server.counts:
+                return value
+        return None
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path not in LOGIN_PATHS:
+            self._send(404, b'{"errorcode": 404, "message": "Not found"}')
+            return
+        try:
+            login = json.loads(body)["login"]
+            user, password = login["username"], login["password"]
+        except (ValueError, KeyError, TypeError):
+            self._send(400, b'{"errorcode": 1401, "message": "Invalid payload"}')
+            return
+        if password != PASSWORD or user not in self.server.counts:
+            self._send(401, b'{"errorcode": 401, "message": "Invalid username or password"}')
+            return
+        cookie = {"Set-Cookie": f"{COOKIE}={user}; Path=/; HttpOnly"}
+        self._send(200, b'{"login": {"message": "Login Success"}}', cookie)
+
+    def do_DELETE(self) -> None:
+        self._send(200, b'{"login": {"message": "resource deleted succesfully"}}')
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == COUNTS_PATH:
+            with self.server.lock:
+                counts = dict(self.server.counts)
+            self._send(200, json.dumps(counts).encode())
+            return
+        if path != FLOWS_PATH:
+            self._send(404, b'{"errorcode": 404, "message": "Not found"}')
+            return
+        user = self._user()
+        if user is None:
+            self._send(401, b'{"errorcode": 444, "message": "Session expired"}')
+            return
+        with self.server.lock:
+            served = self.server.counts[user]
+        bodies = self.server.bodies
+        self._send(200, bodies[served % len(bodies)])
+        with self.server.lock:
+            self.server.counts[user] += 1
+
+
+class _ApplianceServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, bodies: list[bytes]) -> None:
+        super().__init__((HOST, 0), _ApplianceHandler)
+        self.bodies = bodies
+        self.lock = threading.Lock()
+        self.counts = {APP_USER: 0, FLOOR_USER: 0}
+
+
+def _serve(flows: int, bodies: int) -> int:
+    from benchmarks.synthetic import SyntheticAppliance
+
+    appliance = SyntheticAppliance(flows, seed=11)
+    built = [appliance.body() for _ in range(bodies)]
+    del appliance
+    server = _ApplianceServer(built)
+    print(f"{SERVER_READY}http://{HOST}:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+@contextlib.contextmanager
+def appliance(flows: int, bodies: int) -> Iterator[str]:
+    """The benchmark's appliance in its own process; yields its URL."""
+    process = subprocess.Popen(
+        _child_command("serve", "--flows", str(flows), "--bodies", str(bodies)),
+        cwd=ROOT,
+        env=_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], SERVER_START_TIMEOUT)
+        first = process.stdout.readline().decode(errors="replace") if ready else ""
+        if not first.startswith(SERVER_READY):
+            raise RuntimeError(f"the bench appliance did not start: {first.strip()!r}")
+        yield first.split()[-1]
+    finally:
+        stop_process(process)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def served(url: str) -> dict[str, int]:
+    """Flow answers sent so far, per user."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or HOST, parts.port, timeout=10.0)
+    try:
+        connection.request("GET", COUNTS_PATH)
+        counts: dict[str, int] = json.loads(connection.getresponse().read())
+        return counts
+    finally:
+        connection.close()
+
+
+# --------------------------------------------------------------------------- the floor
+
+
+def _floor(url: str) -> int:
+    """Log in, then GET and json.loads the flows every INTERVAL, start to start."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or HOST, parts.port, timeout=30.0)
+    login = json.dumps({"login": {"username": FLOOR_USER, "password": PASSWORD}})
+    connection.request(
+        "POST", LOGIN_PATHS[0], body=login, headers={"Content-Type": "application/json"}
+    )
+    answer = connection.getresponse()
+    answer.read()
+    cookie = (answer.getheader("Set-Cookie") or "").split(";", 1)[0]
+    headers = {"Cookie": cookie}
+    url_path = f"{FLOWS_PATH}?filter=max_stats:{APP_MAX_STATS}"
+    start = time.monotonic()
+    while True:
+        connection.request("GET", url_path, headers=headers)
+        document = json.loads(connection.getresponse().read())
+        if not isinstance(document, dict) or not document.get("flows"):
+            raise RuntimeError("no flows in the answer")
+        del document
+        start += INTERVAL
+        time.sleep(max(0.0, start - time.monotonic()))
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _child_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.app_cost", "--child", *arguments]
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # The measured processes must not pick up a developer's terminal or flowtop settings.
+    for name in list(env):
+        if name.startswith(("FLOWTOP_", "TEXTUAL", "LC_")) or name in (
+            "NO_COLOR",
+            "COLORTERM",
+            "COLUMNS",
+            "LINES",
+            "LANGUAGE",
+        ):
+            del env[name]
+    env["LANG"] = "C.UTF-8"
+    env[ENV_PASSWORD] = PASSWORD
+    return env
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = TERM_TIMEOUT) -> None:
+    """SIGTERM the process's group, then SIGKILL it; returns once the process is gone."""
+    if process.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class TerminalReader(threading.Thread):
+    """Reads everything the app writes to its terminal; can wait for a pattern."""
+
+    def __init__(self, master: int) -> None:
+        super().__init__(name="pty-reader", daemon=True)
+        self.master = master
+        self.total = 0
+        self.tail = b""
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[bytes] | None = None
+        self._since = b""
+        self._found = threading.Event()
+        self.found_at = 0.0
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO once every copy of the terminal's other side is closed
+                return
+            if not chunk:
+                return
+            now = time.monotonic()
+            with self._lock:
+                self.total += len(chunk)
+                self.tail = (self.tail + chunk)[-TAIL_BYTES:]
+                if self._pattern is not None and not self._found.is_set():
+                    # Only output written after the watch began counts; a match can
+                    # straddle two reads.
+                    self._since = self._since[-64:] + chunk
+                    if self._pattern.search(self._since):
+                        self.found_at = now
+                        self._found.set()
+
+    def watch(self, pattern: re.Pattern[bytes]) -> None:
+        with self._lock:
+            self._pattern = pattern
+            self._since = b""
+            self._found.clear()
+
+    def wait(self, timeout: float) -> float | None:
+        """When the watched pattern was read (time.monotonic()), or None on timeout."""
+        if not self._found.wait(timeout):
+            return None
+        return self.found_at
+
+    @property
+    def bytes_read(self) -> int:
+        with self._lock:
+            return self.total
+
+    def last_text(self) -> str:
+        with self._lock:
+            text = self.tail.decode(errors="replace")
+        lines = [line.strip() for line in _ESCAPES.sub("", text).splitlines() if line.strip()]
+        return "\n".join(lines[-20:])
+
+
+def _take_terminal() -> None:
+    # Runs in the child after setsid(): make the pty its controlling terminal.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+# --------------------------------------------------------------------------- one case
+
+
+@dataclass
+class Usage:
+    cpu: float  # seconds over the window
+    polls: int  # flow answers the server sent over the window
+    hwm_kib: int
+
+    @property
+    def per_poll_ms(self) -> float:
+        return 1000.0 * self.cpu / self.polls if self.polls else float("inf")
+
+
+@dataclass
+class Case:
+    flows: int
+    pane: bool
+    columns: int
+    wall: float
+    app: Usage
+    floor: Usage
+    output_bytes: int
+    latencies_ms: list[float] = field(default_factory=list)
+    missed_keys: int = 0
+    exit_code: int | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.app.per_poll_ms / self.floor.per_poll_ms if self.floor.per_poll_ms else 0.0
+
+    @property
+    def latency_ms(self) -> float | None:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else None
+
+
+class Failed(RuntimeError):
+    """A measured process died or never got going."""
+
+
+def _wait_polls(url: str, process: subprocess.Popen[Any], who: str, polls: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while served(url)[who] < polls:
+        if process.poll() is not None:
+            raise Failed(f"the {who} process exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise Failed(f"the {who} process got fewer than {polls} answers in time")
+        time.sleep(0.1)
+
+
+def measure_case(url: str, flows: int, pane: bool, plan: Plan, keys: bool) -> Case:
+    columns = PANE_SHOWN_COLUMNS if pane else PANE_HIDDEN_COLUMNS
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, columns, 0, 0))
+    env = _environment()
+    env["TERM"] = "xterm-256color"
+    command = [
+        sys.executable, "-m", "flowtop", "--url", url, "--user", APP_USER,
+        "--interval", f"{INTERVAL:g}", "--max-stats", str(APP_MAX_STATS),
+    ]  # fmt: skip
+    reader = TerminalReader(master)
+    app: subprocess.Popen[bytes] | None = None
+    floor: subprocess.Popen[bytes] | None = None
+    try:
+        app = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=_take_terminal,
+        )
+        os.close(slave)
+        slave = -1
+        reader.start()
+        floor = subprocess.Popen(
+            _child_command("floor", "--url", url),
+            cwd=ROOT,
+            env=_environment(),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        base = served(url)
+        try:
+            _wait_polls(url, app, APP_USER, base[APP_USER] + 2)
+            _wait_polls(url, floor, FLOOR_USER, base[FLOOR_USER] + 2)
+        except Failed as error:
+            raise Failed(f"{error}; the app's last output:\n{reader.last_text()}") from None
+        time.sleep(plan.warmup)
+        start_counts = served(url)
+        start_cpu = {p.pid: cpu_seconds(p.pid) for p in (app, floor)}
+        start_bytes, start_wall = reader.bytes_read, time.monotonic()
+        time.sleep(plan.seconds)
+        end_counts = served(url)
+        end_cpu = {p.pid: cpu_seconds(p.pid) for p in (app, floor)}
+        end_bytes, end_wall = reader.bytes_read, time.monotonic()
+        for process in (app, floor):
+            if process.poll() is not None:
+                raise Failed(f"a measured process exited with {process.returncode}")
+
+        def usage(process: subprocess.Popen[bytes], who: str) -> Usage:
+            return Usage(
+                cpu=end_cpu[process.pid] - start_cpu[process.pid],
+                polls=end_counts[who] - start_counts[who],
+                hwm_kib=memory_kib(process.pid)["VmHWM"],
+            )
+
+        case = Case(
+            flows=flows,
+            pane=pane,
+            columns=columns,
+            wall=end_wall - start_wall,
+            app=usage(app, APP_USER),
+            floor=usage(floor, FLOOR_USER),
+            output_bytes=end_bytes - start_bytes,
+        )
+        if keys:
+            measure_keys(master, reader, plan.key_tries, case)
+            case.app.hwm_kib = memory_kib(app.pid)["VmHWM"]
+        os.write(master, b"q")
+        try:
+            app.wait(QUIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            stop_process(app)
+        case.exit_code = app.returncode
+        return case
+    finally:
+        for child in (app, floor):
+            if child is not None:
+                stop_process(child)
+        if slave >= 0:
+            os.close(slave)
+        if reader.is_alive():
+            reader.join(2.0)
+        os.close(master)
+
+
+def measure_keys(master: int, reader: TerminalReader, tries: int, case: Case) -> None:
+    """Sort keys in turn: time from writing the key to reading the new header."""
+    jitter = random.Random(7)
+    for attempt in range(tries):
+        key, pattern = KEYS[attempt % len(KEYS)]
+        # Spread the tries over the poll cycle.
+        time.sleep(jitter.uniform(0.2, 0.2 + INTERVAL))
+        reader.watch(pattern)
+        sent = time.monotonic()
+        os.write(master, key)
+        seen = reader.wait(KEY_TIMEOUT)
+        if seen is None:
+            case.missed_keys += 1
+        else:
+            case.latencies_ms.append(1000.0 * (seen - sent))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(
+        cell.ljust(width) if i < 2 else cell.rjust(width)
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+    )
+
+
+def _pane(case: Case) -> str:
+    return f"{'shown' if case.pane else 'hidden'} {case.columns}x{ROWS}"
+
+
+def report(cases: Sequence[Case], plan: Plan) -> bool:
+    """Print the tables and the README lines; True when every measured target is met."""
+    if plan.quick:
+        print("\nQUICK RUN: short windows, a smoke run, not a measure")
+    print(
+        f"\nThe whole app vs the floor, polling every {INTERVAL:g} s, "
+        f"{plan.seconds:g} s window, side by side against one loopback appliance"
+    )
+    widths = [7, 16, 9, 8, 9, 6, 8, 9, 10, 10]
+    print(
+        _row(
+            [
+                "flows", "pane", "app ms", "floor ms", "app/floor", "polls",
+                "app RSS", "floor RSS", "out KiB/p", "key ms",
+            ],
+            widths,
+        )
+    )  # fmt: skip
+    for case in cases:
+        latency = case.latency_ms
+        key = "-" if latency is None else f"{latency:.0f}"
+        if case.missed_keys:
+            key += f" ({case.missed_keys} missed)"
+        print(
+            _row(
+                [
+                    str(case.flows),
+                    _pane(case),
+                    f"{case.app.per_poll_ms:.1f}",
+                    f"{case.floor.per_poll_ms:.1f}",
+                    f"{case.ratio:.1f}x",
+                    f"{case.app.polls}/{case.floor.polls}",
+                    f"{case.app.hwm_kib / MIB:.0f} MiB",
+                    f"{case.floor.hwm_kib / MIB:.0f} MiB",
+                    f"{case.output_bytes / max(1, case.app.polls) / 1024:.0f}",
+                    key,
+                ],
+                widths,
+            )
+        )
+    print(
+        "(ms: CPU per poll; polls: answers the app/floor got in the window; RSS: peak;"
+        " out: terminal output per poll; key: median from a key to the screen changing)"
+    )
+    met = True
+    lines = []
+    for case in cases:
+        if case.exit_code != 0:
+            met = False
+            lines.append(f"the app at {case.flows} flows exited with {case.exit_code} on q")
+        if case.flows == TARGET_SMALL:
+            bound = TARGET_RATIO_SHOWN if case.pane else TARGET_RATIO_HIDDEN
+            ok = case.ratio <= bound
+            met &= ok
+            lines.append(
+                f"{case.flows} flows, pane {'shown' if case.pane else 'hidden'}: "
+                f"app/floor {case.ratio:.1f}x (<= {bound:g}x: {'met' if ok else 'MISSED'})"
+            )
+        if case.flows == TARGET_LARGE:
+            ok = case.app.hwm_kib / MIB < TARGET_RSS_MIB
+            met &= ok
+            lines.append(
+                f"{case.flows} flows, pane {'shown' if case.pane else 'hidden'}: "
+                f"peak RSS {case.app.hwm_kib / MIB:.0f} MiB "
+                f"(< {TARGET_RSS_MIB:g} MiB: {'met' if ok else 'MISSED'})"
+            )
+            latency = case.latency_ms
+            if latency is not None or case.missed_keys:
+                ok = latency is not None and latency <= TARGET_LATENCY_MS and not case.missed_keys
+                met &= ok
+                shown = "-" if latency is None else f"{latency:.0f} ms"
+                lines.append(
+                    f"{case.flows} flows: key latency median {shown} "
+                    f"(<= {TARGET_LATENCY_MS:g} ms: {'met' if ok else 'MISSED'})"
+                )
+    print("\nTargets:")
+    for line in lines:
+        print(f"  {line}")
+    print("\nREADME lines:")
+    for case in cases:
+        latency = case.latency_ms
+        key = "" if latency is None else f", key {latency:.0f} ms"
+        print(
+            f"{case.flows} flows, pane {'shown' if case.pane else 'hidden'}: "
+            f"app {case.app.per_poll_ms:.1f} ms/poll, floor {case.floor.per_poll_ms:.1f} ms/poll "
+            f"({case.ratio:.1f}x), peak RSS {case.app.hwm_kib / MIB:.0f} MiB{key}"
+        )
+    return met
+
+
+def run(plan: Plan) -> list[Case]:
+    cases: list[Case] = []
+    for flows in plan.sizes:
+        _say(f"{flows} flows: building the appliance's answers ...")
+        with appliance(flows, plan.bodies) as url:
+            for pane in (True, False):
+                _say(f"{flows} flows, pane {'shown' if pane else 'hidden'}: app and floor ...")
+                keys = pane and flows in plan.key_sizes
+                cases.append(measure_case(url, flows, pane, plan, keys))
+    return cases
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _child_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.app_cost --child")
+    parser.add_argument("mode", choices=("serve", "floor"))
+    parser.add_argument("--url", default="")
+    parser.add_argument("--flows", type=int, default=TARGET_SMALL)
+    parser.add_argument("--bodies", type=int, default=3)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if args.mode == "serve":
+        return _serve(args.flows, args.bodies)
+    return _floor(args.url)
+
+
+def _positive(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = convert(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        return value
+
+    return parse
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--child"]:
+        return _child_main(arguments[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.app_cost",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="1000 flows, short windows")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument(
+        "--flows", type=_positive(int), action="append", help="flows a poll (repeatable)"
+    )
+    parser.add_argument("--seconds", type=_positive(float), help="measuring window (default 20)")
+    args = parser.parse_args(arguments)
+    plan = make_plan(args.quick, args.flows, args.seconds)
+    # SIGTERM would end this process without running the cleanups that stop the children.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    met = report(run(plan), plan)
+    return 1 if args.check and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
