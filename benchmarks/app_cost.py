@@ -445,7 +445,9 @@ class Case:
 
     @property
     def ratio(self) -> float:
-        return self.app.per_poll_ms / self.floor.per_poll_ms if self.floor.per_poll_ms else 0.0
+        # A floor of zero ticks (a very short window) makes the ratio infinite.
+        floor = self.floor.per_poll_ms
+        return self.app.per_poll_ms / floor if floor else float("inf")
 
     @property
     def latency_ms(self) -> float | None:
