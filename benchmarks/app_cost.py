@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import http.client
 import http.server
@@ -58,6 +59,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -123,6 +125,7 @@ class Plan:
     key_sizes: tuple[int, ...]
     bodies: int
     quick: bool
+    steps: bool = False
 
 
 def make_plan(quick: bool, sizes: Sequence[int] | None, seconds: float | None) -> Plan:
@@ -468,14 +471,18 @@ def _wait_polls(url: str, process: subprocess.Popen[Any], who: str, polls: int) 
         time.sleep(0.1)
 
 
-def measure_case(url: str, flows: int, pane: bool, plan: Plan, keys: bool) -> Case:
+def measure_case(
+    url: str, flows: int, pane: bool, plan: Plan, keys: bool, profile: Path | None = None
+) -> Case:
+    """Run the app and the floor side by side; measure a window, then time keys."""
     columns = PANE_SHOWN_COLUMNS if pane else PANE_HIDDEN_COLUMNS
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, columns, 0, 0))
     env = _environment()
     env["TERM"] = "xterm-256color"
+    profiler = [] if profile is None else ["-m", "cProfile", "-o", str(profile)]
     command = [
-        sys.executable, "-m", "flowtop", "--url", url, "--user", APP_USER,
+        sys.executable, *profiler, "-m", "flowtop", "--url", url, "--user", APP_USER,
         "--interval", f"{INTERVAL:g}", "--max-stats", str(APP_MAX_STATS),
     ]  # fmt: skip
     reader = TerminalReader(master)
@@ -632,6 +639,12 @@ def report(cases: Sequence[Case], plan: Plan) -> bool:
         "(ms: CPU per poll; polls: answers the app/floor got in the window; RSS: peak;"
         " out: terminal output per poll; key: median from a key to the screen changing)"
     )
+    by_pane = {(case.flows, case.pane): case for case in cases}
+    for flows in plan.sizes:
+        shown, hidden = by_pane.get((flows, True)), by_pane.get((flows, False))
+        if shown is not None and hidden is not None:
+            pane_ms = shown.app.per_poll_ms - hidden.app.per_poll_ms
+            print(f"{flows} flows: the detail pane (shown - hidden) costs {pane_ms:.1f} ms/poll")
     met = True
     lines = []
     for case in cases:
@@ -658,9 +671,9 @@ def report(cases: Sequence[Case], plan: Plan) -> bool:
             if latency is not None or case.missed_keys:
                 ok = latency is not None and latency <= TARGET_LATENCY_MS and not case.missed_keys
                 met &= ok
-                shown = "-" if latency is None else f"{latency:.0f} ms"
+                median = "-" if latency is None else f"{latency:.0f} ms"
                 lines.append(
-                    f"{case.flows} flows: key latency median {shown} "
+                    f"{case.flows} flows: key latency median {median} "
                     f"(<= {TARGET_LATENCY_MS:g} ms: {'met' if ok else 'MISSED'})"
                 )
     print("\nTargets:")
@@ -678,8 +691,24 @@ def report(cases: Sequence[Case], plan: Plan) -> bool:
     return met
 
 
-def run(plan: Plan) -> list[Case]:
+def report_steps(steps: dict[int, dict[str, float | None]]) -> None:
+    names = [step for step, _ in STEPS]
+    print(
+        "\nSteps of the whole app under cProfile, pane shown: CPU ms per poll, the"
+        " profiler's overhead included\n(cumulative: output holds the table's and the"
+        " pane's rendering; all = the whole profiled run / polls, start-up included;"
+        " GC is not seen by the profiler)"
+    )
+    widths = [7] + [7] * len(names) + [8]
+    print(_row(["flows", *names, "all"], widths))
+    for flows, found in steps.items():
+        cells = ["-" if found[n] is None else f"{found[n]:.1f}" for n in [*names, "all"]]
+        print(_row([str(flows), *cells], widths))
+
+
+def run(plan: Plan) -> tuple[list[Case], dict[int, dict[str, float | None]]]:
     cases: list[Case] = []
+    steps: dict[int, dict[str, float | None]] = {}
     for flows in plan.sizes:
         _say(f"{flows} flows: building the appliance's answers ...")
         with appliance(flows, plan.bodies) as url:
@@ -687,7 +716,58 @@ def run(plan: Plan) -> list[Case]:
                 _say(f"{flows} flows, pane {'shown' if pane else 'hidden'}: app and floor ...")
                 keys = pane and flows in plan.key_sizes
                 cases.append(measure_case(url, flows, pane, plan, keys))
-    return cases
+            if plan.steps:
+                _say(f"{flows} flows, pane shown: the app under cProfile ...")
+                with tempfile.TemporaryDirectory() as folder:
+                    path = Path(folder) / "app.prof"
+                    before = served(url)[APP_USER]
+                    case = measure_case(url, flows, True, plan, False, profile=path)
+                    polls = served(url)[APP_USER] - before
+                    if case.exit_code == 0 and path.exists():
+                        steps[flows] = step_times(path, polls)
+                    else:
+                        _say(f"the profiled app exited with {case.exit_code}: no steps")
+    return cases, steps
+
+
+# --------------------------------------------------------------------------- steps
+
+# Where each step of a poll is spent in the app, by (file ending, function name): the
+# step's cost is the profiler's cumulative time of those functions.  A name the
+# refactored app no longer has shows as "-" rather than failing the run.
+STEPS: Final = (
+    ("parse", (("flowtop/core/model.py", "parse_flows"),)),
+    ("store", (("flowtop/core/store.py", "apply"),)),
+    ("view", (("flowtop/core/view.py", "compute"),)),
+    (
+        "table",
+        (
+            ("flowtop/tui/widgets/flow_table.py", "apply"),
+            ("flowtop/tui/widgets/flow_table.py", "render_line"),
+        ),
+    ),
+    ("detail", (("flowtop/tui/app.py", "_update_detail"),)),
+    ("status", (("flowtop/tui/app.py", "_update_status"),)),
+    ("layout", (("textual/screen.py", "_refresh_layout"),)),
+    ("output", (("textual/screen.py", "_compositor_refresh"),)),
+)
+
+
+def step_times(path: Path, polls: int) -> dict[str, float | None]:
+    """Milliseconds per poll of each step, from a cProfile file; None when not found."""
+    import pstats
+
+    table: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    found: dict[str, float | None] = {}
+    for step, places in STEPS:
+        total: float | None = None
+        for (filename, _, function), (_, _, _, cumulative, _) in table.items():
+            name = filename.replace(os.sep, "/")
+            if any(name.endswith(end) and function == want for end, want in places):
+                total = (total or 0.0) + cumulative
+        found[step] = None if total is None else 1000.0 * total / max(1, polls)
+    found["all"] = 1000.0 * sum(entry[2] for entry in table.values()) / max(1, polls)
+    return found
 
 
 def _say(text: str) -> None:
@@ -736,11 +816,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--flows", type=_positive(int), action="append", help="flows a poll (repeatable)"
     )
     parser.add_argument("--seconds", type=_positive(float), help="measuring window (default 20)")
+    parser.add_argument(
+        "--steps", action="store_true", help="also run the app under cProfile: CPU per step"
+    )
     args = parser.parse_args(arguments)
-    plan = make_plan(args.quick, args.flows, args.seconds)
+    plan = dataclasses.replace(make_plan(args.quick, args.flows, args.seconds), steps=args.steps)
     # SIGTERM would end this process without running the cleanups that stop the children.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    met = report(run(plan), plan)
+    cases, steps = run(plan)
+    met = report(cases, plan)
+    if steps:
+        report_steps(steps)
     return 1 if args.check and not met else 0
 
 

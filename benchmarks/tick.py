@@ -1,4 +1,9 @@
-"""Benchmark one refresh tick of the live table: parse, store, view, table.
+"""Step benchmark: the steps of a partial refresh tick (parse, store, view, table).
+
+This is not what users run: it is headless (no terminal output), has the table
+alone on screen (no detail pane, status line or footer) and no HTTP.  What users
+run, the whole app against the floor, is ``python -m benchmarks.app_cost``; this
+benchmark is kept so a regression points at its step.
 
 Run from the repository root::
 
@@ -331,7 +336,11 @@ def _format_row(cells: Sequence[str], widths: Sequence[int]) -> str:
 
 def report(results: dict[tuple[int, str], Timings], plan: Plan) -> bool:
     """Print the tables; True when the 1000-flow targets are met (or not measured)."""
-    print(f"\nMedian CPU ms per tick, {SCREEN[0]}x{SCREEN[1]} headless, sorted by kbps desc")
+    print(
+        "\nStep benchmark (a partial tick: headless, table alone, no HTTP; "
+        "the whole app is benchmarks.app_cost)\n"
+        f"Median CPU ms per step, {SCREEN[0]}x{SCREEN[1]}, sorted by kbps desc"
+    )
     print("(free: dropping the previous tick's objects; gc: collector time, tuned as in the app)")
     widths = [20, 7, 7, 7, 7, 7, 7, 7, 10]
     print(_format_row(["flows variant", *STEPS, "tick", "idle pause"], widths))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cProfile
 import http.client
 import json
 import os
@@ -27,6 +28,7 @@ from benchmarks.app_cost import (
     _ApplianceServer,
     cpu_seconds,
     memory_kib,
+    step_times,
 )
 from benchmarks.synthetic import SyntheticAppliance
 
@@ -146,3 +148,19 @@ def test_quick_run_prints_the_report() -> None:
     assert "exited with" not in out
     target = r"^  1000 flows, pane shown: app/floor (\d+\.\d|inf)x \(<= 2x: "
     assert re.search(target, out, re.MULTILINE), out
+
+
+def test_step_times_sums_a_steps_functions_and_marks_missing_ones(tmp_path: Path) -> None:
+    from flowtop.core.model import parse_flows
+
+    body = SyntheticAppliance(300, seed=5).body()
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [parse_flows(body) for _ in range(4)])
+    path = tmp_path / "run.prof"
+    profiler.dump_stats(path)
+    steps = step_times(path, polls=2)
+    parse, everything = steps["parse"], steps["all"]
+    assert parse is not None and everything is not None
+    assert 0 < parse <= everything
+    # Nothing else ran: those steps are "not found", not zero.
+    assert steps["table"] is None and steps["output"] is None
