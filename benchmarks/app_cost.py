@@ -101,7 +101,9 @@ SERVER_START_TIMEOUT: Final = 120.0
 SERVER_READY: Final = "bench appliance listening on "
 READY_TIMEOUT: Final = 120.0
 KEY_TIMEOUT: Final = 30.0
-QUIT_TIMEOUT: Final = 10.0
+QUIT_TIMEOUT: Final = 30.0
+MIN_POLLS: Final = 2  # the fewest whole poll cycles in a window
+ANSWER_POLL: Final = 0.02
 TERM_TIMEOUT: Final = 3.0
 TAIL_BYTES: Final = 16384
 # Sort keys sent in turn, and the header each one brings: the title with the
@@ -445,6 +447,7 @@ class Case:
     latencies_ms: list[float] = field(default_factory=list)
     missed_keys: int = 0
     exit_code: int | None = None
+    quit_seconds: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -459,6 +462,18 @@ class Case:
 
 class Failed(RuntimeError):
     """A measured process died or never got going."""
+
+
+def _next_answer(url: str, process: subprocess.Popen[Any], after: int) -> dict[str, int]:
+    """The counts as soon as the app has had more than ``after`` answers."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while (counts := served(url))[APP_USER] <= after:
+        if process.poll() is not None:
+            raise Failed(f"the app exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise Failed("the app stopped polling")
+        time.sleep(ANSWER_POLL)
+    return counts
 
 
 def _wait_polls(url: str, process: subprocess.Popen[Any], who: str, polls: int) -> None:
@@ -480,9 +495,11 @@ def measure_case(
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, columns, 0, 0))
     env = _environment()
     env["TERM"] = "xterm-256color"
-    profiler = [] if profile is None else ["-m", "cProfile", "-o", str(profile)]
+    app_module = ["-m", "flowtop"]
+    if profile is not None:
+        app_module = ["-m", "benchmarks.app_cost", "--child", "profile", "--out", str(profile)]
     command = [
-        sys.executable, *profiler, "-m", "flowtop", "--url", url, "--user", APP_USER,
+        sys.executable, *app_module, "--url", url, "--user", APP_USER,
         "--interval", f"{INTERVAL:g}", "--max-stats", str(APP_MAX_STATS),
     ]  # fmt: skip
     reader = TerminalReader(master)
@@ -516,11 +533,15 @@ def measure_case(
         except Failed as error:
             raise Failed(f"{error}; the app's last output:\n{reader.last_text()}") from None
         time.sleep(plan.warmup)
-        start_counts = served(url)
+        # The window runs from one of the app's answers to another, so it holds whole
+        # poll cycles even when a poll takes the app longer than the interval.
+        start_counts = _next_answer(url, app, served(url)[APP_USER])
         start_cpu = {p.pid: cpu_seconds(p.pid) for p in (app, floor)}
         start_bytes, start_wall = reader.bytes_read, time.monotonic()
         time.sleep(plan.seconds)
-        end_counts = served(url)
+        end_counts = _next_answer(
+            url, app, max(served(url)[APP_USER], start_counts[APP_USER] + MIN_POLLS) - 1
+        )
         end_cpu = {p.pid: cpu_seconds(p.pid) for p in (app, floor)}
         end_bytes, end_wall = reader.bytes_read, time.monotonic()
         for process in (app, floor):
@@ -546,11 +567,13 @@ def measure_case(
         if keys:
             measure_keys(master, reader, plan.key_tries, case)
             case.app.hwm_kib = memory_kib(app.pid)["VmHWM"]
+        quit_started = time.monotonic()
         os.write(master, b"q")
         try:
             app.wait(QUIT_TIMEOUT)
         except subprocess.TimeoutExpired:
             stop_process(app)
+        case.quit_seconds = time.monotonic() - quit_started
         case.exit_code = app.returncode
         return case
     finally:
@@ -601,7 +624,8 @@ def report(cases: Sequence[Case], plan: Plan) -> bool:
         print("\nQUICK RUN: short windows, a smoke run, not a measure")
     print(
         f"\nThe whole app vs the floor, polling every {INTERVAL:g} s, "
-        f"{plan.seconds:g} s window, side by side against one loopback appliance"
+        f"windows of {plan.seconds:g} s or more from one of the app's answers to another,"
+        f" side by side against one loopback appliance; load average {_load()}"
     )
     widths = [7, 16, 9, 8, 9, 6, 8, 9, 10, 10]
     print(
@@ -639,6 +663,8 @@ def report(cases: Sequence[Case], plan: Plan) -> bool:
         "(ms: CPU per poll; polls: answers the app/floor got in the window; RSS: peak;"
         " out: terminal output per poll; key: median from a key to the screen changing)"
     )
+    quits = ", ".join(f"{case.flows} {_pane(case)}: {case.quit_seconds:.1f} s" for case in cases)
+    print(f"The app quit after q in: {quits}")
     by_pane = {(case.flows, case.pane): case for case in cases}
     for flows in plan.sizes:
         shown, hidden = by_pane.get((flows, True)), by_pane.get((flows, False))
@@ -650,7 +676,11 @@ def report(cases: Sequence[Case], plan: Plan) -> bool:
     for case in cases:
         if case.exit_code != 0:
             met = False
-            lines.append(f"the app at {case.flows} flows exited with {case.exit_code} on q")
+            lines.append(
+                f"the app at {case.flows} flows, pane {'shown' if case.pane else 'hidden'}, "
+                f"exited with {case.exit_code} {case.quit_seconds:.1f} s after q "
+                f"(a negative code: killed after {QUIT_TIMEOUT:g} s)"
+            )
         if case.flows == TARGET_SMALL:
             bound = TARGET_RATIO_SHOWN if case.pane else TARGET_RATIO_HIDDEN
             ok = case.ratio <= bound
@@ -695,9 +725,9 @@ def report_steps(steps: dict[int, dict[str, float | None]]) -> None:
     names = [step for step, _ in STEPS]
     print(
         "\nSteps of the whole app under cProfile, pane shown: CPU ms per poll, the"
-        " profiler's overhead included\n(cumulative: output holds the table's and the"
-        " pane's rendering; all = the whole profiled run / polls, start-up included;"
-        " GC is not seen by the profiler)"
+        " profiler's overhead included\n(a long run less a short one, over the polls between;"
+        " output: compositor and encoding, with the table's lines rendered in it;"
+        " all: every function; GC is not seen by the profiler)"
     )
     widths = [7] + [7] * len(names) + [8]
     print(_row(["flows", *names, "all"], widths))
@@ -717,16 +747,9 @@ def run(plan: Plan) -> tuple[list[Case], dict[int, dict[str, float | None]]]:
                 keys = pane and flows in plan.key_sizes
                 cases.append(measure_case(url, flows, pane, plan, keys))
             if plan.steps:
-                _say(f"{flows} flows, pane shown: the app under cProfile ...")
-                with tempfile.TemporaryDirectory() as folder:
-                    path = Path(folder) / "app.prof"
-                    before = served(url)[APP_USER]
-                    case = measure_case(url, flows, True, plan, False, profile=path)
-                    polls = served(url)[APP_USER] - before
-                    if case.exit_code == 0 and path.exists():
-                        steps[flows] = step_times(path, polls)
-                    else:
-                        _say(f"the profiled app exited with {case.exit_code}: no steps")
+                found = profile_steps(url, flows, plan)
+                if found is not None:
+                    steps[flows] = found
     return cases, steps
 
 
@@ -748,16 +771,18 @@ STEPS: Final = (
     ),
     ("detail", (("flowtop/tui/app.py", "_update_detail"),)),
     ("status", (("flowtop/tui/app.py", "_update_status"),)),
+    # Layout without the compositor refresh that ends it (that is output).
     ("layout", (("textual/screen.py", "_refresh_layout"),)),
     ("output", (("textual/screen.py", "_compositor_refresh"),)),
 )
 
 
-def step_times(path: Path, polls: int) -> dict[str, float | None]:
-    """Milliseconds per poll of each step, from a cProfile file; None when not found."""
+def step_times(path: Path) -> dict[str, float | None]:
+    """CPU seconds of each step over a cProfile file's run; None when not found."""
     import pstats
 
-    table: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    stats = pstats.Stats(str(path))
+    table: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
     found: dict[str, float | None] = {}
     for step, places in STEPS:
         total: float | None = None
@@ -765,9 +790,58 @@ def step_times(path: Path, polls: int) -> dict[str, float | None]:
             name = filename.replace(os.sep, "/")
             if any(name.endswith(end) and function == want for end, want in places):
                 total = (total or 0.0) + cumulative
-        found[step] = None if total is None else 1000.0 * total / max(1, polls)
-    found["all"] = 1000.0 * sum(entry[2] for entry in table.values()) / max(1, polls)
+        found[step] = total
+    # A relayout ends in a compositor refresh: that part is output, not layout.
+    output_key = next(
+        (key for key in table if key[2] == "_compositor_refresh" and _ends(key, "screen.py")), None
+    )
+    layout = found.get("layout")
+    if layout is not None and output_key is not None:
+        callers: dict[tuple[str, int, str], tuple[Any, ...]] = table[output_key][4]
+        for caller, (_, _, _, cumulative) in callers.items():
+            if caller[2] == "_refresh_layout" and _ends(caller, "screen.py"):
+                layout -= cumulative
+        found["layout"] = layout
+    found["all"] = sum(entry[2] for entry in table.values())
     return found
+
+
+def _ends(key: tuple[str, int, str], end: str) -> bool:
+    return key[0].replace(os.sep, "/").endswith(end)
+
+
+def profile_steps(url: str, flows: int, plan: Plan) -> dict[str, float | None] | None:
+    """Milliseconds per poll by step: a long and a short profiled run, the difference.
+
+    Both runs pay start-up, the first layout and quitting; their difference is what
+    the extra polls of the long run cost.
+    """
+    short = dataclasses.replace(plan, warmup=0.0, seconds=0.1)
+    runs: list[tuple[dict[str, float | None], int]] = []
+    for name, run_plan in (("short", short), ("long", plan)):
+        _say(f"{flows} flows, pane shown: the app under cProfile, {name} run ...")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "app.prof"
+            before = served(url)[APP_USER]
+            case = measure_case(url, flows, True, run_plan, False, profile=path)
+            polls = served(url)[APP_USER] - before
+            if case.exit_code != 0 or not path.exists():
+                _say(f"the profiled app exited with {case.exit_code}: no steps")
+                return None
+            runs.append((step_times(path), polls))
+    (few, few_polls), (many, many_polls) = runs
+    polls = many_polls - few_polls
+    if polls <= 0:
+        return None
+    per_poll: dict[str, float | None] = {}
+    for step, total in many.items():
+        base = few.get(step)
+        per_poll[step] = None if total is None or base is None else 1000.0 * (total - base) / polls
+    return per_poll
+
+
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _say(text: str) -> None:
@@ -776,15 +850,41 @@ def _say(text: str) -> None:
 
 def _child_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.app_cost --child")
-    parser.add_argument("mode", choices=("serve", "floor"))
+    parser.add_argument("mode", choices=("serve", "floor", "profile"))
     parser.add_argument("--url", default="")
     parser.add_argument("--flows", type=int, default=TARGET_SMALL)
     parser.add_argument("--bodies", type=int, default=3)
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", default="")
+    args, rest = parser.parse_known_args(argv)
+    if args.mode == "profile":
+        return _profiled_app(Path(args.out), [*rest, "--url", args.url])
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if args.mode == "serve":
         return _serve(args.flows, args.bodies)
     return _floor(args.url)
+
+
+def _profiled_app(out: Path, argv: list[str]) -> int:
+    """Run ``python -m flowtop ARGV`` under cProfile, timed in this thread's CPU time.
+
+    CPU time, not the default wall clock: on a busy machine, waiting for a core
+    must not count as work.
+    """
+    import cProfile
+    import runpy
+
+    profiler = cProfile.Profile(time.thread_time)
+    sys.argv = ["flowtop", *argv]
+    code = 0
+    profiler.enable()
+    try:
+        runpy.run_module("flowtop", run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(out)
+    return code
 
 
 def _positive(convert: Callable[[str], Any]) -> Callable[[str], Any]:

@@ -158,7 +158,7 @@ def test_step_times_sums_a_steps_functions_and_marks_missing_ones(tmp_path: Path
     profiler.runcall(lambda: [parse_flows(body) for _ in range(4)])
     path = tmp_path / "run.prof"
     profiler.dump_stats(path)
-    steps = step_times(path, polls=2)
+    steps = step_times(path)
     parse, everything = steps["parse"], steps["all"]
     assert parse is not None and everything is not None
     assert 0 < parse <= everything
