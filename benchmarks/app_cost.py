@@ -6,6 +6,7 @@ Run from the repository root::
     python -m benchmarks.app_cost --quick    # 1000 flows, short windows: a smoke run
     python -m benchmarks.app_cost --check    # exit 1 if a target is missed
     python -m benchmarks.app_cost --flows 1000 --flows 50000   # chosen sizes
+    python -m benchmarks.app_cost --steps    # also CPU per poll by step, under cProfile
 
 The appliance.  A tiny stdlib HTTP server in its own process speaks the login,
 logout and flows resources over loopback and answers every poll with N flows (a
@@ -37,8 +38,16 @@ is the time from writing the key to the terminal to reading the header with the
 new sort mark ("Bytes▼" or "pps▼") from it.  Median of several tries, spread
 over the poll cycle by a random pause.
 
-The step breakdown (parse, store, view, table, free, gc) of a partial tick is the
-step benchmark ``python -m benchmarks.tick``.
+Steps (``--steps``).  The app runs twice more per size, pane shown, under cProfile
+timed in the main thread's CPU time: a short run (start-up, two polls, quit) and a
+long one; the difference over the polls between is the cost of a poll, by step:
+parse, store, view, table (update and drawing its lines), detail, status, layout
+and output (compositor and encoding, which also draws the table's lines).  The
+profiler inflates the many small calls of Textual more than the rest: read the
+steps against each other and against an earlier run, not against the CPU per poll.
+GC is not seen by the profiler; the step benchmark ``python -m benchmarks.tick``
+(a partial tick: headless, the table alone, no HTTP) times it, with parse, store,
+view, table and freeing.
 """
 
 from __future__ import annotations
