@@ -548,8 +548,9 @@ def measure_case(
         start_cpu = {p.pid: cpu_seconds(p.pid) for p in (app, floor)}
         start_bytes, start_wall = reader.bytes_read, time.monotonic()
         time.sleep(plan.seconds)
+        # The next answer after the window's seconds, and at least MIN_POLLS in all.
         end_counts = _next_answer(
-            url, app, max(served(url)[APP_USER], start_counts[APP_USER] + MIN_POLLS) - 1
+            url, app, max(served(url)[APP_USER], start_counts[APP_USER] + MIN_POLLS - 1)
         )
         end_cpu = {p.pid: cpu_seconds(p.pid) for p in (app, floor)}
         end_bytes, end_wall = reader.bytes_read, time.monotonic()
