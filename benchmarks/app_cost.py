@@ -111,7 +111,7 @@ SERVER_READY: Final = "bench appliance listening on "
 READY_TIMEOUT: Final = 120.0
 KEY_TIMEOUT: Final = 30.0
 QUIT_TIMEOUT: Final = 30.0
-MIN_POLLS: Final = 2  # the fewest whole poll cycles in a window
+STEP_POLLS: Final = 5  # the long profiled run's fewest polls more than the short one
 ANSWER_POLL: Final = 0.02
 TERM_TIMEOUT: Final = 3.0
 TAIL_BYTES: Final = 16384
@@ -137,6 +137,7 @@ class Plan:
     bodies: int
     quick: bool
     steps: bool = False
+    min_polls: int = 2  # the fewest whole poll cycles in a window
 
 
 def make_plan(quick: bool, sizes: Sequence[int] | None, seconds: float | None) -> Plan:
@@ -553,9 +554,9 @@ def measure_case(
         start_cpu = {p.pid: cpu_seconds(p.pid) for p in (app, floor)}
         start_bytes, start_wall = reader.bytes_read, time.monotonic()
         time.sleep(plan.seconds)
-        # The next answer after the window's seconds, and at least MIN_POLLS in all.
+        # The next answer after the window's seconds, and at least min_polls in all.
         end_counts = _next_answer(
-            url, app, max(served(url)[APP_USER], start_counts[APP_USER] + MIN_POLLS - 1)
+            url, app, max(served(url)[APP_USER], start_counts[APP_USER] + plan.min_polls - 1)
         )
         end_cpu = {p.pid: cpu_seconds(p.pid) for p in (app, floor)}
         end_bytes, end_wall = reader.bytes_read, time.monotonic()
@@ -832,8 +833,9 @@ def profile_steps(url: str, flows: int, plan: Plan) -> dict[str, float | None] |
     the extra polls of the long run cost.
     """
     short = dataclasses.replace(plan, warmup=0.0, seconds=0.1)
+    long = dataclasses.replace(plan, min_polls=plan.min_polls + STEP_POLLS)
     runs: list[tuple[dict[str, float | None], int]] = []
-    for name, run_plan in (("short", short), ("long", plan)):
+    for name, run_plan in (("short", short), ("long", long)):
         _say(f"{flows} flows, pane shown: the app under cProfile, {name} run ...")
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "app.prof"
@@ -847,6 +849,7 @@ def profile_steps(url: str, flows: int, plan: Plan) -> dict[str, float | None] |
     (few, few_polls), (many, many_polls) = runs
     polls = many_polls - few_polls
     if polls <= 0:
+        _say("the long profiled run had no more polls than the short one: no steps")
         return None
     per_poll: dict[str, float | None] = {}
     for step, total in many.items():
