@@ -1,4 +1,9 @@
-"""Benchmark one refresh tick of the live table: parse, store, view, table.
+"""Step benchmark: the steps of a partial refresh tick (parse, store, view, table).
+
+This is not what users run: it is headless (no terminal output), has the table
+alone on screen (no detail pane, status line or footer) and no HTTP.  What users
+run, the whole app against the floor, is ``python -m benchmarks.app_cost``; this
+benchmark is kept so a regression points at its step.
 
 Run from the repository root::
 
@@ -45,15 +50,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
-import random
 import statistics
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Protocol
+from typing import ClassVar, Final, Protocol
 
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
@@ -63,6 +66,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets._data_table import RowKey
 
+from benchmarks.synthetic import POLL_SECONDS, SyntheticAppliance
 from flowtop.core.columns import Column, SortSpec
 from flowtop.core.groups import RowKey as ViewKey
 from flowtop.core.memory import tune_garbage_collector
@@ -73,135 +77,11 @@ from flowtop.tui.widgets.flow_table import FlowTable
 
 SIZES: Final = (100, 1000, 10_000)
 SCREEN: Final = (200, 50)
-POLL_SECONDS: Final = 2.0
-CHURN: Final = 0.02
 TARGET_SIZE: Final = 1000
 TARGET_TICK_MS: Final = 20.0
 TARGET_SPEEDUP: Final = 5.0
 STEPS: Final = ("parse", "store", "view", "table", "free", "gc")
 DEFAULT_GC_THRESHOLDS: Final = gc.get_threshold()
-
-_APPLICATIONS: Final = (
-    "Office365",
-    "Microsoft Teams",
-    "Zoom",
-    "Salesforce",
-    "YouTube",
-    "DNS",
-    "SSL",
-    "HTTP",
-    "Webex",
-    "SAP",
-    "Citrix ICA",
-    "Dropbox",
-    "SSH",
-    "NTP",
-    "Unknown",
-)
-_SERVICES: Final = (
-    ("Virtual Path", "DC-Branch042"),
-    ("Virtual Path", "DC2-Branch042"),
-    ("Internet", "Internet"),
-    ("Intranet", "Intranet-DC"),
-    ("Local", "Local"),
-    ("Passthrough", "Passthrough"),
-)
-_PATHS: Final = (
-    "DC-MPLS-> Branch-MPLS",
-    "DC-Broadband-> Branch-LTE",
-    "DC-Internet-> Branch-Broadband",
-    "DC2-MPLS-> Branch-MPLS",
-    "",
-)
-_DSCP: Final = ("default", "ef", "af11", "af21", "af31", "af41", "cs1", "cs6")
-_CLASSES: Final = ("realtime", "interactive", "bulk")
-_TRANSMISSION: Final = ("Persistent Path", "Load Balanced Paths", "Duplicate Paths")
-_PORTS: Final = (443, 443, 443, 80, 53, 123, 22, 3478, 5060, 8443)
-
-
-class SyntheticAppliance:
-    """A seeded stand-in for an appliance: each call to :meth:`body` is one poll."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        self._random = random.Random(seed)
-        self._size = size
-        self._next_port = 20000
-        self._flows = [self._new_flow() for _ in range(size)]
-
-    def _new_flow(self) -> dict[str, Any]:
-        r = self._random
-        self._next_port = 20000 + (self._next_port - 19999) % 40000
-        if r.random() < 0.1:
-            src = f"fd00:10:{r.randrange(16):x}::{r.randrange(1, 500):x}"
-            dst = f"2001:db8:{r.randrange(64):x}::{r.randrange(1, 4000):x}"
-        else:
-            src = f"10.{r.randrange(1, 8)}.{r.randrange(256)}.{r.randrange(1, 255)}"
-            first = r.choice((13, 20, 52, 104, 142, 151))
-            dst = f"{first}.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 255)}"
-        service_type, service_name = r.choice(_SERVICES)
-        pps = r.lognormvariate(2.0, 1.5)
-        return {
-            "src_ip": src,
-            "src_port": self._next_port,
-            "dest_ip": dst,
-            "dest_port": r.choice(_PORTS),
-            "ipp": r.choice((6, 6, 6, 17, 17, 1)),
-            "direction": r.choice(("LAN to WAN", "WAN to LAN")),
-            "application": r.choice(_APPLICATIONS),
-            "service_type": service_type,
-            "service_name": service_name,
-            "path": r.choice(_PATHS),
-            "class_type": r.choice(_CLASSES),
-            "vpathclass": str(r.randrange(17)),
-            "transmission_type": r.choice(_TRANSMISSION),
-            "ip_dscp": r.choice(_DSCP),
-            "rule_id": str(r.randrange(1, 60)),
-            "app_rule_id": str(r.randrange(1, 30)),
-            "lan_gw_ip": f"10.{r.randrange(1, 8)}.0.1",
-            "age": r.randrange(0, 3_600_000),
-            "bytes": r.randrange(0, 50_000_000),
-            "packets": r.randrange(0, 60_000),
-            "hitcount": r.randrange(0, 60_000),
-            "hdr_compression_bytes": r.randrange(0, 100_000),
-            "pps": pps,
-            "size": r.choice((90, 200, 600, 1200, 1400)),
-        }
-
-    def _advance(self, flow: dict[str, Any]) -> None:
-        r = self._random
-        flow["pps"] = max(0.0, flow["pps"] * r.uniform(0.7, 1.4) + r.uniform(-0.5, 0.5))
-        packets = int(flow["pps"] * POLL_SECONDS)
-        flow["packets"] += packets
-        flow["hitcount"] += packets
-        flow["bytes"] += packets * flow["size"]
-        flow["age"] += int(POLL_SECONDS * 1000) + r.randrange(-50, 50)
-
-    def body(self) -> bytes:
-        """The next poll's answer: ``{"flows": [...]}`` with string values."""
-        r = self._random
-        flows = self._flows
-        for flow in flows:
-            self._advance(flow)
-        # About CHURN of the flows end and as many start, give or take a few, so
-        # the row count moves a little every poll as on a real appliance.
-        typical = round(self._size * CHURN)
-        ended = max(0, typical + r.randint(-2, 2))
-        started = max(0, typical + r.randint(-2, 2) + (self._size - len(flows)) // 4)
-        for _ in range(min(ended, len(flows))):
-            flows.pop(r.randrange(len(flows)))
-        flows.extend(self._new_flow() for _ in range(started))
-        return json.dumps({"flows": [_wire(flow) for flow in flows]}).encode()
-
-
-def _wire(flow: dict[str, Any]) -> dict[str, str]:
-    pps = flow["pps"]
-    kbps = pps * flow["size"] * 8 / 1000
-    out = {name: str(value) for name, value in flow.items() if name not in ("pps", "size")}
-    out["pps"] = f"{pps:.3f}"
-    out["customer_kbps"] = f"{kbps:.3f}"
-    out["ipsec_overhead_kbps"] = f"{kbps * 0.04:.3f}"
-    out["virtual_path_overhead_kbps"] = f"{kbps * 0.02:.3f}"
-    return out
 
 
 class Variant(Protocol):
@@ -478,7 +358,11 @@ def _format_row(cells: Sequence[str], widths: Sequence[int]) -> str:
 
 def report(results: dict[tuple[int, str], Timings], plan: Plan) -> bool:
     """Print the tables; True when the 1000-flow targets are met (or not measured)."""
-    print(f"\nMedian CPU ms per tick, {SCREEN[0]}x{SCREEN[1]} headless, sorted by kbps desc")
+    print(
+        "\nStep benchmark (a partial tick: headless, table alone, no HTTP; "
+        "the whole app is benchmarks.app_cost)\n"
+        f"Median CPU ms per step, {SCREEN[0]}x{SCREEN[1]}, sorted by kbps desc"
+    )
     print("(free: dropping the previous tick's objects; gc: collector time, tuned as in the app)")
     widths = [20, 7, 7, 7, 7, 7, 7, 7, 10]
     print(_format_row(["flows variant", *STEPS, "tick", "idle pause"], widths))

@@ -1,19 +1,40 @@
-"""Smoke test of the CPU-share benchmark: its quick mode runs end to end and reports."""
+"""Smoke tests of the whole-app benchmark: its parts work and its quick mode reports."""
 
 from __future__ import annotations
 
+import cProfile
+import http.client
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.cpu_share import cpu_seconds, memory_kib
+import pytest
+
+from benchmarks.app_cost import (
+    APP_USER,
+    COOKIE,
+    COUNTS_PATH,
+    FLOOR_USER,
+    FLOWS_PATH,
+    LOGIN_PATHS,
+    PASSWORD,
+    TerminalReader,
+    _ApplianceServer,
+    cpu_seconds,
+    memory_kib,
+    step_times,
+)
+from benchmarks.synthetic import SyntheticAppliance
 
 ROOT = Path(__file__).resolve().parent.parent
-# The quick run takes about 13 s; the bound only keeps a hung child from hanging the suite.
-RUN_TIMEOUT = 90.0
+# The quick run takes about 20 s; the bound only keeps a hung child from hanging the suite.
+RUN_TIMEOUT = 120.0
 
 
 def test_cpu_seconds_and_memory_read_this_process() -> None:
@@ -28,10 +49,77 @@ def test_cpu_seconds_and_memory_read_this_process() -> None:
     assert 0 < memory["VmRSS"] <= memory["VmHWM"]
 
 
+@pytest.fixture
+def bench_server() -> Iterator[_ApplianceServer]:
+    appliance = SyntheticAppliance(1500, seed=3)
+    bodies = [appliance.body() for _ in range(2)]
+    server = _ApplianceServer(bodies)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5.0)
+
+
+def test_bench_appliance_serves_more_flows_than_max_stats_and_counts_per_user(
+    bench_server: _ApplianceServer,
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", bench_server.server_address[1])
+    try:
+        connection.request("GET", f"{FLOWS_PATH}?filter=max_stats:1000")
+        refused = connection.getresponse()
+        refused.read()
+        assert refused.status == 401
+        login = json.dumps({"login": {"username": FLOOR_USER, "password": PASSWORD}})
+        connection.request("POST", LOGIN_PATHS[0], body=login)
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 200
+        cookie = (answer.getheader("Set-Cookie") or "").split(";", 1)[0]
+        assert cookie == f"{COOKIE}={FLOOR_USER}"
+        answers = []
+        flows = f"{FLOWS_PATH}?filter=max_stats:1000"
+        for _ in range(3):
+            connection.request("GET", flows, headers={"Cookie": cookie})
+            answers.append(connection.getresponse().read())
+        # Every answer is over max_stats; the bodies take turns, so the values move.
+        assert min(len(json.loads(answer)["flows"]) for answer in answers) > 1000
+        assert answers[0] == answers[2] != answers[1]
+        connection.request("GET", COUNTS_PATH)
+        assert json.loads(connection.getresponse().read()) == {APP_USER: 0, FLOOR_USER: 3}
+    finally:
+        connection.close()
+
+
+def test_terminal_reader_finds_a_pattern_written_after_the_watch_across_reads() -> None:
+    read_end, write_end = os.pipe()
+    reader = TerminalReader(read_end)
+    reader.start()
+    try:
+        os.write(write_end, b"\x1b[1;1HBytes\xe2\x96\xbc before the watch")
+        time.sleep(0.2)
+        reader.watch(re.compile(rb"Bytes(\xe2\x96\xbc|v)"))
+        assert reader.wait(0.2) is None
+        os.write(write_end, b"\x1b[1;1HByt")
+        time.sleep(0.1)
+        sent = time.monotonic()
+        os.write(write_end, b"es\xe2\x96\xbc")
+        seen = reader.wait(5.0)
+        assert seen is not None and seen >= sent
+        assert reader.bytes_read > 30
+    finally:
+        os.close(write_end)
+        reader.join(5.0)
+        os.close(read_end)
+
+
 def test_quick_run_prints_the_report() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWTOP_")}
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cpu_share", "--quick"],
+        [sys.executable, "-m", "benchmarks.app_cost", "--quick"],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -41,30 +129,38 @@ def test_quick_run_prints_the_report() -> None:
     )
     out = done.stdout
     assert done.returncode == 0, done.stderr[-3000:]
-    cpu = re.search(
-        r"^CPU at 1 s interval, 1000 flows: app (\d+\.\d)% of one core, "
-        r"bare fetch\+parse loop (\d+\.\d)% \(app/bare \d+\.\dx\)$",
+    lines = re.findall(
+        r"^1000 flows, pane (shown|hidden): app (\d+\.\d) ms/poll, floor (\d+\.\d) ms/poll "
+        r"\((\d+\.\d|inf)x\), peak RSS (\d+) MiB(, key (\d+) ms)?$",
         out,
         re.MULTILINE,
     )
-    assert cpu is not None, out
-    app_share, bare_share = float(cpu.group(1)), float(cpu.group(2))
-    # Both processes really ran during their windows (polling costs some CPU), and
-    # neither number is a ratio gone wrong (over a whole core at one poll a second).
-    assert 0 < app_share < 100
-    assert 0 < bare_share < 100
-    rss = re.search(
-        r"^Peak RSS at 1000 flows with 300 samples of history: (\d+) MiB "
-        r"\(baseline (\d+) MiB, history \+(-?\d+) MiB\)$",
-        out,
-        re.MULTILINE,
-    )
-    assert rss is not None, out
-    peak, baseline = int(rss.group(1)), int(rss.group(2))
-    assert 10 < baseline <= peak
-    # The app polled and rendered, then quit on "q" by itself.
-    assert "status line showed 1000+ flows: yes" in out
-    assert "TUI quit on q in" in out and "exit code 0" in out
-    assert re.search(r"^bare fetch\+parse loop .* [1-9]\d*$", out, re.MULTILINE), out
-    assert "store bounded: yes" in out
-    assert re.search(r"^The TUI at 1000 flows after .*: RSS \d+ MiB", out, re.MULTILINE), out
+    assert [line[0] for line in lines] == ["shown", "hidden"], out
+    for pane, app_ms, floor_ms, _ratio, rss, _, key_ms in lines:
+        # Both processes polled during the window (each poll costs some CPU), and the
+        # app's peak RSS is that of a Python process with textual loaded.
+        assert 0 < float(app_ms) < 1000
+        assert 0 <= float(floor_ms) < 1000
+        assert 20 < int(rss) < 2000
+        # Keys are timed with the pane shown, each one seen on the screen.
+        assert (key_ms != "") == (pane == "shown")
+    assert "missed" not in out
+    assert "exited with" not in out
+    target = r"^  1000 flows, pane shown: app/floor (\d+\.\d|inf)x \(<= 2x: "
+    assert re.search(target, out, re.MULTILINE), out
+
+
+def test_step_times_sums_a_steps_functions_and_marks_missing_ones(tmp_path: Path) -> None:
+    from flowtop.core.model import parse_flows
+
+    body = SyntheticAppliance(300, seed=5).body()
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [parse_flows(body) for _ in range(4)])
+    path = tmp_path / "run.prof"
+    profiler.dump_stats(path)
+    steps = step_times(path)
+    parse, everything = steps["parse"], steps["all"]
+    assert parse is not None and everything is not None
+    assert 0 < parse <= everything
+    # Nothing else ran: those steps are "not found", not zero.
+    assert steps["table"] is None and steps["output"] is None
