@@ -577,6 +577,7 @@ async def run_polls(
     duration: float | None = None,
     on_poll: Callable[[Snapshot | FlowtopError], None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
+    wait_for_wake: Callable[[asyncio.Event, float], Awaitable[object]] | None = None,
 ) -> int:
     """Poll ``source`` into ``monitor``, one request at a time; returns the attempts.
 
@@ -623,9 +624,14 @@ async def run_polls(
                 break
             await sleep(wait)
             continue
-        try:
-            await asyncio.wait_for(wake.wait(), timeout=wait)
-        except TimeoutError:
-            pass
+        await (wait_for_wake or _wait_or_wake)(wake, wait)
         wake.clear()
     return attempts
+
+
+async def _wait_or_wake(wake: asyncio.Event, seconds: float) -> None:
+    """Until ``wake`` is set, or ``seconds`` have passed."""
+    try:
+        await asyncio.wait_for(wake.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -121,8 +121,11 @@ class FlowTopApp(App[int]):
         handle_signals: bool = True,
         on_ready: Callable[[], None] | None = None,
         ascii_only: bool = False,
+        wait_for_wake: Callable[[asyncio.Event, float], Awaitable[object]] | None = None,
     ) -> None:
         super().__init__()
+        # How the poll loop waits for the next poll (None: the interval, or a command).
+        self._wait_for_wake = wait_for_wake
         self._use_ascii(ascii_only)
         self._on_ready = on_ready
         self.source = source
@@ -378,6 +381,7 @@ class FlowTopApp(App[int]):
             self.monitor,
             wake=self._wake,
             on_poll=self._polled,
+            wait_for_wake=self._wait_for_wake,
         )
 
     def _polled(self, outcome: Snapshot | FlowtopError) -> None:

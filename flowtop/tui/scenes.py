@@ -51,11 +51,18 @@ class Scene:
     prepare: Callable[[Pilot[Any]], Awaitable[None]]
 
 
+async def _commands_only(wake: asyncio.Event, seconds: float) -> None:
+    """A scene polls when its steps say (the `r` key), never because time passed: the
+    app keeps its default interval, as users see it, and every run draws the same."""
+    await wake.wait()
+
+
 def _app(*, faults: Faults | None = None, **options: Any) -> FlowTopApp:
     clock = ManualClock()
     source = PinnedDemoSource(clock, faults=faults)
-    options.setdefault("interval", 60.0)
-    return FlowTopApp(source, clock=clock, handle_signals=False, **options)
+    return FlowTopApp(
+        source, clock=clock, handle_signals=False, wait_for_wake=_commands_only, **options
+    )
 
 
 def _source(app: FlowTopApp) -> PinnedDemoSource:
@@ -201,7 +208,9 @@ def _recording(polls: int, damage: str | None = None) -> Recording:
 def _replay_app(start: int, damage: str | None = None) -> FlowTopApp:
     source = ReplaySource(_recording(20, damage), speed=2.0)
     source.seek(start)
-    return FlowTopApp(source, clock=ManualClock(), handle_signals=False, interval=60.0)
+    return FlowTopApp(
+        source, clock=ManualClock(), handle_signals=False, wait_for_wake=_commands_only
+    )
 
 
 async def _replaying(pilot: Pilot[Any]) -> None:
