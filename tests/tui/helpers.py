@@ -53,9 +53,12 @@ def make_app(source: Any, clock: Clock, **options: Any) -> FlowTopApp:
 
 
 async def wait_until(
-    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15.0
 ) -> None:
-    """Let the app run until ``condition`` holds; fail the test if it never does."""
+    """Let the app run until ``condition`` holds; fail the test if it never does.
+
+    The bound is generous: on a loaded 2-core machine one poll over loopback has taken
+    more than five seconds, and a state that is reached must not fail for being late."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
