@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
+from flowtop.core.memory import fit_to_flows
 from flowtop.core.model import Flow, FlowKey
 
 DEFAULT_HISTORY: Final = 300
@@ -207,6 +208,7 @@ class FlowStore:
         ``capped`` is N when the answer was cut at max_stats = N (see
         :func:`capped_at`): flows missing from it left the top N, they did not end.
         """
+        fit_to_flows(len(flows))
         self.poll += 1
         self.poll_times.append(at)
         update = StoreUpdate(poll=self.poll, at=at, capped=capped)
