@@ -12,6 +12,7 @@ than :data:`TRIM_EVERY` polls so that the rings' lazy trimming is exercised.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,7 +94,8 @@ group_sorts = st.builds(SortSpec, st.sampled_from((*FLOW_SORTS, "flows", "top"))
 
 
 def _rate(value: float | None) -> float:
-    return math.nan if value is None else value
+    """The sample a ring keeps: float32 (beyond its range, infinity), NaN for none."""
+    return math.nan if value is None else array("f", [value])[0]
 
 
 def _same(left: Sequence[float], right: Sequence[float]) -> bool:
