@@ -117,16 +117,32 @@ def flow_fields_table(flow: Flow) -> Table:
     return _fields_table(flow_fields_rows(flow))
 
 
-def _fields_height(rows: list[tuple[Text, Text]], width: int) -> int | None:
-    """The table's height: a line a row when every row fits ``width`` unwrapped, else
-    None (unknown without rendering it)."""
+def _fields_lines(rows: list[tuple[Text, Text]], width: int) -> Text | None:
+    """The rows as the table draws them when every row fits ``width`` unwrapped: one
+    line a row, the labels dim and padded to one column and a space, the values padded
+    to theirs; None when a row does not fit (the table folds it)."""
     if width <= 0 or not rows:
         return None
     labels = max(label.cell_len for label, _ in rows)
     values = max(value.cell_len for _, value in rows)
-    if labels + 2 + values > width or any("\n" in value.plain for _, value in rows):
+    if labels + 1 + values > width or any("\n" in value.plain for _, value in rows):
         return None
-    return len(rows)
+    lines = []
+    for label, value in rows:
+        line = Text(style="dim", end="")
+        label = label.copy()
+        label.pad_right(labels - label.cell_len)
+        line.append_text(label)
+        line.append(" ")
+        cell = Text(style="")
+        value = value.copy()
+        value.pad_right(values - value.cell_len)
+        cell.append_text(value)
+        whole = Text(end="")
+        whole.append_text(line)
+        whole.append_text(cell)
+        lines.append(whole)
+    return Text("\n", end="").join(lines)
 
 
 def _timeline(record: FlowRecord, now: float) -> Text:
@@ -340,7 +356,11 @@ class DetailPane(VerticalScroll):
         rows = flow_fields_rows(flow)
         width = fields.content_region.width
         key = (width, tuple((text_key(label), text_key(value)) for label, value in rows))
-        update_quietly(fields, _fields_table(rows), key, _fields_height(rows, width))
+        lines = _fields_lines(rows, width)
+        if lines is not None:
+            update_quietly(fields, lines, key, len(rows))
+        else:
+            update_quietly(fields, _fields_table(rows), key, None)
 
 
 def _show_text(static: Static, text: Text) -> None:
