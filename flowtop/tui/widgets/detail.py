@@ -21,6 +21,7 @@ from flowtop.core.fields import FIELDS, SECTIONS
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
 from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_rate
+from flowtop.tui.widgets.quiet import single_lines, text_key, update_quietly
 
 # (section title, [(label, field, unit)]) from the field registry; unit None shows the
 # value as text.
@@ -87,21 +88,61 @@ def _shown(flow: Flow, name: str, kind: str | None) -> Text:
     return text
 
 
-def flow_fields_table(flow: Flow) -> Table:
-    """Every field of the flow, grouped, as a Rich table of Text (never markup)."""
+def flow_fields_rows(flow: Flow) -> list[tuple[Text, Text]]:
+    """Every field of the flow, grouped: (label, value) rows of Text (never markup)."""
+    rows: list[tuple[Text, Text]] = []
+    for title, fields in _SECTIONS:
+        rows.append((Text(title, "bold"), Text("")))
+        for label, name, kind in fields:
+            rows.append((_label(label, name), _shown(flow, name, kind)))
+    extras = flow.extras
+    if extras:
+        rows.append((Text("Other fields", "bold"), Text("")))
+        for name, value in extras.items():
+            rows.append((Text(strip_control(name)), Text(strip_control(str(value)))))
+    return rows
+
+
+def _fields_table(rows: list[tuple[Text, Text]]) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
-    for title, fields in _SECTIONS:
-        table.add_row(Text(title, "bold"), Text(""))
-        for label, name, kind in fields:
-            table.add_row(_label(label, name), _shown(flow, name, kind))
-    extras = flow.extras
-    if extras:
-        table.add_row(Text("Other fields", "bold"), Text(""))
-        for name, value in extras.items():
-            table.add_row(Text(strip_control(name)), Text(strip_control(str(value))))
+    for label, value in rows:
+        table.add_row(label, value)
     return table
+
+
+def flow_fields_table(flow: Flow) -> Table:
+    """Every field of the flow, grouped, as a Rich table of Text (never markup)."""
+    return _fields_table(flow_fields_rows(flow))
+
+
+def _fields_lines(rows: list[tuple[Text, Text]], width: int) -> Text | None:
+    """The rows as the table draws them when every row fits ``width`` unwrapped: one
+    line a row, the labels dim and padded to one column and a space, the values padded
+    to theirs; None when a row does not fit (the table folds it)."""
+    if width <= 0 or not rows:
+        return None
+    labels = max(label.cell_len for label, _ in rows)
+    values = max(value.cell_len for _, value in rows)
+    if labels + 1 + values > width or any("\n" in value.plain for _, value in rows):
+        return None
+    lines = []
+    for label, value in rows:
+        line = Text(style="dim", end="")
+        label = label.copy()
+        label.pad_right(labels - label.cell_len)
+        line.append_text(label)
+        line.append(" ")
+        cell = Text(style="")
+        value = value.copy()
+        value.pad_right(values - value.cell_len)
+        cell.append_text(value)
+        whole = Text(end="")
+        whole.append_text(line)
+        whole.append_text(cell)
+        lines.append(whole)
+    return Text("\n", end="").join(lines)
 
 
 def _timeline(record: FlowRecord, now: float) -> Text:
@@ -228,7 +269,7 @@ class RateHistory(Static):
     def clear(self) -> None:
         self._values = []
         self._times = []
-        self.update("")
+        update_quietly(self, "", "", 3)
 
     def on_resize(self) -> None:
         if self._values:
@@ -238,9 +279,9 @@ class RateHistory(Static):
         # Before the first layout the width is unknown: a pane's usual width will do.
         width = self.content_region.width or 60
         style = self.get_component_rich_style("rate-history--bar", partial=True)
-        self.update(
-            history_text(self._label, self._values, self._times, width, self._formatter, style)
-        )
+        text = history_text(self._label, self._values, self._times, width, self._formatter, style)
+        # Its height is fixed (3): a new sample never needs a screen layout.
+        update_quietly(self, text, (width, text_key(text)), 3)
 
 
 class DetailPane(VerticalScroll):
@@ -290,9 +331,9 @@ class DetailPane(VerticalScroll):
         """Show ``record``; ``times`` are when its history samples were taken."""
         title = self.query_one("#detail-title", Static)
         if record is None:
-            title.update(Text("No flow selected", "dim"))
+            _show_text(title, Text("No flow selected", "dim"))
             for name in ("#timeline", "#fields"):
-                self.query_one(name, Static).update("")
+                update_quietly(self.query_one(name, Static), "", "", None)
             self.query_one("#pps-history", RateHistory).clear()
             self.query_one("#kbps-history", RateHistory).clear()
             return
@@ -306,8 +347,22 @@ class DetailPane(VerticalScroll):
             heading.append(f"  (repeated key #{record.key.occurrence + 1})", "yellow")
         if stale:
             heading.append("  (stale)", "bold red")
-        title.update(heading)
+        _show_text(title, heading)
         self.query_one("#pps-history", RateHistory).set_series(record.pps.values(), times)
         self.query_one("#kbps-history", RateHistory).set_series(record.kbps.values(), times)
-        self.query_one("#timeline", Static).update(_timeline(record, now))
-        self.query_one("#fields", Static).update(flow_fields_table(flow))
+        _show_text(self.query_one("#timeline", Static), _timeline(record, now))
+        # Redrawn each poll, but a screen layout only when its height may change.
+        fields = self.query_one("#fields", Static)
+        rows = flow_fields_rows(flow)
+        width = fields.content_region.width
+        key = (width, tuple((text_key(label), text_key(value)) for label, value in rows))
+        lines = _fields_lines(rows, width)
+        if lines is not None:
+            update_quietly(fields, lines, key, len(rows))
+        else:
+            update_quietly(fields, _fields_table(rows), key, None)
+
+
+def _show_text(static: Static, text: Text) -> None:
+    width = static.content_region.width
+    update_quietly(static, text, (width, text_key(text)), single_lines(text, width))

@@ -13,6 +13,7 @@ from flowtop.core import glyphs
 from flowtop.core.model import strip_control
 from flowtop.core.poller import PollPhase
 from flowtop.core.units import format_seconds
+from flowtop.tui.widgets.quiet import single_lines, text_key, update_quietly
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +225,15 @@ class StatusBar(Static):
 
     def show(self, info: StatusInfo) -> None:
         self._info = info
-        width = self.size.width
-        self.update(status_text(info, width if width > 0 else None))
+        self._show(self.size.width)
 
     def on_resize(self, event: events.Resize) -> None:
         # The event's size is the new one (it may not be stored yet).
         if self._info is not None:
-            width = event.size.width
-            self.update(status_text(self._info, width if width > 0 else None))
+            self._show(event.size.width)
+
+    def _show(self, width: int) -> None:
+        # Each poll and second: no screen layout unless the number of lines changes.
+        assert self._info is not None
+        text = status_text(self._info, width if width > 0 else None)
+        update_quietly(self, text, (width, text_key(text)), single_lines(text, width))
