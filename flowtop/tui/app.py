@@ -439,10 +439,13 @@ class FlowTopApp(App[int]):
             self.screen.refresh_events()
 
     def selected_row(self) -> Row | None:
+        # The table's cursor, not its last FlowHighlighted message: "down enter" typed
+        # together must act on the row the cursor moved to.
+        selected = self.table.selected_key
         result = self.last_result
-        if result is None or self.selected is None:
+        if result is None or selected is None:
             return None
-        index = result.index_of(self.selected)
+        index = result.index_of(selected)
         return None if index is None else result.rows[index]
 
     def _update_detail(self) -> None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rich.style import Style
+from textual import events
 
 from flowtop.core.config import HighlightRule
 from flowtop.core.recording import Recorder, Recording, ReplaySource
@@ -197,3 +198,21 @@ async def test_live_polls_are_recorded(tmp_path: Path) -> None:
     assert replayed == live
     with gzip.open(path, "rb") as stream:
         assert b"flowtop-demo" not in stream.read()
+
+
+async def test_down_then_enter_typed_together_drills_into_the_row_moved_to() -> None:
+    """Keys that arrive together (fast typing, key repeat): enter acts on the cursor's
+    row, not on the row the detail pane last heard about."""
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+        await pilot.press("g", "enter")
+        await wait_until(pilot, lambda: app.grouping is not None)
+        second = app.last_result.rows[1].group  # type: ignore[union-attr]
+        assert second is not None
+        # Posted in one go, with no pause between them for the messages to settle.
+        app.post_message(events.Key("down", None))
+        app.post_message(events.Key("enter", "\r"))
+        await wait_until(pilot, lambda: app.grouping is None)
+        assert {row.flow.application for row in app.last_result.rows} == {second.value}  # type: ignore[union-attr]

@@ -447,3 +447,30 @@ async def test_line_cache_stays_bounded_while_scrolling_through_many_rows() -> N
         assert 0 < len(table._lines) <= max(256, bound)
         # The rows on screen are the most recently drawn: still cached.
         assert table.row_keys()[table.top_row] in table._lines
+
+
+async def test_on_the_first_row_the_cursor_stays_at_the_top_as_flows_reorder() -> None:
+    """As in htop: until the user picks a flow, the top talkers stay in view and the
+    cursor on the first row, whichever flow is first now."""
+    app = TableApp()
+    async with app.run_test(size=(200, 10)) as pilot:
+        flows = [raw(n) for n in range(1, 30)]
+        app.show(flows)
+        await pilot.pause()
+        table = app.table
+        assert (table.cursor_row, table.selected_key) == (0, key(29))
+        # Flow 29 slows down to the bottom; flow 28 is the top talker now.
+        app.show([*flows[:-1], raw(29, customer_kbps="0.001")])
+        await pilot.pause()
+        assert (table.cursor_row, table.top_row) == (0, 0)
+        assert table.selected_key == key(28)
+        # A flow picked with the keys is followed; home gives the top back.
+        await pilot.press("down")
+        assert table.selected_key == key(27)
+        app.show([raw(n, customer_kbps="0.001") if n == 27 else raw(n) for n in range(1, 30)])
+        await pilot.pause()
+        assert table.selected_key == key(27) and table.cursor_row == 28
+        await pilot.press("home")
+        app.show([raw(n) for n in range(1, 27)])
+        await pilot.pause()
+        assert (table.cursor_row, table.selected_key) == (0, key(26))

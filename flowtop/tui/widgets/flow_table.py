@@ -158,6 +158,9 @@ class FlowTable(Widget, can_focus=True):
         self._stale = False
         self._cursor = 0
         self._selected: RowKey | None = None
+        # Whether the cursor follows its flow as the order changes.  On the first row it
+        # does not, as in htop: the top talkers stay in view until the user picks a flow.
+        self._following = False
         # The index of the first row on screen (the table scrolls itself; see render_line).
         self._top = 0
         self._tick = 0
@@ -265,9 +268,9 @@ class FlowTable(Widget, can_focus=True):
 
         rows = result.rows
         self._rows = rows
-        index = self._find(old_key, self._cursor)
+        index = self._find(old_key, self._cursor) if self._following else None
         if index is None:
-            # The selected flow is gone (or there was none): stay at the same place.
+            # Not following, or the selected flow is gone: stay at the same place.
             index = max(0, min(self._cursor, len(rows) - 1))
         self._cursor = index
         self._selected = rows[index].key if rows else None
@@ -355,6 +358,7 @@ class FlowTable(Widget, can_focus=True):
         index = max(0, min(index, len(rows) - 1))
         old = self._cursor
         self._cursor = index
+        self._following = index > 0
         self._refresh_row(old)
         self._refresh_row(index)
         self._show_from(self._top)
