@@ -64,6 +64,12 @@ def fit_columns(
                 widths[i] = max(widths[i], longest)
     if width <= 0:
         return list(enumerate(widths))
+    kept_natural = 0
+    if keep is not None and squeezable(columns[keep]):
+        # A kept free-text column (sorting by path) gives up room before others go:
+        # sorting by path must not drop the rates.  It is the first to get room back.
+        kept_natural = widths[keep]
+        widths[keep] = min(widths[keep], SQUEEZE_FLOOR)
     shown = list(range(len(columns)))
     dropped: int | None = None
     while len(shown) > 1 and _needed(widths, shown) > width:
@@ -82,8 +88,22 @@ def fit_columns(
         _squeeze(widths, _slack(columns, widths, shown), need - width)
     else:
         # Columns sized to their widest cell need no more room.
+        extra = width - need
+        if keep is not None and keep in shown and kept_natural > widths[keep]:
+            back = min(extra, kept_natural - widths[keep])
+            widths[keep] += back
+            extra -= back
         grows = [i for i in shown if never_cut is None or squeezable(columns[i])]
-        _grow(columns, widths, grows, width - need)
+        _grow(columns, widths, grows, extra)
+    if keep is not None and keep in shown and kept_natural > widths[keep]:
+        # Still short: the other free-text columns give it room, down to their floor.
+        want = kept_natural - widths[keep]
+        for i in shown:
+            if i != keep and want > 0 and squeezable(columns[i]):
+                take = min(want, widths[i] - min(widths[i], SQUEEZE_FLOOR))
+                widths[i] -= take
+                widths[keep] += take
+                want -= take
     return [(i, widths[i]) for i in shown]
 
 

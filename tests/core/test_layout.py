@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowtop.core.columns import COLUMNS, DEFAULT_COLUMNS
+from flowtop.core.columns import COLUMNS, DEFAULT_COLUMNS, resolve_column
 from flowtop.core.layout import fit_columns, min_width
 
 DEFAULT = [COLUMNS[name] for name in DEFAULT_COLUMNS]
@@ -45,3 +45,18 @@ def test_never_cut_gives_addresses_their_widest_cell_and_zero_means_no_limit() -
     unlimited = dict(fit_columns(DEFAULT, 0, never_cut=longest))
     assert len(unlimited) == len(DEFAULT)
     assert unlimited[src] == 46 and unlimited[app] == 40
+
+
+def test_sorting_by_a_free_text_column_keeps_the_rates_at_80_columns() -> None:
+    """Sorting by path at 80 columns dropped pps and rate to show the path in full:
+    the kept text column is squeezed first, and the rates stay."""
+    columns = [resolve_column(name) for name in DEFAULT_COLUMNS]
+    ids = [column.id for column in columns]
+    for kept in ("path", "app"):
+        plain = {ids[i]: width for i, width in fit_columns(columns, 80)}
+        fitted = {ids[i]: width for i, width in fit_columns(columns, 80, keep=ids.index(kept))}
+        assert {"pps", "kbps", kept} <= fitted.keys()
+        assert fitted.keys() == plain.keys()
+        # The sorted column gets the room the other text column gives up.
+        assert fitted[kept] >= plain[kept]
+        assert sum(fitted.values()) <= 80
