@@ -474,3 +474,14 @@ async def test_on_the_first_row_the_cursor_stays_at_the_top_as_flows_reorder() -
         app.show([raw(n) for n in range(1, 27)])
         await pilot.pause()
         assert (table.cursor_row, table.selected_key) == (0, key(26))
+
+
+async def test_a_cut_header_keeps_its_sort_mark() -> None:
+    """On a narrow terminal a sorted title is cut: its sort mark must stay visible."""
+    app = TableApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        app.show([raw(1, application="A" * 40), raw(2)], SortSpec("app", descending=False))
+        await pilot.pause()
+        header = lines(app.table)[0]
+        title = next(word for word in header.split() if word.startswith("Ap"))
+        assert title.endswith("▲") and "…" in title, header

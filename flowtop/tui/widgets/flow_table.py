@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import ClassVar, Final
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -557,7 +558,11 @@ class FlowTable(Widget, can_focus=True):
             column = self._columns[index]
             title = column.title
             if sort is not None and sort.column == column.id:
-                title += glyphs.current().sort_mark(sort.descending)
+                mark = glyphs.current().sort_mark(sort.descending)
+                if cell_len(title) + cell_len(mark) > size:
+                    # A cut title keeps its sort mark: "Applic~v", not "Applicat~".
+                    title = fit_cell(title, max(0, size - cell_len(mark)), False).rstrip()
+                title += mark
             parts.append(fit_cell(title, size, right))
         return self._strip(SEPARATOR.join(parts) + self._padding, self._header_style)
 
