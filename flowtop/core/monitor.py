@@ -10,10 +10,12 @@ worker, headless recording and ``--once`` call it too.  Nothing here imports tex
 from __future__ import annotations
 
 import asyncio
+import heapq
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from flowtop.core import glyphs
@@ -403,7 +405,9 @@ class Monitor:
         return self.clock()
 
     def events(self) -> list[FlowEvent]:
-        return list(self.store.events)
+        """Every kept event in poll order: the store keeps top-N changes apart."""
+        store = self.store
+        return list(heapq.merge(store.events, store.top_changes, key=attrgetter("poll")))
 
     def failovers(self) -> list[Failover]:
         return list(self.store.failovers)

@@ -173,6 +173,10 @@ class FlowStore:
         self.history = history
         self.records: dict[FlowKey, FlowRecord] = {}
         self.events: deque[FlowEvent] = deque(maxlen=max_events)
+        # Flows leaving and entering the top N of capped answers, kept apart: with
+        # max_stats below the appliance's flow count they come every poll, and among
+        # the other events they would push path changes out within minutes.
+        self.top_changes: deque[FlowEvent] = deque(maxlen=max(1, max_events // 4))
         self.failovers: deque[Failover] = deque(maxlen=64)
         self.poll = 0
         self.last_update: float | None = None
@@ -246,7 +250,7 @@ class FlowStore:
                 if not first_poll:
                     age = flow.age
                     if hidden_before is not None and age is not None and age > gap_ms + 1000:
-                        self.events.append(
+                        self.top_changes.append(
                             FlowEvent(
                                 at, self.poll, EventKind.ENTERED, key, flow, top=hidden_before
                             )
@@ -272,10 +276,11 @@ class FlowStore:
             if key not in current:
                 update.removed.append(key)
                 if capped is None:
-                    event = FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow)
+                    self.events.append(FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow))
                 else:
-                    event = FlowEvent(at, self.poll, EventKind.LEFT, key, record.flow, top=capped)
-                self.events.append(event)
+                    self.top_changes.append(
+                        FlowEvent(at, self.poll, EventKind.LEFT, key, record.flow, top=capped)
+                    )
         self.records = current
         self.last_update = at
         self.capped = capped
@@ -300,6 +305,7 @@ class FlowStore:
         """Forget everything (a new appliance or a replay restart)."""
         self.records = {}
         self.events.clear()
+        self.top_changes.clear()
         self.failovers.clear()
         self.poll = 0
         self.last_update = None
