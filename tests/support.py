@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass
 
@@ -34,3 +35,17 @@ def server_tls_context(authority: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1").configure_cert(context)
     return context
+
+
+def drain_pty(master: int, output: bytearray) -> None:
+    """Read a pty's output until its other side closes (EIO or EOF).
+
+    A TUI blocks on a full pty if nobody reads, so tests drain it in a thread."""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        output.extend(chunk)

@@ -15,19 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import drain_pty
+
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS, LINES = 160, 40
-
-
-def _drain(master: int, output: bytearray) -> None:
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            return
-        if not chunk:
-            return
-        output.extend(chunk)
 
 
 def _screen_bytes(locale: dict[str, str]) -> bytes:
@@ -57,7 +48,7 @@ def _screen_bytes(locale: dict[str, str]) -> bytes:
     finally:
         os.close(slave)
     output = bytearray()
-    reader = threading.Thread(target=_drain, args=(master, output), daemon=True)
+    reader = threading.Thread(target=drain_pty, args=(master, output), daemon=True)
     reader.start()
     try:
         deadline = time.monotonic() + 20

@@ -29,6 +29,7 @@ from flowtop.demo.appliance import (
     DemoAppliance,
 )
 from flowtop.demo.server import DemoServer
+from tests.support import drain_pty
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS, LINES = 100, 30
@@ -68,18 +69,6 @@ def appliance() -> DemoAppliance:
 def server(appliance: DemoAppliance) -> Iterator[DemoServer]:
     with DemoServer(appliance, host="127.0.0.1", port=0) as running:
         yield running
-
-
-def _drain(master: int, output: bytearray) -> None:
-    # The TUI blocks on a full pty if nobody reads; EIO means the other side closed.
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            return
-        if not chunk:
-            return
-        output.extend(chunk)
 
 
 def _environment() -> dict[str, str]:
@@ -151,7 +140,7 @@ def _start(
     finally:
         os.close(slave)
     output = bytearray()
-    reader = threading.Thread(target=_drain, args=(master, output), daemon=True)
+    reader = threading.Thread(target=drain_pty, args=(master, output), daemon=True)
     reader.start()
     running = Running(process, master, output, reader)
     if not _wait_for(lambda: _count(appliance, FLOWS) >= 2, STARTUP_TIMEOUT):
