@@ -29,7 +29,7 @@ def _plain(renderable: Any) -> str:
 
 
 def _detail_text(app: Any) -> str:
-    return "\n".join(_plain(static.content) for static in app.detail.query(Static))
+    return str(app.detail.text)
 
 
 async def test_flows_appear_and_status_is_live() -> None:

@@ -83,7 +83,7 @@ async def test_the_pane_draws_one_column_per_poll_newest_right() -> None:
         for _ in range(3):
             await poll_now(pilot, app, source)
         history = app.detail.query_one("#pps-history", RateHistory)
-        label, upper, lower = str(history.content).split("\n")
+        label, upper, lower = history.lines
         width = history.content_region.width
         assert len(lower) == width > 20
         # Four polls, one second apart (the scripted clock): four columns at the right.

@@ -25,6 +25,7 @@ from flowtop.tui.screens.sort import SortScreen
 from flowtop.tui.widgets.detail import DetailPane
 from flowtop.tui.widgets.flow_table import FlowTable
 from flowtop.tui.widgets.status import status_text
+from flowtop.tui.widgets.text_lines import TextLines
 from tests.core.factories import flow
 from tests.tui.helpers import Clock, DemoSource, ScriptedSource, make_app, wait_until
 
@@ -242,7 +243,7 @@ async def test_full_screen_detail_steps_through_the_flows() -> None:
         # The pane shows the flow the cursor is on.
         record = app.store.get(keys[1])
         assert record is not None and record.flow.src_ip is not None
-        title = app.detail.query_one("#detail-title", Static).content
+        title = app.detail.query_one("#detail-title", TextLines).text
         assert str(record.flow.src_ip) in str(title)
         await pilot.press("escape")
         assert not app.detail_visible and app.table.cursor_row == 1

@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Static
-
 from flowtop.core.recording import Recorder, Recording, ReplaySource
 from flowtop.core.source import Snapshot
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.widgets.status import StatusBar, status_text
+from flowtop.tui.widgets.text_lines import TextLines
 from tests.core.factories import flow
 from tests.tui.helpers import Clock, DemoSource, ScriptedSource, make_app, poll_now, wait_until
 
@@ -59,7 +58,7 @@ async def test_pane_shown_by_a_resize_shows_the_selected_flow() -> None:
         await pilot.resize_terminal(200, 50)
         await pilot.pause()
         assert app.detail.display
-        title = app.detail.query_one("#detail-title", Static).render()
+        title = app.detail.query_one("#detail-title", TextLines).text
         assert "No flow selected" not in str(title)
         assert "→" in str(title)
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rich.console import Console
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -21,7 +22,7 @@ from flowtop.core.fields import FIELDS, SECTIONS
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
 from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_rate
-from flowtop.tui.widgets.quiet import single_lines, text_key, update_quietly
+from flowtop.tui.widgets.text_lines import DEFAULT_WIDTH, TextLines
 
 # (section title, [(label, field, unit)]) from the field registry; unit None shows the
 # value as text.
@@ -41,6 +42,9 @@ def _exact(value: Any) -> str:
         return f"{value:,}"
     return str(value)
 
+
+# The fewest cells a value column is given before labels are cut.
+MIN_VALUE_WIDTH = 12
 
 # Shown for an empty path (a passthrough flow), as the path groups call it.
 NO_PATH = "(none)"
@@ -117,32 +121,38 @@ def flow_fields_table(flow: Flow) -> Table:
     return _fields_table(flow_fields_rows(flow))
 
 
-def _fields_lines(rows: list[tuple[Text, Text]], width: int) -> Text | None:
-    """The rows as the table draws them when every row fits ``width`` unwrapped: one
-    line a row, the labels dim and padded to one column and a space, the values padded
-    to theirs; None when a row does not fit (the table folds it)."""
-    if width <= 0 or not rows:
-        return None
+def fields_lines(rows: list[tuple[Text, Text]], width: int, console: Console) -> list[Text]:
+    """The rows as screen lines of at most ``width`` cells: the labels dim and padded to
+    one column, then a space and the value, a long value folded under its column."""
+    if not rows or width <= 0:
+        return []
     labels = max(label.cell_len for label, _ in rows)
-    values = max(value.cell_len for _, value in rows)
-    if labels + 1 + values > width or any("\n" in value.plain for _, value in rows):
-        return None
-    lines = []
+    if width - labels - 1 < MIN_VALUE_WIDTH:
+        # Too narrow for both: the labels are cut, the values keep what room there is.
+        labels = max(1, min(labels, width - 1 - MIN_VALUE_WIDTH, width // 2))
+    room = max(1, width - labels - 1)
+    indent = " " * (labels + 1)
+    lines: list[Text] = []
     for label, value in rows:
-        line = Text(style="dim", end="")
         label = label.copy()
-        label.pad_right(labels - label.cell_len)
-        line.append_text(label)
-        line.append(" ")
-        cell = Text(style="")
-        value = value.copy()
-        value.pad_right(values - value.cell_len)
-        cell.append_text(value)
-        whole = Text(end="")
-        whole.append_text(line)
-        whole.append_text(cell)
-        lines.append(whole)
-    return Text("\n", end="").join(lines)
+        label.truncate(labels, overflow="ellipsis", pad=True)
+        label.stylize("dim")
+        parts: list[Text] = []
+        for part in value.split("\n", allow_blank=True):
+            if part.cell_len <= room:
+                parts.append(part)
+            else:
+                parts.extend(part.wrap(console, room, overflow="fold"))
+        for number, part in enumerate(parts or [Text("")]):
+            line = Text(end="")
+            if number:
+                line.append(indent)
+            else:
+                line.append_text(label)
+                line.append(" ", "dim")
+            line.append_text(part)
+            lines.append(line)
+    return lines
 
 
 def _timeline(record: FlowRecord, now: float) -> Text:
@@ -245,7 +255,7 @@ def history_text(
     return text
 
 
-class RateHistory(Static):
+class RateHistory(TextLines):
     """One rate series of the selected flow, drawn to the width it is given."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"rate-history--bar"}
@@ -255,7 +265,7 @@ class RateHistory(Static):
     """
 
     def __init__(self, label: str, formatter: Any, *, id: str | None = None) -> None:
-        super().__init__("", id=id)
+        super().__init__(id=id)
         self._label = label
         self._formatter = formatter
         self._values: list[float] = []
@@ -269,19 +279,20 @@ class RateHistory(Static):
     def clear(self) -> None:
         self._values = []
         self._times = []
-        update_quietly(self, "", "", 3)
+        self.set_texts([])
 
     def on_resize(self) -> None:
         if self._values:
             self._draw()
+        else:
+            super().on_resize()
 
     def _draw(self) -> None:
         # Before the first layout the width is unknown: a pane's usual width will do.
-        width = self.content_region.width or 60
+        width = self.content_region.width or DEFAULT_WIDTH
         style = self.get_component_rich_style("rate-history--bar", partial=True)
         text = history_text(self._label, self._values, self._times, width, self._formatter, style)
-        # Its height is fixed (3): a new sample never needs a screen layout.
-        update_quietly(self, text, (width, text_key(text)), 3)
+        self.set_texts([text])
 
 
 class DetailPane(VerticalScroll):
@@ -313,12 +324,25 @@ class DetailPane(VerticalScroll):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("No flow selected", "dim"), id="detail-title", classes="detail-title")
+        title = TextLines(wrap=True, id="detail-title", classes="detail-title")
+        title.set_texts([Text("No flow selected", "dim")])
+        yield title
         yield RateHistory("pps ", format_count, id="pps-history")
         yield RateHistory("Rate", format_kbps, id="kbps-history")
         yield Static(Text("Path timeline"), classes="detail-heading")
-        yield Static("", id="timeline")
-        yield Static("", id="fields")
+        yield TextLines(wrap=True, id="timeline")
+        yield TextLines(id="fields")
+
+    @property
+    def text(self) -> str:
+        """The plain text of the pane as drawn, top to bottom."""
+        parts = []
+        for child in self.children:
+            if isinstance(child, TextLines):
+                parts.append(child.text)
+            elif isinstance(child, Static):
+                parts.append(Text.from_markup(str(child.render())).plain)
+        return "\n".join(parts)
 
     def show(
         self,
@@ -329,11 +353,11 @@ class DetailPane(VerticalScroll):
         times: Sequence[float] = (),
     ) -> None:
         """Show ``record``; ``times`` are when its history samples were taken."""
-        title = self.query_one("#detail-title", Static)
+        title = self.query_one("#detail-title", TextLines)
         if record is None:
-            _show_text(title, Text("No flow selected", "dim"))
+            title.set_texts([Text("No flow selected", "dim")])
             for name in ("#timeline", "#fields"):
-                update_quietly(self.query_one(name, Static), "", "", None)
+                self.query_one(name, TextLines).set_texts([])
             self.query_one("#pps-history", RateHistory).clear()
             self.query_one("#kbps-history", RateHistory).clear()
             return
@@ -347,22 +371,10 @@ class DetailPane(VerticalScroll):
             heading.append(f"  (repeated key #{record.key.occurrence + 1})", "yellow")
         if stale:
             heading.append("  (stale)", "bold red")
-        _show_text(title, heading)
+        title.set_texts([heading])
         self.query_one("#pps-history", RateHistory).set_series(record.pps.values(), times)
         self.query_one("#kbps-history", RateHistory).set_series(record.kbps.values(), times)
-        _show_text(self.query_one("#timeline", Static), _timeline(record, now))
-        # Redrawn each poll, but a screen layout only when its height may change.
-        fields = self.query_one("#fields", Static)
-        rows = flow_fields_rows(flow)
-        width = fields.content_region.width
-        key = (width, tuple((text_key(label), text_key(value)) for label, value in rows))
-        lines = _fields_lines(rows, width)
-        if lines is not None:
-            update_quietly(fields, lines, key, len(rows))
-        else:
-            update_quietly(fields, _fields_table(rows), key, None)
-
-
-def _show_text(static: Static, text: Text) -> None:
-    width = static.content_region.width
-    update_quietly(static, text, (width, text_key(text)), single_lines(text, width))
+        self.query_one("#timeline", TextLines).set_texts([_timeline(record, now)])
+        fields = self.query_one("#fields", TextLines)
+        width = fields.content_region.width or DEFAULT_WIDTH
+        fields.set_texts(fields_lines(flow_fields_rows(flow), width, self.app.console))
