@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -57,8 +58,11 @@ _EXACT_UNITS = {"kbps": " kbps", "bytes": " bytes"}
 _API_NAME_SHOWN = frozenset(field.name for field in FIELDS if field.show_api_name)
 
 
+@functools.lru_cache(maxsize=256)
 def _label(label: str, name: str) -> Text:
-    """A readable label, with the API's field name beside it where that reads differently."""
+    """A readable label, with the API's field name beside it where that reads differently.
+
+    Cached (never modify the result): the labels are the same every poll."""
     text = Text(label)
     if name in _API_NAME_SHOWN:
         text.append(f" ({name})", "italic")
@@ -67,14 +71,26 @@ def _label(label: str, name: str) -> Text:
 
 def _shown(flow: Flow, name: str, kind: str | None) -> Text:
     value = getattr(flow, name)
-    missing = glyphs.current().missing
     if kind == "protocol":
-        return Text(f"{flow.protocol} ({flow.ipp})" if flow.ipp is not None else missing, "bold")
+        return _shown_protocol(flow.protocol, flow.ipp, glyphs.current().missing)
     if value is None or (name == "path" and value == ""):
         raw = flow.unparsed.get(name)
         if raw is not None:
             return Text(f"unreadable: {strip_control(repr(raw))[:60]}", "italic red")
-        return Text(NO_PATH if name == "path" else missing, "dim")
+        return Text(NO_PATH if name == "path" else glyphs.current().missing, "dim")
+    # The type is part of the key: 1, 1.0 and True are equal but are shown differently.
+    return _shown_value(value, type(value).__name__, kind)
+
+
+@functools.lru_cache(maxsize=64)
+def _shown_protocol(protocol: str, ipp: int | None, missing: str) -> Text:
+    return Text(f"{protocol} ({ipp})" if ipp is not None else missing, "bold")
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown_value(value: Any, value_type: str, kind: str | None) -> Text:
+    """A field's value as the pane shows it. Cached (never modify the result): most
+    values are the same from one poll to the next."""
     if kind is None:
         return Text(str(value))
     human = {

@@ -500,6 +500,8 @@ class FlowTable(Widget, can_focus=True):
         # Once per frame rather than per line: focus and theme changes restyle rows.
         self._ensure_styles()
         self._ensure_layout()
+        # Room for the rows on screen and some scrolled past.
+        self._lines.grow(4 * self._page_height() + 64)
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -533,7 +535,6 @@ class FlowTable(Widget, can_focus=True):
             return cached[3]
         style = self._styles[state]
         strip = self._render_row(cells, style + highlight if highlight else style)
-        self._lines.grow(4 * self._page_height() + 64)
         self._lines.set(key, (cells, state, highlight, strip))
         return strip
 

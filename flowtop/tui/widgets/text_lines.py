@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -44,7 +45,8 @@ class TextLines(Widget):
         self._lines: list[Text] = []
         self._keys: list[tuple[Any, ...]] = []
         self._strips: list[Strip | None] = []
-        self._style_signature: Any = None
+        # The widget's own style, taken once a frame: it is costly to compute per line.
+        self._base: Style | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -112,9 +114,13 @@ class TextLines(Widget):
             return len(self._fold(self._texts, width))
         return len(self._lines)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base = self.rich_style
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._base if self._base is not None else self.rich_style
         if not 0 <= y < len(self._lines):
             return Strip.blank(width, base)
         strip = self._strips[y]
