@@ -59,14 +59,29 @@ def test_error_line_keeps_the_retry_countdown_and_press_r() -> None:
         text = status_text(
             _info(phase=PollPhase.ERROR, error=long_error, retry_in=7.2), width
         ).plain
-        error_line = text.splitlines()[1]
-        assert len(error_line) <= width
-        assert error_line.startswith(" ERROR  cannot connect")
-        assert error_line.endswith("retry in 7s")
+        first, second = text.splitlines()[1:]
+        assert len(first) <= width and len(second) <= width
+        assert first.startswith(" ERROR  cannot connect")
+        assert second.endswith("retry in 7s")
         stopped = status_text(
             _info(phase=PollPhase.STOPPED, error="authentication failed " * 5), width
-        ).plain.splitlines()[1]
-        assert stopped.endswith("press r to try again") and len(stopped) <= width
+        ).plain.splitlines()[-1]
+        assert stopped.endswith("press r to retry") and len(stopped) <= width
+
+
+def test_a_long_error_goes_on_over_a_second_line_keeping_its_reason() -> None:
+    # At 80 columns the reason, which comes last, used to be cut before "press r".
+    error = (
+        "authentication failed for user nocview at 127.0.0.1:18443: "
+        "Invalid username or password (errorcode 354)"
+    )
+    lines = status_text(_info(phase=PollPhase.STOPPED, error=error), 80).plain.splitlines()
+    assert len(lines) == 3 and all(len(line) <= 80 for line in lines)
+    assert lines[1].startswith(" ERROR  authentication failed")
+    assert "(errorcode 354)" in lines[2] and lines[2].endswith("press r to retry")
+    # When it fits, one line with the whole hint.
+    wide = status_text(_info(phase=PollPhase.STOPPED, error=error), 200).plain.splitlines()
+    assert len(wide) == 2 and wide[1].endswith("polling stopped; press r to try again")
 
 
 def test_detail_labels_are_words_with_the_api_name_and_units() -> None:

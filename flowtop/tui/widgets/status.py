@@ -108,28 +108,67 @@ def _part(*pieces: tuple[str, str]) -> Text:
 
 
 def _error_line(info: StatusInfo, width: int | None) -> Text:
-    """`` ERROR  message  retry in 5s``: the message is cut, never the countdown."""
+    """`` ERROR  message  retry in 5s``: the message is cut, never the countdown.
+
+    A message too long for one line goes on over a second one before it is cut: the
+    reason of an error comes last ("authentication failed for user ... : <reason>")."""
     head = _part((" ERROR ", "bold white on red"), (" ", ""))
-    tail = Text()
+    tails = [Text()]
     if info.retry_in is not None:
-        tail.append(f"  retry in {max(0.0, info.retry_in):.0f}s", "bold")
+        tails = [Text(f"  retry in {max(0.0, info.retry_in):.0f}s", "bold")]
     elif info.phase is PollPhase.STOPPED:
-        tail.append("  polling stopped; press r to try again", "bold")
+        tails = [
+            Text("  polling stopped; press r to try again", "bold"),
+            Text("  press r to retry", "bold"),
+        ]
     message = Text(strip_control(info.error), "red")
-    if width is not None:
-        room = width - head.cell_len - tail.cell_len
-        if message.cell_len > room:
-            if room >= 2:
-                message.truncate(room - 1, overflow="crop")
-                message.append(glyphs.current().ellipsis, "red")
-            else:
-                message = Text()
-                tail = Text(tail.plain.lstrip(), "bold")
     line = Text(no_wrap=True, overflow="crop")
     line.append_text(head)
-    line.append_text(message)
-    line.append_text(tail)
-    return _crop(line, width)
+    if width is None:
+        line.append_text(message)
+        line.append_text(tails[0])
+        return line
+    for tail in tails:
+        if head.cell_len + message.cell_len + tail.cell_len <= width:
+            line.append_text(message)
+            line.append_text(tail)
+            return line
+    tail = tails[-1]
+    room = width - head.cell_len - tail.cell_len
+    if room < 2:
+        # Not even a word of the message fits: the countdown or "press r" does.
+        line.append_text(Text(tail.plain.lstrip(), "bold"))
+        return _crop(line, width)
+    first, rest = _split_words(message, width - head.cell_len)
+    second = Text(" " * head.cell_len)
+    second.append_text(_cut(rest, room))
+    second.append_text(tail)
+    line.append_text(first)
+    line.append("\n")
+    line.append_text(_crop(second, width))
+    return line
+
+
+def _cut(message: Text, room: int) -> Text:
+    """``message`` in at most ``room`` cells, an ellipsis marking a cut."""
+    if message.cell_len <= room:
+        return message
+    cut = message.copy()
+    cut.truncate(max(0, room - 1), overflow="crop")
+    cut.append(glyphs.current().ellipsis, "red")
+    return cut
+
+
+def _split_words(message: Text, room: int) -> tuple[Text, Text]:
+    """The words of ``message`` that fit ``room`` cells, and the rest."""
+    plain = message.plain
+    if message.cell_len <= room:
+        return message, Text()
+    # Break at the last space that fits; a message without one breaks mid-word.
+    cut = plain.rfind(" ", 0, room + 1)
+    if cut <= 0:
+        cut = room
+    return _cut(message[:cut], room), Text(plain[cut:].lstrip(), "red")
 
 
 def status_text(info: StatusInfo, width: int | None = None) -> Text:
