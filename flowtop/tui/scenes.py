@@ -125,6 +125,17 @@ async def _error(pilot: Pilot[Any]) -> None:
     await poll(pilot, app)
 
 
+async def _refused(pilot: Pilot[Any]) -> None:
+    """The password was changed on the appliance: the next log-in is refused."""
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await _loaded(pilot)
+    appliance = _source(app).appliance
+    appliance.password = "changed-on-the-appliance"
+    appliance.expire_sessions()
+    await poll(pilot, app)
+
+
 async def _groups(pilot: Pilot[Any]) -> None:
     await _loaded(pilot)
     await pilot.press("g", "enter")
@@ -263,6 +274,13 @@ SCENES: dict[str, Scene] = {
             _events,
         ),
         Scene("error", "The appliance answers 503: data kept, stale", (120, 30), _app, _error),
+        Scene(
+            "refused-80x24",
+            "Log-in refused at 80x24: polling stops, the reason is kept",
+            (80, 24),
+            _app,
+            _refused,
+        ),
         Scene("help", "Every key", (100, 40), _app, _help),
         Scene(
             "replay",
