@@ -66,6 +66,10 @@ def _is_terminal(fd: int) -> bool:
         return False
 
 
+# Terminals narrower than this get the compact footer, so that every main key shows.
+COMPACT_FOOTER_BELOW = 100
+
+
 class FlowTopApp(App[int]):
     """The live monitor (and the replay of a recording)."""
 
@@ -257,6 +261,13 @@ class FlowTopApp(App[int]):
         body.set_class(wide, "-wide")
         body.set_class(not wide, "-narrow")
         body.set_class(visible, "-detail")
+        # Below 100 columns the footer's keys do not fit with their padding, nor beside
+        # the palette's key (ctrl+p still opens it, and help lists it).
+        footer = self.query_one(Footer)
+        compact = (self.size.width if width is None else width) < COMPACT_FOOTER_BELOW
+        if footer.compact != compact:
+            footer.compact = compact
+            footer.show_command_palette = not compact
         if not wide and visible:
             self.detail.focus()
         elif self.focused is None or self.focused is self.detail:

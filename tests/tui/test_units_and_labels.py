@@ -157,3 +157,24 @@ def test_profile_ascii_key(tmp_path: Any) -> None:
     assert ascii_of("fancy", {}) is False
     assert ascii_of("fancy", {"ascii": True}) is True
     assert ascii_of(None, {}) is None
+
+
+async def test_a_narrow_terminal_gets_a_compact_footer_with_every_main_key() -> None:
+    from textual.widgets import Footer
+
+    from tests.tui.helpers import Clock, DemoSource, make_app, wait_until
+
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+        footer = app.query_one(Footer)
+        assert footer.compact and not footer.show_command_palette
+        await pilot.pause()
+        keys = [key for key in footer.query("FooterKey") if key.region.width]
+        # Every key shown ends within the screen: none is cut at the right edge.
+        assert keys and all(key.region.right <= 80 for key in keys)
+        assert {key.action for key in keys} >= {"quit", "toggle_detail", "events"}  # type: ignore[attr-defined]
+        await pilot.resize_terminal(160, 45)
+        await pilot.pause()
+        assert not footer.compact and footer.show_command_palette
