@@ -351,3 +351,17 @@ async def test_empty_store_says_what_will_appear() -> None:
     async with app.run_test(size=(140, 30)) as pilot:
         await pilot.pause()
         assert _lines(app.events_screen)[0].startswith("No events yet")
+
+
+async def test_a_passthrough_flow_reads_none_for_its_path_as_in_the_table() -> None:
+    store = FlowStore()
+    store.apply([flow(1)], NOW)
+    store.apply([flow(1), flow(2, path="")], NOW + 1)
+    store.apply([flow(1, path=""), flow(2, path="")], NOW + 2)
+    app = EventsApp(store)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.pause()
+        lines = _lines(app.events_screen)
+        path_change, new = lines[0], lines[1]
+        assert "PATH" in path_change and path_change.endswith("→ (none)")
+        assert "NEW" in new and new.endswith("(none)")

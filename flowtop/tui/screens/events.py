@@ -38,6 +38,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from flowtop.core import glyphs
+from flowtop.core.columns import NO_PATH
 from flowtop.core.errors import FilterError
 from flowtop.core.event_filter import MATCH_ALL_EVENTS, EventFilter, compile_event_filter
 from flowtop.core.model import strip_control
@@ -117,10 +118,11 @@ class EventLine:
 
 def event_line(event: FlowEvent, today: tuple[int, int]) -> EventLine:
     flow = event.flow
+    # An empty path (a passthrough flow) reads as the table and the groups call it.
     if event.kind is EventKind.PATH:
-        old_path, new_path = event.old_path, event.new_path
+        old_path, new_path = event.old_path or NO_PATH, event.new_path or NO_PATH
     else:
-        old_path, new_path = "", flow.path or ""
+        old_path, new_path = "", flow.path or NO_PATH
     return EventLine(
         event=event,
         clock=_clock_text(event.at, today),

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from flowtop.core import glyphs
+from flowtop.core.columns import NO_PATH
 from flowtop.core.fields import FIELDS, SECTIONS
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
@@ -47,8 +48,6 @@ def _exact(value: Any) -> str:
 # The fewest cells a value column is given before labels are cut.
 MIN_VALUE_WIDTH = 12
 
-# Shown for an empty path (a passthrough flow), as the path groups call it.
-NO_PATH = "(none)"
 # The unit of the exact value, where the human one says it differently.
 _EXACT_UNITS = {"kbps": " kbps", "bytes": " bytes"}
 
