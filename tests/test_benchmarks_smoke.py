@@ -164,3 +164,23 @@ def test_step_times_sums_a_steps_functions_and_marks_missing_ones(tmp_path: Path
     assert 0 < parse <= everything
     # Nothing else ran: those steps are "not found", not zero.
     assert steps["table"] is None and steps["output"] is None
+
+
+def test_textual_floor_measures_a_bare_repaint_beside_the_stdlib_floor() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWTOP_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.textual_floor", "--seconds", "3"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    bare = re.search(r"^bare Textual repaint: (\d+\.\d) ms CPU a second$", done.stdout, re.M)
+    floor = re.search(r"^stdlib floor: +(\d+\.\d) ms CPU a poll$", done.stdout, re.M)
+    assert bare and floor, done.stdout
+    # The bare app ran and repainted (a Python process with textual spends CPU on it).
+    assert 0 < float(bare.group(1)) < 1000
+    assert 0 <= float(floor.group(1)) < 1000
