@@ -1,0 +1,565 @@
+"""Numbers flowtop derives from what it keeps between polls, and the totals line.
+
+The appliance reports each flow's ``pps`` and ``customer_kbps`` "over the period since
+refresh", and its ``bytes`` and ``packets`` over the flow's life.  From the store's
+history rings and from the counters of two polls flowtop derives (fields of the
+registry, :data:`flowtop.core.fields.DERIVED_FIELDS`):
+
+* ``rate_2s``, ``rate_10s``, ``rate_40s`` (and ``pps_...``): the reported rate averaged
+  over iftop's three windows ending at the last poll.  Each sample stands for the
+  period since the poll before it and weighs by how much of that period lies in the
+  window.  A window longer than the history known so far (a flow seen for 6 s has
+  no 10 s average yet; the first poll's period is unknown) gives the average of
+  what there is and says so (:attr:`Derived.partial`; the cell carries
+  :data:`PARTIAL_MARK`).  Computed when asked (visible cells, a sort, a filter),
+  once per poll and flow.
+* ``rate_peak``, ``pps_peak``: the highest rate reported since flowtop first saw
+  the flow, kept by :class:`CounterTracker` (two comparisons a flow a poll).
+* ``rate_measured``, ``pps_measured``: Δbytes·8/Δt and Δpackets/Δt between the
+  last two polls.  A counter that went backwards is a reset: no rate for that
+  interval, never a negative one.  ``rate_mismatch`` is 1 when the reported rate
+  disagrees with the measured one beyond :data:`MISMATCH_RATIO` and
+  :data:`MISMATCH_FLOOR_KBPS` (the appliance's statistics are stale).
+
+Columns and filters see a :class:`~flowtop.core.model.Flow`; its record (history,
+counters) is found by identity in the live stores (:meth:`FlowStore.record_of`), so a
+flow of an older poll has no derived values rather than wrong ones.
+
+:class:`CounterTracker` runs once a poll (from the monitor): per flow it takes the
+counters' change, and in total the rates and bytes moved since start per direction,
+which :func:`totals` turns into the :class:`Totals` of a frame.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Final
+
+from flowtop.core.fastpaths import model_values
+from flowtop.core.fields import BY_NAME, DERIVED_NAMES
+from flowtop.core.model import Flow
+from flowtop.core.store import LIVE_STORES, FlowRecord, FlowStore, Ring
+
+# A cell whose window is longer than the history so far: the average of what there is.
+PARTIAL_MARK: Final = "*"
+# A measured rate that disagrees with the reported one.
+MISMATCH_MARK: Final = "!"
+# The reported rate disagrees with the counters when they differ by more than this
+# share of the larger of the two (the appliance's period and ours never quite align,
+# and a burst inside an interval moves the two apart by up to a third)...
+MISMATCH_RATIO: Final = 0.5
+# ...and by more than this many kbps (1 kB/s): tiny flows round too coarsely.
+MISMATCH_FLOOR_KBPS: Final = 8.0
+# A window counts as covered when the history reaches this close to its start.
+COVERED_SLACK: Final = 0.02
+
+WINDOWS: Final[dict[str, float]] = {"2s": 2.0, "10s": 10.0, "40s": 40.0}
+
+# Direction classes.
+LAN_TO_WAN: Final = 0
+WAN_TO_LAN: Final = 1
+OTHER_DIRECTION: Final = 2
+_DIRECTIONS: dict[str | None, int] = {}
+
+
+def direction_class(direction: str | None) -> int:
+    """:data:`LAN_TO_WAN`, :data:`WAN_TO_LAN` or :data:`OTHER_DIRECTION` of an API
+    direction ("LAN to WAN", "lan-to-wan", "WAN2LAN"...)."""
+    known = _DIRECTIONS.get(direction)
+    if known is not None:
+        return known
+    folded = "" if direction is None else direction.casefold()
+    folded = "".join(char for char in folded if char.isalnum()).replace("2", "to")
+    value = OTHER_DIRECTION
+    if folded == "lantowan":
+        value = LAN_TO_WAN
+    elif folded == "wantolan":
+        value = WAN_TO_LAN
+    if len(_DIRECTIONS) < 256:
+        _DIRECTIONS[direction] = value
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """One derived value of a flow: None when unknown; ``partial`` when the window is
+    longer than the history it was averaged over; ``mismatch`` when a measured rate
+    disagrees with the reported one."""
+
+    value: float | None
+    partial: bool = False
+    mismatch: bool = False
+
+
+_UNKNOWN: Final = Derived(None)
+
+
+def window_weights(times: Iterable[float], window: float) -> list[float]:
+    """How much of each poll's period lies in the ``window`` seconds up to the last
+    poll, newest poll first.  A poll's period runs from the poll before it; the oldest
+    poll kept has no known period (weight 0).  Stops at the window's start."""
+    stamps = list(times)
+    weights: list[float] = []
+    if not stamps:
+        return weights
+    end = stamps[-1]
+    start = end - window
+    for index in range(len(stamps) - 1, -1, -1):
+        at = stamps[index]
+        if at <= start:
+            break
+        if index == 0:
+            weights.append(0.0)
+            break
+        before = stamps[index - 1]
+        weights.append(at - max(before, start))
+        if before <= start:
+            break
+    return weights
+
+
+def window_average(ring: Ring, weights: list[float], window: float) -> Derived:
+    """The time-weighted average of the newest samples of ``ring`` over ``window``
+    (see :func:`window_weights`); missing samples (NaN) are left out."""
+    data = ring.data
+    count = min(len(ring), len(weights))
+    total = 0.0
+    covered = 0.0
+    for index in range(count):
+        value = data[-1 - index]
+        if value != value:  # NaN: no rate that poll
+            continue
+        weight = weights[index]
+        total += value * weight
+        covered += weight
+    if covered > 0.0:
+        return Derived(total / covered, covered < window * (1.0 - COVERED_SLACK))
+    # Nothing of known length: the newest sample, if any, for what it is.
+    for index in range(min(len(ring), max(1, len(weights)))):
+        value = data[-1 - index]
+        if value == value:
+            return Derived(float(value), True)
+    return _UNKNOWN
+
+
+def mismatch(reported: float | None, measured: float | None) -> bool | None:
+    """Whether a reported rate (kbps) disagrees with the one measured from counters;
+    None when either is unknown."""
+    if reported is None or measured is None:
+        return None
+    difference = abs(reported - measured)
+    return difference > MISMATCH_FLOOR_KBPS and difference > MISMATCH_RATIO * max(
+        reported, measured
+    )
+
+
+class _Numbers:
+    """Per store: the derived values of the current poll, computed when first asked."""
+
+    def __init__(self, store: FlowStore) -> None:
+        self.store = store
+        self._token: tuple[int, float | None, int] = (-1, None, 0)
+        self._weights: dict[float, list[float]] = {}
+        self._values: dict[tuple[int, str], Derived] = {}
+
+    def _check(self) -> None:
+        store = self.store
+        token = (store.poll, store.last_update, len(store.poll_times))
+        if token != self._token:
+            self._token = token
+            self._weights.clear()
+            self._values.clear()
+
+    def weights(self, window: float) -> list[float]:
+        weights = self._weights.get(window)
+        if weights is None:
+            weights = self._weights[window] = window_weights(self.store.poll_times, window)
+        return weights
+
+    def get(self, record: FlowRecord, name: str) -> Derived:
+        self._check()
+        cache_key = (id(record), name)
+        found = self._values.get(cache_key)
+        if found is None:
+            found = self._values[cache_key] = self._compute(record, name)
+        return found
+
+    def _compute(self, record: FlowRecord, name: str) -> Derived:
+        quantity, _, what = name.partition("_")
+        if what in WINDOWS:
+            window = WINDOWS[what]
+            ring = record.kbps if quantity == "rate" else record.pps
+            return window_average(ring, self.weights(window), window)
+        if what == "peak":
+            return Derived(self._peak(record, quantity))
+        if name == "rate_mismatch":
+            measured = self._measured(record, "rate")
+            flag = mismatch(record.flow.customer_kbps, measured)
+            return _UNKNOWN if flag is None else Derived(1.0 if flag else 0.0, mismatch=flag)
+        if what == "measured":
+            measured = self._measured(record, quantity)
+            flag = quantity == "rate" and bool(mismatch(record.flow.customer_kbps, measured))
+            return Derived(measured, mismatch=flag)
+        raise KeyError(name)
+
+    def _peak(self, record: FlowRecord, quantity: str) -> float | None:
+        kept = record.peak_kbps if quantity == "rate" else record.peak_pps
+        if record.counted_poll == self.store.poll and kept is not None:
+            return kept
+        # Not tracked (a store used without a monitor): the history kept.
+        ring = record.kbps if quantity == "rate" else record.pps
+        present = [value for value in ring.values() if value == value]
+        candidates = present + ([kept] if kept is not None else [])
+        return max(candidates) if candidates else None
+
+    def _measured(self, record: FlowRecord, quantity: str) -> float | None:
+        if record.counted_poll != self.store.poll or record.delta_seconds <= 0.0:
+            return None
+        if quantity == "rate":
+            delta = record.delta_bytes
+            return None if delta is None else delta * 0.008 / record.delta_seconds
+        packets = record.delta_packets
+        return None if packets is None else packets / record.delta_seconds
+
+
+_NUMBERS: weakref.WeakKeyDictionary[FlowStore, _Numbers] = weakref.WeakKeyDictionary()
+# The store the last lookup found a flow in: asked first next time.
+_last_store: weakref.ref[FlowStore] | None = None
+
+
+def numbers_of(store: FlowStore) -> _Numbers:
+    numbers = _NUMBERS.get(store)
+    if numbers is None:
+        numbers = _NUMBERS[store] = _Numbers(store)
+    return numbers
+
+
+def find_record(flow: Flow) -> tuple[FlowStore, FlowRecord] | None:
+    """The live store and record that hold exactly this flow object."""
+    global _last_store
+    last = _last_store() if _last_store is not None else None
+    if last is not None:
+        record = last.record_of(flow)
+        if record is not None:
+            return last, record
+    for store in list(LIVE_STORES):
+        if store is last:
+            continue
+        record = store.record_of(flow)
+        if record is not None:
+            _last_store = weakref.ref(store)
+            return store, record
+    return None
+
+
+def derived(flow: Flow, name: str) -> Derived:
+    """The derived field ``name`` of ``flow`` (unknown for a flow no store holds now)."""
+    found = find_record(flow)
+    if found is None:
+        return _UNKNOWN
+    store, record = found
+    return numbers_of(store).get(record, name)
+
+
+def record_value(store: FlowStore, record: FlowRecord, name: str) -> Derived:
+    """The derived field ``name`` of a record of ``store``."""
+    return numbers_of(store).get(record, name)
+
+
+def getter(name: str) -> Callable[[Flow], float | None]:
+    """A flow's value of the derived field ``name`` (for the filter and sorting)."""
+    if name not in DERIVED_NAMES:
+        raise KeyError(name)
+
+    def value(flow: Flow) -> float | None:
+        return derived(flow, name).value
+
+    return value
+
+
+def cell_text(name: str) -> Callable[[Flow], str]:
+    """A table cell of the derived field ``name``: the value as its unit reads, with
+    :data:`PARTIAL_MARK` for a window not yet covered and :data:`MISMATCH_MARK` for a
+    measured rate that disagrees with the reported one."""
+    field = BY_NAME[name]
+    formatter = field.formatter
+    is_flag = name == "rate_mismatch"
+
+    def text(flow: Flow) -> str:
+        found = derived(flow, name)
+        value = found.value
+        if value is None:
+            return ""
+        if is_flag:
+            return MISMATCH_MARK if found.mismatch else ""
+        shown = formatter(value) if formatter is not None else f"{value:g}"
+        if found.partial:
+            return shown + PARTIAL_MARK
+        if found.mismatch:
+            return shown + MISMATCH_MARK
+        return shown
+
+    return text
+
+
+# ---- counters, peaks and totals -------------------------------------------------------
+
+_COUNTERS = itemgetter("bytes", "packets", "pps", "customer_kbps", "direction", "age")
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionSums:
+    """Rates now and bytes moved since start, of one direction or of all."""
+
+    flows: int = 0
+    pps: float = 0.0
+    kbps: float = 0.0
+    moved_bytes: int = 0
+    moved_packets: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """The sums of a set of flows: in total and per direction."""
+
+    total: DirectionSums = DirectionSums()
+    lan_to_wan: DirectionSums = DirectionSums()
+    wan_to_lan: DirectionSums = DirectionSums()
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """The totals line: the flows shown (filter applied) and all of them.
+
+    ``shown`` is ``everything`` when no filter applies.  Bytes moved are since
+    flowtop started (counter deltas, so traffic between polls counts): ``everything``
+    includes flows that have ended since, ``shown`` counts the flows shown now.
+    Peaks are the highest total rate since start (for ``shown``: since the filter
+    was last changed).
+    """
+
+    shown: Sums
+    everything: Sums
+    filtered: bool
+    peak_kbps: float
+    peak_pps: float
+    shown_peak_kbps: float
+    shown_peak_pps: float
+    # When the totals started (the first poll counted), or None before any poll.
+    since: float | None
+    at: float | None
+
+
+class _Accumulator:
+    """Mutable sums per direction class (index 0, 1, 2), then frozen into :class:`Sums`."""
+
+    __slots__ = ("flows", "kbps", "moved_bytes", "moved_packets", "pps")
+
+    def __init__(self) -> None:
+        self.flows = [0, 0, 0]
+        self.pps = [0.0, 0.0, 0.0]
+        self.kbps = [0.0, 0.0, 0.0]
+        self.moved_bytes = [0, 0, 0]
+        self.moved_packets = [0, 0, 0]
+
+    def add(self, record: FlowRecord) -> None:
+        flow = record.flow
+        index = direction_class(flow.direction)
+        self.flows[index] += 1
+        self.pps[index] += flow.pps or 0.0
+        self.kbps[index] += flow.customer_kbps or 0.0
+        self.moved_bytes[index] += record.moved_bytes
+        self.moved_packets[index] += record.moved_packets
+
+    def one(self, index: int) -> DirectionSums:
+        return DirectionSums(
+            self.flows[index],
+            self.pps[index],
+            self.kbps[index],
+            self.moved_bytes[index],
+            self.moved_packets[index],
+        )
+
+    def frozen(self) -> Sums:
+        total = DirectionSums(
+            sum(self.flows),
+            math.fsum(self.pps),
+            math.fsum(self.kbps),
+            sum(self.moved_bytes),
+            sum(self.moved_packets),
+        )
+        return Sums(total, self.one(LAN_TO_WAN), self.one(WAN_TO_LAN))
+
+
+class CounterTracker:
+    """Per poll: each flow's counter change and peaks; in total the rates now and the
+    bytes moved since start per direction (ended flows' bytes stay counted)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.poll = 0
+        self.since: float | None = None
+        self.at: float | None = None
+        self.moved_bytes = [0, 0, 0]
+        self.moved_packets = [0, 0, 0]
+        self.everything = Sums()
+        self.peak_kbps = 0.0
+        self.peak_pps = 0.0
+        self._shown_peak: tuple[object, float, float] | None = None
+
+    def after_poll(self, store: FlowStore) -> None:
+        """Count the poll ``store`` just applied (call once after each apply)."""
+        poll = store.poll
+        at = store.last_update
+        if poll != self.poll + 1 or at is None:
+            # A cleared store (a replay stepping back) or a poll not seen: start again.
+            self.reset()
+        first = self.poll == 0
+        previous_at = self.at
+        gap = 0.0 if previous_at is None or first else at - previous_at
+        gap_ms = gap * 1000.0
+        flows = [0, 0, 0]
+        pps_sums = [0.0, 0.0, 0.0]
+        kbps_sums = [0.0, 0.0, 0.0]
+        moved_bytes = self.moved_bytes
+        moved_packets = self.moved_packets
+        classify = _DIRECTIONS.get
+        for record in store.records.values():
+            values = model_values(record.flow)
+            nbytes, npackets, pps, kbps, direction, age = _COUNTERS(values)
+            index = classify(direction)
+            if index is None:
+                index = direction_class(direction)
+            flows[index] += 1
+            if pps is not None:
+                pps_sums[index] += pps
+                peak = record.peak_pps
+                if peak is None or pps > peak:
+                    record.peak_pps = pps
+            if kbps is not None:
+                kbps_sums[index] += kbps
+                peak = record.peak_kbps
+                if peak is None or kbps > peak:
+                    record.peak_kbps = kbps
+            seen_before = record.counted_poll == poll - 1 and record.counted_poll > 0
+            if seen_before:
+                delta_bytes = _delta(record.counted_bytes, nbytes)
+                delta_packets = _delta(record.counted_packets, npackets)
+                record.counter_reset = (
+                    record.counted_bytes is not None
+                    and nbytes is not None
+                    and nbytes < record.counted_bytes
+                ) or (
+                    record.counted_packets is not None
+                    and npackets is not None
+                    and npackets < record.counted_packets
+                )
+                record.delta_seconds = gap
+                # The rate of an interval with a reset is unknown; what the counter
+                # holds now moved since the reset, so it counts as moved.
+                record.delta_bytes = None if record.counter_reset else delta_bytes
+                record.delta_packets = None if record.counter_reset else delta_packets
+                moved_now_bytes = nbytes if record.counter_reset else delta_bytes
+                moved_now_packets = npackets if record.counter_reset else delta_packets
+            else:
+                record.delta_bytes = record.delta_packets = None
+                record.delta_seconds = 0.0
+                record.counter_reset = False
+                # New since the last poll: all its bytes moved since then if its age
+                # says it began since (or it has no age); otherwise it was hidden (the
+                # top N of a capped answer) and what it moved before is unknown.
+                began_since = not first and (age is None or age <= gap_ms + 1000.0)
+                moved_now_bytes = nbytes if began_since else None
+                moved_now_packets = npackets if began_since else None
+            if moved_now_bytes:
+                record.moved_bytes += moved_now_bytes
+                moved_bytes[index] += moved_now_bytes
+            if moved_now_packets:
+                record.moved_packets += moved_now_packets
+                moved_packets[index] += moved_now_packets
+            record.counted_bytes = nbytes
+            record.counted_packets = npackets
+            record.counted_poll = poll
+        self.poll = poll
+        if self.since is None:
+            self.since = at
+        self.at = at
+        total_kbps = math.fsum(kbps_sums)
+        total_pps = math.fsum(pps_sums)
+        self.peak_kbps = max(self.peak_kbps, total_kbps)
+        self.peak_pps = max(self.peak_pps, total_pps)
+
+        def one(index: int) -> DirectionSums:
+            return DirectionSums(
+                flows[index],
+                pps_sums[index],
+                kbps_sums[index],
+                moved_bytes[index],
+                moved_packets[index],
+            )
+
+        self.everything = Sums(
+            DirectionSums(
+                sum(flows), total_pps, total_kbps, sum(moved_bytes), sum(moved_packets)
+            ),
+            one(LAN_TO_WAN),
+            one(WAN_TO_LAN),
+        )
+
+    def totals(self, shown: Iterable[FlowRecord] | None, view_id: object) -> Totals:
+        """The totals of a frame: ``shown`` the records shown (None: all of them, no
+        filter); ``view_id`` names the filter, whose change restarts the shown peak."""
+        everything = self.everything
+        if shown is None:
+            shown_sums = everything
+        else:
+            accumulator = _Accumulator()
+            for record in shown:
+                accumulator.add(record)
+            shown_sums = accumulator.frozen()
+        kept = self._shown_peak
+        peak_kbps, peak_pps = shown_sums.total.kbps, shown_sums.total.pps
+        if kept is not None and kept[0] == view_id:
+            peak_kbps = max(peak_kbps, kept[1])
+            peak_pps = max(peak_pps, kept[2])
+        self._shown_peak = (view_id, peak_kbps, peak_pps)
+        if shown is None:
+            peak_kbps, peak_pps = self.peak_kbps, self.peak_pps
+        return Totals(
+            shown=shown_sums,
+            everything=everything,
+            filtered=shown is not None,
+            peak_kbps=self.peak_kbps,
+            peak_pps=self.peak_pps,
+            shown_peak_kbps=peak_kbps,
+            shown_peak_pps=peak_pps,
+            since=self.since,
+            at=self.at,
+        )
+
+
+def _delta(before: int | None, now: int | None) -> int | None:
+    if before is None or now is None:
+        return None
+    return now - before if now >= before else None
+
+
+__all__ = [
+    "MISMATCH_MARK",
+    "PARTIAL_MARK",
+    "CounterTracker",
+    "Derived",
+    "Totals",
+    "cell_text",
+    "derived",
+    "getter",
+    "mismatch",
+    "window_average",
+    "window_weights",
+]
