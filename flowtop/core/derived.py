@@ -417,7 +417,9 @@ class CounterTracker:
         """Count the poll ``store`` just applied (call once after each apply)."""
         poll = store.poll
         at = store.last_update
-        if poll != self.poll + 1 or at is None:
+        if at is None:
+            return  # nothing applied yet
+        if poll != self.poll + 1:
             # A cleared store (a replay stepping back) or a poll not seen: start again.
             self.reset()
         first = self.poll == 0
@@ -505,9 +507,7 @@ class CounterTracker:
             )
 
         self.everything = Sums(
-            DirectionSums(
-                sum(flows), total_pps, total_kbps, sum(moved_bytes), sum(moved_packets)
-            ),
+            DirectionSums(sum(flows), total_pps, total_kbps, sum(moved_bytes), sum(moved_packets)),
             one(LAN_TO_WAN),
             one(WAN_TO_LAN),
         )

@@ -221,7 +221,11 @@ def _averaged(quantity: str, unit: Unit, label: str) -> tuple[Field, ...]:
     for window, priority in _AVERAGES:
         fields.append(
             Field(
-                f"{quantity}_{window}", "float", f"{label} {window} average", _D, unit=unit,
+                f"{quantity}_{window}",
+                "float",
+                f"{label} {window} average",
+                _D,
+                unit=unit,
                 formatter=formatter,
                 column=ColumnSpec(f"{quantity}_{window}", f"{prefix}{window}", 7, priority),
                 derived=True,
@@ -230,7 +234,12 @@ def _averaged(quantity: str, unit: Unit, label: str) -> tuple[Field, ...]:
         )
     fields.append(
         Field(
-            f"{quantity}_peak", "float", f"{label} peak", _D, unit=unit, formatter=formatter,
+            f"{quantity}_peak",
+            "float",
+            f"{label} peak",
+            _D,
+            unit=unit,
+            formatter=formatter,
             column=ColumnSpec(f"{quantity}_peak", f"{prefix}Peak" if prefix else "Peak", 7, 3),
             derived=True,
             description=f"highest {label} reported since flowtop first saw the flow",

@@ -162,8 +162,14 @@ def group_columns(grouping: Grouping) -> tuple[Column, ...]:
         Column("kbps", RATE_TITLE, 6, True, lambda g: format_kbps(g.kbps), lambda g: g.kbps),
         Column("bytes", "Bytes", 6, True, lambda g: format_bytes(g.bytes), lambda g: g.bytes),
         Column(
-            "share", "Share of rate", SHARE_BAR_WIDTH + 5, True, share_text,
-            lambda g: g.share, 2, squeezable=False,
+            "share",
+            "Share of rate",
+            SHARE_BAR_WIDTH + 5,
+            True,
+            share_text,
+            lambda g: g.share,
+            2,
+            squeezable=False,
         ),
         Column(
             "top",
