@@ -43,6 +43,7 @@ from flowtop.core.fastpaths import model_values
 from flowtop.core.fields import BY_NAME, DERIVED_NAMES
 from flowtop.core.model import Flow
 from flowtop.core.store import LIVE_STORES, FlowRecord, FlowStore, Ring
+from flowtop.core.units import format_bytes, format_count, format_rate, format_seconds
 
 # A cell whose window is longer than the history so far: the average of what there is.
 PARTIAL_MARK: Final = "*"
@@ -563,3 +564,72 @@ __all__ = [
     "window_average",
     "window_weights",
 ]
+
+
+# ---- the totals line --------------------------------------------------------------------
+
+# (priority, label, value): the highest priority number gives way first on a narrow
+# terminal; 0 always stays.
+TotalsPart = tuple[int, str, str]
+
+
+def _rate(kbps: float) -> str:
+    return format_rate(kbps).replace(" ", "") or "0b/s"
+
+
+def _moved(sums: DirectionSums) -> str:
+    return f"{format_bytes(sums.moved_bytes)}B"
+
+
+def totals_parts(totals: Totals) -> list[TotalsPart]:
+    """The parts of the totals line, in order, with how readily each gives way.
+
+    ``Total 45.3Mb/s 3.20k pps  L>W 30.1Mb/s  W>L 15.2Mb/s  peak 60.0Mb/s  moved
+    1.23GB in 5m02s``; with a filter the shown flows first (``Shown``), then ``all``.
+    """
+    shown = totals.shown
+    span = ""
+    if totals.since is not None and totals.at is not None:
+        span = format_seconds(round(max(0.0, totals.at - totals.since)))
+    filtered = totals.filtered
+    parts: list[TotalsPart] = [
+        (0, "Shown" if filtered else "Total", _rate(shown.total.kbps)),
+        (3, "", f"{format_count(shown.total.pps) or '0'} pps"),
+        (1, "L>W", _rate(shown.lan_to_wan.kbps)),
+        (1, "W>L", _rate(shown.wan_to_lan.kbps)),
+        (2, "peak", _rate(totals.shown_peak_kbps)),
+        (2, "moved", _moved(shown.total)),
+    ]
+    if span and not filtered:
+        parts.append((4, "in", span))
+    if filtered:
+        everything = totals.everything
+        parts += [
+            (1, "| all", _rate(everything.total.kbps)),
+            (4, "peak", _rate(totals.peak_kbps)),
+            (3, "moved", _moved(everything.total)),
+        ]
+        if span:
+            parts.append((5, "in", span))
+    return parts
+
+
+def fit_totals(parts: list[TotalsPart], width: int) -> list[TotalsPart]:
+    """The parts that fit ``width`` cells (two spaces between parts, one before an
+    ``in``), dropping the highest priority number (the rightmost among equals) first."""
+    kept = list(parts)
+    while len(kept) > 1 and totals_width(kept) > width:
+        index = max(range(len(kept)), key=lambda i: (kept[i][0], i))
+        if kept[index][0] == 0:
+            break
+        del kept[index]
+    return kept
+
+
+def totals_width(parts: list[TotalsPart]) -> int:
+    width = 0
+    for index, (_, label, value) in enumerate(parts):
+        if index:
+            width += 1 if label == "in" else 2
+        width += len(label) + (1 if label else 0) + len(value)
+    return width

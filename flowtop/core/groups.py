@@ -130,6 +130,8 @@ SHARE_BAR_WIDTH: Final = 10
 def share_text(group: Group) -> str:
     """``█████▍     54%``: the group's share of the total rate shown."""
     bar = glyphs.current().bar_text(group.share, SHARE_BAR_WIDTH)
+    if 0 < group.share < 0.005:
+        return f"{bar}  <1%"
     return f"{bar}{group.share * 100:4.0f}%"
 
 
