@@ -123,15 +123,20 @@ def window_weights(times: Iterable[float], window: float) -> list[float]:
     return weights
 
 
-def window_average(ring: Ring, weights: list[float], window: float) -> Derived:
+def window_average(
+    ring: Ring, weights: list[float], window: float, newest: float | None = None
+) -> Derived:
     """The time-weighted average of the newest samples of ``ring`` over ``window``
-    (see :func:`window_weights`); missing samples (NaN) are left out."""
+    (see :func:`window_weights`); missing samples (NaN) are left out.
+
+    ``newest`` is the newest sample exactly as reported (the ring keeps float32), so
+    that an average of one sample reads as the rate beside it."""
     data = ring.data
     count = min(len(ring), len(weights))
     total = 0.0
     covered = 0.0
     for index in range(count):
-        value = data[-1 - index]
+        value = data[-1 - index] if index or newest is None else newest
         if value != value:  # NaN: no rate that poll
             continue
         weight = weights[index]
@@ -141,7 +146,7 @@ def window_average(ring: Ring, weights: list[float], window: float) -> Derived:
         return Derived(total / covered, covered < window * (1.0 - COVERED_SLACK))
     # Nothing of known length: the newest sample, if any, for what it is.
     for index in range(min(len(ring), max(1, len(weights)))):
-        value = data[-1 - index]
+        value = data[-1 - index] if index or newest is None else newest
         if value == value:
             return Derived(float(value), True)
     return _UNKNOWN
@@ -193,8 +198,14 @@ class _Numbers:
         quantity, _, what = name.partition("_")
         if what in WINDOWS:
             window = WINDOWS[what]
-            ring = record.kbps if quantity == "rate" else record.pps
-            return window_average(ring, self.weights(window), window)
+            flow = record.flow
+            if quantity == "rate":
+                ring, newest = record.kbps, flow.customer_kbps
+            else:
+                ring, newest = record.pps, flow.pps
+            return window_average(
+                ring, self.weights(window), window, math.nan if newest is None else newest
+            )
         if what == "peak":
             return Derived(self._peak(record, quantity))
         if name == "rate_mismatch":
