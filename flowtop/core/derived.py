@@ -17,9 +17,10 @@ registry, :data:`flowtop.core.fields.DERIVED_FIELDS`):
   the flow, kept by :class:`CounterTracker` (two comparisons a flow a poll).
 * ``rate_measured``, ``pps_measured``: Δbytes·8/Δt and Δpackets/Δt between the
   last two polls.  A counter that went backwards is a reset: no rate for that
-  interval, never a negative one.  ``rate_mismatch`` is 1 when the reported rate
-  disagrees with the measured one beyond :data:`MISMATCH_RATIO` and
-  :data:`MISMATCH_FLOOR_KBPS` (the appliance's statistics are stale).
+  interval, never a negative one.  ``rate_mismatch`` is 1 when the reported rate or
+  pps disagrees with the measured one beyond :data:`MISMATCH_RATIO` and
+  :data:`MISMATCH_FLOOR_KBPS` / :data:`MISMATCH_FLOOR_PPS` (the appliance's
+  statistics are stale).
 
 Columns and filters see a :class:`~flowtop.core.model.Flow`; its record (history,
 counters) is found by identity in the live stores (:meth:`FlowStore.record_of`), so a
@@ -55,6 +56,7 @@ MISMATCH_MARK: Final = "!"
 MISMATCH_RATIO: Final = 0.5
 # ...and by more than this many kbps (1 kB/s): tiny flows round too coarsely.
 MISMATCH_FLOOR_KBPS: Final = 8.0
+MISMATCH_FLOOR_PPS: Final = 2.0
 # A window counts as covered when the history reaches this close to its start.
 COVERED_SLACK: Final = 0.02
 
@@ -152,15 +154,15 @@ def window_average(
     return _UNKNOWN
 
 
-def mismatch(reported: float | None, measured: float | None) -> bool | None:
-    """Whether a reported rate (kbps) disagrees with the one measured from counters;
-    None when either is unknown."""
+def mismatch(
+    reported: float | None, measured: float | None, floor: float = MISMATCH_FLOOR_KBPS
+) -> bool | None:
+    """Whether a reported rate (kbps; pps with ``floor`` :data:`MISMATCH_FLOOR_PPS`)
+    disagrees with the one measured from counters; None when either is unknown."""
     if reported is None or measured is None:
         return None
     difference = abs(reported - measured)
-    return difference > MISMATCH_FLOOR_KBPS and difference > MISMATCH_RATIO * max(
-        reported, measured
-    )
+    return difference > floor and difference > MISMATCH_RATIO * max(reported, measured)
 
 
 class _Numbers:
@@ -209,13 +211,17 @@ class _Numbers:
         if what == "peak":
             return Derived(self._peak(record, quantity))
         if name == "rate_mismatch":
-            measured = self._measured(record, "rate")
-            flag = mismatch(record.flow.customer_kbps, measured)
-            return _UNKNOWN if flag is None else Derived(1.0 if flag else 0.0, mismatch=flag)
+            rate = self._disagrees(record, "rate")
+            pps = self._disagrees(record, "pps")
+            if rate is None and pps is None:
+                return _UNKNOWN
+            flag = bool(rate) or bool(pps)
+            return Derived(1.0 if flag else 0.0, mismatch=flag)
         if what == "measured":
-            measured = self._measured(record, quantity)
-            flag = quantity == "rate" and bool(mismatch(record.flow.customer_kbps, measured))
-            return Derived(measured, mismatch=flag)
+            return Derived(
+                self._measured(record, quantity),
+                mismatch=bool(self._disagrees(record, quantity)),
+            )
         raise KeyError(name)
 
     def _peak(self, record: FlowRecord, quantity: str) -> float | None:
@@ -227,6 +233,12 @@ class _Numbers:
         present = [value for value in ring.values() if value == value]
         candidates = present + ([kept] if kept is not None else [])
         return max(candidates) if candidates else None
+
+    def _disagrees(self, record: FlowRecord, quantity: str) -> bool | None:
+        measured = self._measured(record, quantity)
+        if quantity == "rate":
+            return mismatch(record.flow.customer_kbps, measured)
+        return mismatch(record.flow.pps, measured, MISMATCH_FLOOR_PPS)
 
     def _measured(self, record: FlowRecord, quantity: str) -> float | None:
         if record.counted_poll != self.store.poll or record.delta_seconds <= 0.0:

@@ -265,7 +265,7 @@ DERIVED_FIELDS: Final[tuple[Field, ...]] = (
     Field(
         "rate_mismatch", "int", "Rate mismatch", _D, ("mismatch",),
         column=ColumnSpec("mismatch", "Stale", 5, 3), derived=True,
-        description="1 when the reported rate disagrees with the counters (stale statistics)",
+        description="1 when the reported rate or pps disagrees with the counters (stale stats)",
     ),
 )  # fmt: skip
 

@@ -113,8 +113,8 @@ def _tracked(*polls: list[Flow], step: float = 2.0) -> tuple[FlowStore, CounterT
 
 def test_measured_rates_come_from_the_counters_between_two_polls() -> None:
     store, _ = _tracked(
-        [_flow(1, bytes=1_000_000, packets=1000, customer_kbps=400)],
-        [_flow(1, bytes=1_100_000, packets=1200, customer_kbps=400)],
+        [_flow(1, bytes=1_000_000, packets=1000, customer_kbps=400, pps=100)],
+        [_flow(1, bytes=1_100_000, packets=1200, customer_kbps=400, pps=100)],
     )
     current = store.flows()[0]
     # 100 kB in 2 s is 400 kbps; 200 packets in 2 s is 100 pps.
@@ -174,6 +174,17 @@ def test_stale_statistics_are_marked() -> None:
     assert resolve_column("rate_measured").text(current) == "80k!"
     assert resolve_column("mismatch").text(current) == "!"
     assert compile_filter("mismatch:1").matches(current)
+
+
+def test_stale_packet_statistics_are_marked_too() -> None:
+    store, _ = _tracked(
+        [_flow(1, bytes=1_000_000, packets=1000, customer_kbps=400, pps=500)],
+        [_flow(1, bytes=1_100_000, packets=1200, customer_kbps=400, pps=500)],
+    )
+    current = store.flows()[0]
+    assert resolve_column("rate_measured").text(current) == "400k"
+    assert resolve_column("pps_measured").text(current) == "100!"
+    assert derived(current, "rate_mismatch").value == 1.0
 
 
 def test_peaks_are_the_highest_reported_since_first_seen() -> None:

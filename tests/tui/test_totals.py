@@ -114,6 +114,6 @@ async def test_average_and_measured_columns_and_the_stale_mark() -> None:
         assert record is not None
         rows = {label.plain: value.plain for label, value in flow_fields_rows(record.flow)}
         assert rows["Measured rate"] == "8 kb/s  ! stale stats"
-        assert rows["Measured pps"] == "1 pps  from counters"
+        assert rows["Measured pps"] == "1 pps  ! stale stats"
         assert rows["Rate 2s/10s/40s"] == "1.00M*  1.00M*  1.00M*"
         assert rows["Peak rate, pps"] == "1.00 Mb/s, 100 pps"
