@@ -201,6 +201,10 @@ def _numbers_app() -> FlowTopApp:
     return _app(columns=NUMBERS_COLUMNS)
 
 
+def _narrow_numbers_app() -> FlowTopApp:
+    return _app(columns=("src", "dst", "rate", "rate_10s", "rate_40s", "measured"))
+
+
 async def _numbers(pilot: Pilot[Any]) -> None:
     """Twelve polls a second apart: the 2 s and 10 s windows are covered, 40 s not yet."""
     app = pilot.app
@@ -347,9 +351,9 @@ SCENES: dict[str, Scene] = {
         ),
         Scene(
             "numbers-80x24",
-            "The averages at 80x24: the columns that fit, and the totals line",
+            "--columns src,dst,rate,rate_10s,rate_40s,measured at 80x24, and the totals line",
             (80, 24),
-            _numbers_app,
+            _narrow_numbers_app,
             _numbers,
         ),
         Scene(
