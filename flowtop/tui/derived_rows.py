@@ -66,7 +66,10 @@ def _peaks(flow: Flow) -> Text:
 
 def derived_rows(flow: Flow) -> list[tuple[Text, Text]]:
     """(label, value) rows: measured rate and pps, then averages and peaks.  A value
-    over less history than its window is dim and marked."""
+    over less history than its window is dim and marked.  None for a flow that no
+    store holds now (nothing is known of it but what it says)."""
+    if find_record(flow) is None:
+        return []
     return [
         (Text("Measured rate"), _measured(flow, "rate")),
         (Text("Measured pps"), _measured(flow, "pps")),
