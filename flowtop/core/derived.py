@@ -226,7 +226,8 @@ class _Numbers:
 
     def _peak(self, record: FlowRecord, quantity: str) -> float | None:
         kept = record.peak_kbps if quantity == "rate" else record.peak_pps
-        if record.counted_poll == self.store.poll and kept is not None:
+        counted = record.counters
+        if counted is not None and counted[0] == self.store.poll and kept is not None:
             return kept
         # Not tracked (a store used without a monitor): the history kept.
         ring = record.kbps if quantity == "rate" else record.pps
@@ -241,13 +242,22 @@ class _Numbers:
         return mismatch(record.flow.pps, measured, MISMATCH_FLOOR_PPS)
 
     def _measured(self, record: FlowRecord, quantity: str) -> float | None:
-        if record.counted_poll != self.store.poll or record.delta_seconds <= 0.0:
+        """Δcounter/Δt between the last two polls (rates in kbps); None when unknown:
+        not counted at both, a counter missing, or reset in between."""
+        store = self.store
+        now, last = record.counters, record.last_counters
+        if now is None or last is None or now[0] != store.poll or last[0] != store.poll - 1:
             return None
-        if quantity == "rate":
-            delta = record.delta_bytes
-            return None if delta is None else delta * 0.008 / record.delta_seconds
-        packets = record.delta_packets
-        return None if packets is None else packets / record.delta_seconds
+        times = store.poll_times
+        if len(times) < 2:
+            return None
+        seconds = times[-1] - times[-2]
+        index = 1 if quantity == "rate" else 2
+        current, previous = now[index], last[index]
+        if seconds <= 0.0 or current is None or previous is None or current < previous:
+            return None
+        delta = current - previous
+        return delta * 0.008 / seconds if quantity == "rate" else delta / seconds
 
 
 _NUMBERS: weakref.WeakKeyDictionary[FlowStore, _Numbers] = weakref.WeakKeyDictionary()
@@ -456,62 +466,50 @@ class CounterTracker:
         moved_bytes = self.moved_bytes
         moved_packets = self.moved_packets
         classify = _DIRECTIONS.get
+        counters_of = _COUNTERS
+        values_of = model_values
+        before = poll - 1
+        # Per flow per poll: keep this loop lean (one C call for the values, few writes).
         for record in store.records.values():
-            values = model_values(record.flow)
-            nbytes, npackets, pps, kbps, direction, age = _COUNTERS(values)
+            nbytes, npackets, pps, kbps, direction, age = counters_of(values_of(record.flow))
             index = classify(direction)
             if index is None:
                 index = direction_class(direction)
             flows[index] += 1
             if pps is not None:
                 pps_sums[index] += pps
-                peak = record.peak_pps
-                if peak is None or pps > peak:
+                if record.peak_pps is None or pps > record.peak_pps:
                     record.peak_pps = pps
             if kbps is not None:
                 kbps_sums[index] += kbps
-                peak = record.peak_kbps
-                if peak is None or kbps > peak:
+                if record.peak_kbps is None or kbps > record.peak_kbps:
                     record.peak_kbps = kbps
-            seen_before = record.counted_poll == poll - 1 and record.counted_poll > 0
-            if seen_before:
-                delta_bytes = _delta(record.counted_bytes, nbytes)
-                delta_packets = _delta(record.counted_packets, npackets)
-                record.counter_reset = (
-                    record.counted_bytes is not None
-                    and nbytes is not None
-                    and nbytes < record.counted_bytes
-                ) or (
-                    record.counted_packets is not None
-                    and npackets is not None
-                    and npackets < record.counted_packets
-                )
-                record.delta_seconds = gap
-                # The rate of an interval with a reset is unknown; what the counter
-                # holds now moved since the reset, so it counts as moved.
-                record.delta_bytes = None if record.counter_reset else delta_bytes
-                record.delta_packets = None if record.counter_reset else delta_packets
-                moved_now_bytes = nbytes if record.counter_reset else delta_bytes
-                moved_now_packets = npackets if record.counter_reset else delta_packets
-            else:
-                record.delta_bytes = record.delta_packets = None
-                record.delta_seconds = 0.0
-                record.counter_reset = False
-                # New since the last poll: all its bytes moved since then if its age
-                # says it began since (or it has no age); otherwise it was hidden (the
-                # top N of a capped answer) and what it moved before is unknown.
-                began_since = not first and (age is None or age <= gap_ms + 1000.0)
-                moved_now_bytes = nbytes if began_since else None
-                moved_now_packets = npackets if began_since else None
-            if moved_now_bytes:
-                record.moved_bytes += moved_now_bytes
-                moved_bytes[index] += moved_now_bytes
-            if moved_now_packets:
-                record.moved_packets += moved_now_packets
-                moved_packets[index] += moved_now_packets
-            record.counted_bytes = nbytes
-            record.counted_packets = npackets
-            record.counted_poll = poll
+            last = record.counters
+            record.last_counters = last
+            record.counters = (poll, nbytes, npackets)
+            if last is not None and last[0] == before:
+                # A counter that went backwards was reset: what it holds now moved
+                # since the reset.
+                counted = last[1]
+                if nbytes is not None and counted is not None and nbytes != counted:
+                    delta = nbytes - counted if nbytes > counted else nbytes
+                    record.moved_bytes += delta
+                    moved_bytes[index] += delta
+                counted = last[2]
+                if npackets is not None and counted is not None and npackets != counted:
+                    delta = npackets - counted if npackets > counted else npackets
+                    record.moved_packets += delta
+                    moved_packets[index] += delta
+            elif not first and (age is None or age <= gap_ms + 1000.0):
+                # New since the last poll, and its age says it began since (or it has
+                # no age): all it moved, it moved since.  An older flow newly seen (from
+                # behind a capped answer) moved an unknown amount before: from here on.
+                if nbytes:
+                    record.moved_bytes += nbytes
+                    moved_bytes[index] += nbytes
+                if npackets:
+                    record.moved_packets += npackets
+                    moved_packets[index] += npackets
         self.poll = poll
         if self.since is None:
             self.since = at
@@ -568,10 +566,15 @@ class CounterTracker:
         )
 
 
-def _delta(before: int | None, now: int | None) -> int | None:
-    if before is None or now is None:
-        return None
-    return now - before if now >= before else None
+def counter_reset(record: FlowRecord) -> bool:
+    """Whether a counter of the flow went backwards at the last poll counted."""
+    now, last = record.counters, record.last_counters
+    if now is None or last is None or last[0] != now[0] - 1:
+        return False
+    return any(
+        current is not None and previous is not None and current < previous
+        for current, previous in ((now[1], last[1]), (now[2], last[2]))
+    )
 
 
 __all__ = [

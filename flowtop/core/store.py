@@ -142,16 +142,11 @@ class FlowRecord:
     path_changes: deque[PathChange] = field(
         default_factory=lambda: deque(maxlen=PATH_TIMELINE_LIMIT)
     )
-    # Kept by flowtop.core.derived.CounterTracker after each poll: the counters it last
-    # saw, their change over the last interval (None: unknown, e.g. first seen or a
-    # reset), what the flow moved since flowtop first saw it, and its peak rates.
-    counted_poll: int = 0
-    counted_bytes: int | None = None
-    counted_packets: int | None = None
-    delta_bytes: int | None = None
-    delta_packets: int | None = None
-    delta_seconds: float = 0.0
-    counter_reset: bool = False
+    # Kept by flowtop.core.derived.CounterTracker after each poll: (poll, bytes,
+    # packets) of the last poll counted and of the one before, what the flow moved
+    # since flowtop first saw it, and its peak rates.
+    counters: tuple[int, int | None, int | None] | None = None
+    last_counters: tuple[int, int | None, int | None] | None = None
     moved_bytes: int = 0
     moved_packets: int = 0
     peak_kbps: float | None = None

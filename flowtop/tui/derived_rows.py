@@ -9,7 +9,14 @@ from collections.abc import Callable
 from rich.text import Text
 
 from flowtop.core import glyphs
-from flowtop.core.derived import MISMATCH_MARK, PARTIAL_MARK, Derived, derived, find_record
+from flowtop.core.derived import (
+    MISMATCH_MARK,
+    PARTIAL_MARK,
+    Derived,
+    counter_reset,
+    derived,
+    find_record,
+)
 from flowtop.core.model import Flow
 from flowtop.core.units import format_count, format_kbps, format_rate
 
@@ -36,7 +43,8 @@ def _measured(flow: Flow, quantity: str) -> Text:
     if found.value is None:
         located = find_record(flow)
         record = located[1] if located is not None else None
-        why = "counter reset" if record is not None and record.counter_reset else "needs two polls"
+        reset = record is not None and counter_reset(record)
+        why = "counter reset" if reset else "needs two polls"
         return Text(f"{glyphs.current().missing} ({why})", "dim")
     text = Text(formatter(found.value), "bold")
     if found.mismatch:
