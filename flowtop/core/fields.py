@@ -257,12 +257,12 @@ DERIVED_FIELDS: Final[tuple[Field, ...]] = (
         "rate_measured", "float", "Measured rate", _D, ("measured",), unit="kbps",
         formatter=format_kbps, column=ColumnSpec("rate_measured", "Meas", 7, 3),
         derived=True,
-        description="rate from the byte counter between the last two polls (Δbytes·8/Δt)",
+        description="rate from the byte counter between the last two polls",
     ),
     Field(
         "pps_measured", "float", "Measured pps", _D, unit="count", formatter=format_count,
         column=ColumnSpec("pps_measured", "Mpps", 6, 3), derived=True,
-        description="pps from the packet counter between the last two polls (Δpackets/Δt)",
+        description="pps from the packet counter between the last two polls",
     ),
     Field(
         "rate_mismatch", "int", "Rate mismatch", _D, ("mismatch",),

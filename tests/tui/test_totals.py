@@ -117,3 +117,20 @@ async def test_average_and_measured_columns_and_the_stale_mark() -> None:
         assert rows["Measured pps"] == "1 pps  ! stale stats"
         assert rows["Rate 2s/10s/40s"] == "1.00M*  1.00M*  1.00M*"
         assert rows["Peak rate, pps"] == "1.00 Mb/s, 100 pps"
+
+
+async def test_help_lists_the_derived_fields_from_the_registry() -> None:
+    from flowtop.core.fields import DERIVED_FIELDS
+    from flowtop.tui.screens.help import alias_rows, derived_table
+
+    clock = Clock()
+    source = ScriptedSource(clock, _polls())
+    app = make_app(source, clock)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count == 2)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query_one("#help-derived") is not None
+    assert derived_table().row_count == len(DERIVED_FIELDS)
+    assert ("mismatch", "rate_mismatch") in alias_rows()
+    assert all(field.description.isascii() for field in DERIVED_FIELDS)
