@@ -169,10 +169,18 @@ class _Numbers:
     """Per store: the derived values of the current poll, computed when first asked."""
 
     def __init__(self, store: FlowStore) -> None:
-        self.store = store
+        # Weak: this object is the value of a WeakKeyDictionary keyed by the store.
+        self._store = weakref.ref(store)
         self._token: tuple[int, float | None, int] = (-1, None, 0)
         self._weights: dict[float, list[float]] = {}
         self._values: dict[tuple[int, str], Derived] = {}
+
+    @property
+    def store(self) -> FlowStore:
+        store = self._store()
+        if store is None:  # pragma: no cover - only reached through a live store
+            raise RuntimeError("the store is gone")
+        return store
 
     def _check(self) -> None:
         store = self.store

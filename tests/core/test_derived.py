@@ -327,3 +327,16 @@ def test_group_shares_and_their_bar() -> None:
         glyphs.select(False)
     text = share_text(groups[1])
     assert text.startswith("██▌") and text.endswith(" 25%")
+
+
+def test_a_store_asked_for_derived_values_is_still_freed() -> None:
+    import gc
+    import weakref
+
+    store = FlowStore()
+    store.apply([_flow(1)], 1000.0)
+    assert derived(store.flows()[0], "rate_2s").value is not None
+    gone = weakref.ref(store)
+    del store
+    gc.collect()
+    assert gone() is None
