@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from flowtop.core import derived
 from flowtop.core.errors import UsageError
-from flowtop.core.fields import EITHER_END, FIELDS, Field, resolve_field
+from flowtop.core.fields import ALL_FIELDS, EITHER_END, Field, resolve_field
 from flowtop.core.fields import RATE_TITLE as RATE_TITLE
 from flowtop.core.model import Flow, format_endpoint
 
@@ -134,7 +135,10 @@ def _own_column(field: Field) -> Column:
     spec = field.column
     assert spec is not None
     custom = _CUSTOM.get(spec.id)
-    if custom is not None:
+    if field.derived:
+        # Averages, peaks and measured rates: from the flow's record (core/derived.py).
+        text, order = derived.cell_text(field.name), derived.getter(field.name)
+    elif custom is not None:
         text, order = custom
     elif field.kind == "address":
         text, order = _text(field.name), _address_order_of(field.name)
@@ -175,7 +179,7 @@ DEFAULT_COLUMNS: Final = (
 # The columns in the order pickers and messages list them: the defaults first.
 _COLUMN_ORDER: Final = (*DEFAULT_COLUMNS, "packets", "class", "transmission", "rule", "gw")
 _OWN_COLUMNS: Final = {
-    field.column.id: _own_column(field) for field in FIELDS if field.column is not None
+    field.column.id: _own_column(field) for field in ALL_FIELDS if field.column is not None
 }
 COLUMNS: Final[dict[str, Column]] = {
     **{name: _OWN_COLUMNS[name] for name in _COLUMN_ORDER if name in _OWN_COLUMNS},
@@ -183,7 +187,7 @@ COLUMNS: Final[dict[str, Column]] = {
 }
 # Which field each column shows.
 COLUMN_FIELDS: Final[dict[str, str]] = {
-    field.column.id: field.name for field in FIELDS if field.column is not None
+    field.column.id: field.name for field in ALL_FIELDS if field.column is not None
 }
 
 

@@ -84,6 +84,11 @@ class Field:
     # The detail pane shows the API name beside the label where it reads differently.
     show_api_name: bool = False
     sortable: bool = True
+    # Computed by flowtop (flowtop.core.derived) from the history and counters it keeps,
+    # not sent by the appliance: no model attribute, no JSON or CSV field.
+    derived: bool = False
+    # What a derived field means, for the help screen and the README.
+    description: str = ""
 
     @property
     def numeric(self) -> bool:
@@ -201,6 +206,71 @@ FIELDS: Final[tuple[Field, ...]] = (
     Field("virtual_path_overhead_kbps", "float", "Path overhead", _R, unit="kbps"),
 )  # fmt: skip
 
+# Fields flowtop derives from what it keeps between polls (flowtop.core.derived): the
+# rate and pps averaged over iftop's three windows and their peaks, from the history
+# rings, and the rates measured from the byte and packet counters between two polls.
+# Rates are in kbps like customer_kbps (``rate_40s>1M`` is over 1 Gb/s, as ``rate>1M``).
+_D = "Rates and overheads"
+# The 10 s and 40 s averages say more than the 2 s one (about the reported rate at the
+# default interval): on a narrow terminal the 2 s column goes first.
+_AVERAGES: Final = (("2s", 3), ("10s", 2), ("40s", 2))
+
+
+def _averaged(quantity: str, unit: Unit, label: str) -> tuple[Field, ...]:
+    formatter = format_kbps if unit == "kbps" else format_count
+    prefix = "" if quantity == "rate" else "pps"
+    fields: list[Field] = []
+    for window, priority in _AVERAGES:
+        fields.append(
+            Field(
+                f"{quantity}_{window}",
+                "float",
+                f"{label} {window} average",
+                _D,
+                unit=unit,
+                formatter=formatter,
+                column=ColumnSpec(f"{quantity}_{window}", f"{prefix}{window}", 7, priority),
+                derived=True,
+                description=f"{label} averaged over the last {window}",
+            )
+        )
+    fields.append(
+        Field(
+            f"{quantity}_peak",
+            "float",
+            f"{label} peak",
+            _D,
+            unit=unit,
+            formatter=formatter,
+            column=ColumnSpec(f"{quantity}_peak", f"{prefix}Peak" if prefix else "Peak", 7, 3),
+            derived=True,
+            description=f"highest {label} reported since flowtop first saw the flow",
+        )
+    )
+    return tuple(fields)
+
+
+DERIVED_FIELDS: Final[tuple[Field, ...]] = (
+    *_averaged("rate", "kbps", "rate"),
+    *_averaged("pps", "count", "pps"),
+    Field(
+        "rate_measured", "float", "Measured rate", _D, ("measured",), unit="kbps",
+        formatter=format_kbps, column=ColumnSpec("rate_measured", "Meas", 7, 3),
+        derived=True,
+        description="rate from the byte counter between the last two polls",
+    ),
+    Field(
+        "pps_measured", "float", "Measured pps", _D, unit="count", formatter=format_count,
+        column=ColumnSpec("pps_measured", "Mpps", 6, 3), derived=True,
+        description="pps from the packet counter between the last two polls",
+    ),
+    Field(
+        "rate_mismatch", "int", "Rate mismatch", _D, ("mismatch",),
+        column=ColumnSpec("mismatch", "Stale", 5, 3), derived=True,
+        description="1 when the reported rate or pps disagrees with the counters (stale stats)",
+    ),
+)  # fmt: skip
+
 # Filter-only terms: they match either end of a flow, so they are no column, sort or group.
 EITHER_END_TERMS: Final[tuple[EitherEndTerm, ...]] = (
     EitherEndTerm("ip", ("src_ip", "dest_ip"), "either address"),
@@ -208,9 +278,13 @@ EITHER_END_TERMS: Final[tuple[EitherEndTerm, ...]] = (
     EitherEndTerm("port", ("src_port", "dest_port"), "either port"),
 )
 
-BY_NAME: Final[dict[str, Field]] = {field.name: field for field in FIELDS}
+# The API fields, then the derived ones: every field a name can mean.
+ALL_FIELDS: Final[tuple[Field, ...]] = FIELDS + DERIVED_FIELDS
+BY_NAME: Final[dict[str, Field]] = {field.name: field for field in ALL_FIELDS}
 # Every name and alias, lower case, to its field.
-_BY_ANY_NAME: Final[dict[str, Field]] = {name: field for field in FIELDS for name in field.names}
+_BY_ANY_NAME: Final[dict[str, Field]] = {
+    name: field for field in ALL_FIELDS for name in field.names
+}
 EITHER_END: Final[dict[str, EitherEndTerm]] = {term.name: term for term in EITHER_END_TERMS}
 
 
@@ -219,7 +293,8 @@ def _of_kind(*kinds: Kind) -> tuple[str, ...]:
 
 
 # The 26 API fields in the order of the vendor's reference page (alphabetical).
-API_FIELDS: Final[tuple[str, ...]] = tuple(sorted(BY_NAME))
+API_FIELDS: Final[tuple[str, ...]] = tuple(sorted(field.name for field in FIELDS))
+DERIVED_NAMES: Final[tuple[str, ...]] = tuple(field.name for field in DERIVED_FIELDS)
 ADDRESS_FIELDS: Final = _of_kind("address")
 INT_FIELDS: Final = _of_kind("int")
 FLOAT_FIELDS: Final = _of_kind("float")
@@ -227,7 +302,9 @@ TEXT_FIELDS: Final = _of_kind("text")
 NUMERIC_FIELDS: Final = INT_FIELDS + FLOAT_FIELDS
 
 # alias -> API field, for every alias of every field.
-ALIASES: Final[dict[str, str]] = {alias: field.name for field in FIELDS for alias in field.aliases}
+ALIASES: Final[dict[str, str]] = {
+    alias: field.name for field in ALL_FIELDS for alias in field.aliases
+}
 GROUPABLE: Final[tuple[Field, ...]] = tuple(
     sorted(
         (field for field in FIELDS if field.group is not None),
@@ -244,7 +321,7 @@ def resolve_field(name: str) -> Field | None:
 def _check() -> None:
     """The registry's own consistency: names unique, column and group ids are names."""
     seen: set[str] = set()
-    for field in FIELDS:
+    for field in ALL_FIELDS:
         for name in field.names:
             if name in seen or name in EITHER_END:
                 raise AssertionError(f"field name {name!r} declared twice")
@@ -261,7 +338,8 @@ _check()
 
 
 def _kind_text(field: Field) -> str:
-    return {"text": "text", "address": "address", "int": "number", "float": "number"}[field.kind]
+    kind = {"text": "text", "address": "address", "int": "number", "float": "number"}[field.kind]
+    return f"{kind}, derived: {field.description}" if field.derived else kind
 
 
 def markdown_table() -> str:
@@ -270,7 +348,7 @@ def markdown_table() -> str:
         "| field | aliases | type | table column | group-by |",
         "|---|---|---|---|---|",
     ]
-    for field in sorted(FIELDS, key=lambda field: field.name):
+    for field in (*sorted(FIELDS, key=lambda field: field.name), *DERIVED_FIELDS):
         aliases = " ".join(f"`{alias}`" for alias in field.aliases) or "-"
         column = f"`{field.column.id}`" if field.column is not None else "plain"
         group = f"`{field.group.id}`" if field.group is not None else "-"

@@ -66,12 +66,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from flowtop.core import glyphs
+from flowtop.core import derived, glyphs
 from flowtop.core.errors import FilterError
 from flowtop.core.fastpaths import model_extra, model_values
-from flowtop.core.fields import ALIASES, EITHER_END_TERMS
+from flowtop.core.fields import ALIASES, DERIVED_NAMES, EITHER_END_TERMS
 from flowtop.core.model import (
     ADDRESS_FIELDS,
     API_FIELDS,
@@ -94,6 +94,9 @@ FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 )
 
 _API_SET: Final = frozenset(API_FIELDS)
+# Fields flowtop derives (averages, peaks, measured rates): numbers, read from the
+# flow's record rather than the flow (flowtop.core.derived).
+_DERIVED_SET: Final = frozenset(DERIVED_NAMES)
 _TEXT_SET: Final = frozenset(TEXT_FIELDS)
 _ADDRESS_SET: Final = frozenset(ADDRESS_FIELDS)
 _PROTOCOL_NUMBERS: Final = {name.lower(): number for number, name in PROTOCOL_NAMES.items()}
@@ -441,12 +444,13 @@ class _Parser:
         aliased = FIELD_ALIASES.get(lowered)
         if aliased is not None:
             return aliased
-        if lowered in _API_SET:
+        if lowered in _API_SET or lowered in _DERIVED_SET:
             return (lowered,)
         shown = _show(name)
         close = []
         if len(lowered) <= _SHOWN_CHARS:
-            close = difflib.get_close_matches(lowered, [*FIELD_ALIASES, *API_FIELDS], n=1)
+            names = [*FIELD_ALIASES, *API_FIELDS, *DERIVED_NAMES]
+            close = difflib.get_close_matches(lowered, names, n=1)
         if close:
             raise FilterError(f'unknown field "{shown}" (did you mean {close[0]}?)', position)
         known = ", ".join(FIELD_ALIASES)
@@ -527,8 +531,15 @@ def _number(field: str, value: _Value, label: str) -> float:
     raise FilterError(f'bad number "{_show(text)}" for {label}', value.position)
 
 
+def _getter(field: str) -> Callable[[Flow], Any]:
+    """A field's value of a flow: an attribute, or a derived value of its record."""
+    if field in _DERIVED_SET:
+        return derived.getter(field)
+    return attrgetter(field)
+
+
 def _comparison(field: str, operator: str, number: float) -> Predicate:
-    get = attrgetter(field)
+    get = _getter(field)
     if operator == ">":
         return lambda flow: (value := get(flow)) is not None and value > number
     if operator == ">=":
@@ -539,7 +550,7 @@ def _comparison(field: str, operator: str, number: float) -> Predicate:
 
 
 def _equal_number(field: str, numbers: frozenset[float]) -> Predicate:
-    get = attrgetter(field)
+    get = _getter(field)
     # An int and the float of equal value hash alike, so 443 is found among {443.0}.
     return lambda flow: get(flow) in numbers
 
@@ -673,7 +684,7 @@ def _regex_predicate(fields: tuple[str, ...], value: _Value, label: str) -> Pred
 
 
 def _regex(field: str, search: Callable[[str], bool]) -> Predicate:
-    get = attrgetter(field)
+    get = _getter(field)
     kind = _kind(field)
     if kind == "text":
         return lambda flow: (value := get(flow)) is not None and search(value)

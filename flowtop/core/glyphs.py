@@ -42,6 +42,24 @@ class Glyphs:
     dot: str
     # Eight levels of a sparkline, lowest first: Textual's bars and their ASCII stand-ins.
     spark: str
+    # A horizontal bar's partial cells, an eighth to a whole cell (the last is full).
+    bar: str = "########"
+    # The rest of a bar's width.
+    bar_empty: str = " "
+
+    def bar_text(self, share: float, width: int) -> str:
+        """A bar ``width`` cells wide filled to ``share`` (0 to 1), as iftop draws them."""
+        if width <= 0:
+            return ""
+        share = min(1.0, max(0.0, share)) if share == share else 0.0
+        eighths = round(share * width * 8)
+        if share > 0 and eighths == 0:
+            eighths = 1  # something is there: show it
+        full, part = divmod(eighths, 8)
+        text = self.bar[-1] * full
+        if part:
+            text += self.bar[part - 1]
+        return text + self.bar_empty * (width - len(text))
 
     def sort_mark(self, descending: bool) -> str:
         return self.descending if descending else self.ascending
@@ -56,6 +74,7 @@ UNICODE: Final = Glyphs(
     missing="—",
     dot="·",
     spark="▁▂▃▄▅▆▇█",
+    bar="▏▎▍▌▋▊▉█",
 )
 
 ASCII: Final = Glyphs(
@@ -67,6 +86,7 @@ ASCII: Final = Glyphs(
     missing="-",
     dot=".",
     spark="_.:-=+*#",
+    bar="||||####",
 )
 
 _current: Glyphs = UNICODE

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
+from flowtop.core import glyphs
 from flowtop.core.columns import RATE_TITLE, Column
 from flowtop.core.errors import UsageError
 from flowtop.core.fields import EITHER_END, GROUPABLE, resolve_field
@@ -80,6 +81,8 @@ class Group:
     bytes: int = 0
     top: Flow | None = None
     keys: list[FlowKey] = field(default_factory=list)
+    # Its share of the rate of all groups shown (0 to 1), set by build_groups.
+    share: float = 0.0
 
     def add(self, key: FlowKey, flow: Flow) -> None:
         self.count += 1
@@ -113,7 +116,23 @@ def build_groups(items: Iterable[tuple[FlowKey, Flow]], grouping: Grouping) -> l
         if group is None:
             group = groups[value] = Group(grouping, value)
         group.add(key, flow)
+    total = sum(group.kbps for group in groups.values())
+    if total > 0:
+        for group in groups.values():
+            group.share = group.kbps / total
     return list(groups.values())
+
+
+# The share column: a bar as iftop draws it, then the percentage.
+SHARE_BAR_WIDTH: Final = 10
+
+
+def share_text(group: Group) -> str:
+    """``█████▍     54%``: the group's share of the total rate shown."""
+    bar = glyphs.current().bar_text(group.share, SHARE_BAR_WIDTH)
+    if 0 < group.share < 0.005:
+        return f"{bar}  <1%"
+    return f"{bar}{group.share * 100:4.0f}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +163,16 @@ def group_columns(grouping: Grouping) -> tuple[Column, ...]:
         Column("pps", "pps", 6, True, lambda g: format_count(g.pps), lambda g: g.pps),
         Column("kbps", RATE_TITLE, 6, True, lambda g: format_kbps(g.kbps), lambda g: g.kbps),
         Column("bytes", "Bytes", 6, True, lambda g: format_bytes(g.bytes), lambda g: g.bytes),
+        Column(
+            "share",
+            "Share of rate",
+            SHARE_BAR_WIDTH + 5,
+            True,
+            share_text,
+            lambda g: g.share,
+            2,
+            squeezable=False,
+        ),
         Column(
             "top",
             "Top flow",

@@ -22,6 +22,7 @@ from flowtop.core import glyphs
 from flowtop.core.client import MAX_STATS_CHOICES
 from flowtop.core.columns import DEFAULT_COLUMNS, RATE_TITLE, Column, SortSpec, resolve_column
 from flowtop.core.config import HighlightRule
+from flowtop.core.derived import CounterTracker, Totals
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
 from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
@@ -29,7 +30,7 @@ from flowtop.core.highlight import HighlightMatcher
 from flowtop.core.model import FlowKey
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.source import FlowSource, Snapshot
-from flowtop.core.store import Failover, FlowEvent, FlowStore, StoreUpdate
+from flowtop.core.store import Failover, FlowEvent, FlowRecord, FlowStore, StoreUpdate
 from flowtop.core.view import FlowView, Row, ViewResult
 
 if TYPE_CHECKING:
@@ -95,6 +96,8 @@ class Frame:
     bell: bool = False
     # Things to tell once, since the previous frame.
     messages: tuple[Message, ...] = ()
+    # The totals line: the flows shown and all flows (None before a monitor computed it).
+    totals: Totals | None = None
 
     @property
     def rows(self) -> Sequence[Row]:
@@ -130,6 +133,8 @@ class Monitor:
         self.sort = sort or SortSpec()
         self.flow_filter: FlowFilter = compile_filter(filter_text) if filter_text else MATCH_ALL
         self.store = FlowStore(history=history)
+        # Counter changes, peaks and totals since start (flowtop.core.derived).
+        self.counters = CounterTracker()
         self.view = FlowView(columns)
         # Columns named by the user (--columns, a profile): one that does not fit is said.
         self.columns_chosen = tuple(columns) != tuple(DEFAULT_COLUMNS)
@@ -203,6 +208,7 @@ class Monitor:
         recovered = self.poll_state.stale and self.poll_state.last_success_at is not None
         capped = snapshot.capped(0 if self.replay is not None else self.max_stats)
         update = self.store.apply(snapshot.flows, snapshot.received_at, capped=capped)
+        self.counters.after_poll(self.store)
         self.poll_state.succeeded(snapshot.received_at, snapshot.latency)
         self.last_snapshot = snapshot
         self._record(snapshot)
@@ -326,6 +332,7 @@ class Monitor:
         if self.matcher:
             highlights, bell = self.matcher.match(result.rows)
         self.last_result = result
+        totals = self.totals(result)
         return Frame(
             result=result,
             columns=self.columns,
@@ -337,7 +344,27 @@ class Monitor:
             highlights=highlights,
             bell=bell,
             messages=self.take_messages(),
+            totals=totals,
         )
+
+    def totals(self, result: ViewResult) -> Totals:
+        """The totals line of a view: its flows (when a filter applies) and all."""
+        if self.flow_filter.is_empty:
+            return self.counters.totals(None, "")
+        records = self.store.records
+        shown: list[FlowRecord] = []
+        for row in result.rows:
+            group = row.group
+            if group is None:
+                key = row.key
+                record = records.get(key) if isinstance(key, FlowKey) else None
+                if record is not None:
+                    shown.append(record)
+            else:
+                shown.extend(
+                    record for key in group.keys if (record := records.get(key)) is not None
+                )
+        return self.counters.totals(shown, self.flow_filter.expression)
 
     def status(self) -> StatusData:
         state = self.poll_state
@@ -564,6 +591,7 @@ class Monitor:
                 except FlowtopError:
                     continue  # a damaged poll on the way: the target is what matters
                 self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
+                self.counters.after_poll(self.store)
         replay.seek(target)
         await self.poll(replay)
         if self._replay_target == target:

@@ -12,6 +12,7 @@ Only an uncapped answer proves that a flow ended.
 from __future__ import annotations
 
 import math
+import weakref
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
@@ -141,6 +142,15 @@ class FlowRecord:
     path_changes: deque[PathChange] = field(
         default_factory=lambda: deque(maxlen=PATH_TIMELINE_LIMIT)
     )
+    # Kept by flowtop.core.derived.CounterTracker after each poll: (poll, bytes,
+    # packets) of the last poll counted and of the one before, what the flow moved
+    # since flowtop first saw it, and its peak rates.
+    counters: tuple[int, int | None, int | None] | None = None
+    last_counters: tuple[int, int | None, int | None] | None = None
+    moved_bytes: int = 0
+    moved_packets: int = 0
+    peak_kbps: float | None = None
+    peak_pps: float | None = None
 
 
 @dataclass(slots=True)
@@ -164,12 +174,17 @@ def capped_at(answered: int, max_stats: int) -> int | None:
     return max_stats if max_stats > 0 and answered >= max_stats else None
 
 
+# Every store alive: flowtop.core.derived finds the record of a flow among them.
+LIVE_STORES: Final[weakref.WeakSet[FlowStore]] = weakref.WeakSet()
+
+
 class FlowStore:
     """Applies snapshots in order and keeps bounded state about live flows."""
 
     def __init__(
         self, *, history: int = DEFAULT_HISTORY, max_events: int = DEFAULT_MAX_EVENTS
     ) -> None:
+        LIVE_STORES.add(self)
         self.history = history
         self.records: dict[FlowKey, FlowRecord] = {}
         self.events: deque[FlowEvent] = deque(maxlen=max_events)
@@ -208,6 +223,22 @@ class FlowStore:
 
     def flows(self) -> list[Flow]:
         return [record.flow for record in self.records.values()]
+
+    def record_of(self, flow: Flow) -> FlowRecord | None:
+        """The live record that holds exactly this flow object (None: not one of ours).
+
+        A repeated key is stored under its occurrence: those are tried in turn.
+        """
+        records = self.records
+        key = flow.key
+        record = records.get(key)
+        occurrence = 0
+        while record is not None:
+            if record.flow is flow:
+                return record
+            occurrence += 1
+            record = records.get(key._replace(occurrence=occurrence))
+        return None
 
     def apply(self, flows: Sequence[Flow], at: float, *, capped: int | None = None) -> StoreUpdate:
         """Take one snapshot (the whole current flow list) observed at wall time ``at``.

@@ -44,6 +44,7 @@ from flowtop.tui.widgets.detail import DetailPane
 from flowtop.tui.widgets.filter_bar import FilterBar, use_short_escape_delay
 from flowtop.tui.widgets.flow_table import FlowTable
 from flowtop.tui.widgets.status import StatusBar, StatusInfo
+from flowtop.tui.widgets.totals import TotalsBar
 
 # At this width and above the detail pane sits beside the table.
 WIDE_LAYOUT_MIN_WIDTH = 150
@@ -225,6 +226,7 @@ class FlowTopApp(App[int]):
         with Horizontal(id="body"):
             yield FlowTable(id="flows")
             yield DetailPane(id="detail")
+        yield TotalsBar(id="totals")
         yield FilterBar(id="filter-bar")
         yield Footer()
 
@@ -446,8 +448,16 @@ class FlowTopApp(App[int]):
         self.selected = self.table.selected_key
         self._update_detail()
         self._update_status()
+        self._update_totals(frame)
         if isinstance(self.screen, EventsScreen):
             self.screen.refresh_events()
+
+    def _update_totals(self, frame: Frame) -> None:
+        try:
+            bar = self.query_one("#totals", TotalsBar)
+        except NoMatches:
+            return
+        bar.show(frame.totals, stale=frame.stale)
 
     def selected_row(self) -> Row | None:
         # The table's cursor, not its last FlowHighlighted message: "down enter" typed

@@ -199,6 +199,60 @@ async def _help(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+# ---- derived numbers: averages, measured rates, stale statistics, totals --------------
+
+# iftop's windows, the peak and the rate measured from the counters beside the reported one.
+NUMBERS_COLUMNS = (
+    "src", "dst", "app", "kbps", "rate_2s", "rate_10s", "rate_40s", "rate_peak", "measured",
+    "mismatch",
+)  # fmt: skip
+
+
+def _numbers_app() -> FlowTopApp:
+    return _app(columns=NUMBERS_COLUMNS)
+
+
+def _narrow_numbers_app() -> FlowTopApp:
+    return _app(columns=("src", "dst", "rate", "rate_10s", "rate_40s", "measured"))
+
+
+async def _numbers(pilot: Pilot[Any]) -> None:
+    """Twelve polls a second apart: the 2 s and 10 s windows are covered, 40 s not yet."""
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await settle(pilot, lambda: app.table.row_count > 0)
+    await poll(pilot, app, 12)
+
+
+async def _stale_stats(pilot: Pilot[Any]) -> None:
+    """The top flow's counters stop while the appliance keeps reporting its rate."""
+    await _numbers(pilot)
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    source = _source(app)
+    rows = app.last_result.rows if app.last_result else []
+    key = rows[0].key if rows else None
+    record = app.store.get(key) if isinstance(key, FlowKey) else None
+    if isinstance(key, FlowKey) and record is not None:
+        world = source.appliance.world
+        world.advance_to(source.clock() + source.step)
+        document = json.loads(world.encode(app.max_stats))
+        for item in document["flows"]:
+            if item.get("src_ip") == key.src_ip and item.get("src_port") == str(key.src_port):
+                item["bytes"] = str(record.flow.bytes)
+                item["packets"] = str(record.flow.packets)
+        source.appliance.faults.body = json.dumps(document).encode()
+        await poll(pilot, app)
+        app.table.select_key(key)
+    await pilot.pause()
+
+
+async def _totals_filtered(pilot: Pilot[Any]) -> None:
+    await _loaded(pilot)
+    await pilot.press("slash", *"dir:wan*", "enter")
+    await pilot.pause()
+
+
 # ---- modes: replay and recording ----------------------------------------------------
 
 
@@ -305,6 +359,41 @@ SCENES: dict[str, Scene] = {
             (160, 45),
             _app,
             _odd_values,
+        ),
+        Scene(
+            "numbers",
+            "Averages over 2, 10 and 40 s (* not yet covered), peak, measured rate; totals",
+            (200, 50),
+            _numbers_app,
+            _numbers,
+        ),
+        Scene(
+            "numbers-80x24",
+            "--columns src,dst,rate,rate_10s,rate_40s,measured at 80x24, and the totals line",
+            (80, 24),
+            _narrow_numbers_app,
+            _numbers,
+        ),
+        Scene(
+            "stale-stats",
+            "A flow whose counters stopped while its reported rate did not: marked stale",
+            (200, 50),
+            _numbers_app,
+            _stale_stats,
+        ),
+        Scene(
+            "totals-filtered",
+            "Totals of the flows shown and of all, at 80x24",
+            (80, 24),
+            _app,
+            _totals_filtered,
+        ),
+        Scene(
+            "groups-ascii",
+            "Group rows with their share bars in ASCII",
+            (120, 32),
+            _ascii_app,
+            _groups,
         ),
         Scene(
             "ascii",

@@ -11,7 +11,7 @@ import pytest
 from flowtop.core import fields
 from flowtop.core.columns import COLUMNS, resolve_column
 from flowtop.core.errors import UsageError
-from flowtop.core.fields import FIELDS, markdown_table, resolve_field
+from flowtop.core.fields import ALL_FIELDS, DERIVED_FIELDS, FIELDS, markdown_table, resolve_field
 from flowtop.core.filter import FIELD_ALIASES
 from flowtop.core.groups import GROUPINGS, resolve_grouping
 from flowtop.core.model import Flow
@@ -61,7 +61,7 @@ def test_model_lists_come_from_the_registry() -> None:
 
 @pytest.mark.parametrize(
     ("name", "field"),
-    [(name, field.name) for field in FIELDS for name in field.names],
+    [(name, field.name) for field in ALL_FIELDS for name in field.names],
 )
 def test_every_name_means_one_field_in_filter_sort_columns_and_groups(
     name: str, field: str
@@ -95,7 +95,7 @@ def test_either_end_terms_are_filter_only(term: fields.EitherEndTerm) -> None:
 
 
 def test_filter_aliases_are_exactly_the_registrys() -> None:
-    expected = {alias for field in FIELDS for alias in field.aliases}
+    expected = {alias for field in ALL_FIELDS for alias in field.aliases}
     expected |= {term.name for term in fields.EITHER_END_TERMS}
     assert set(FIELD_ALIASES) == expected
 
@@ -127,3 +127,17 @@ def test_the_protocol_column_reads_as_text() -> None:
     """ipp is a number, but its column shows names: aligned and sorted as text."""
     column = resolve_column("proto")
     assert not column.numeric and column.id == "proto"
+
+
+def test_derived_fields_are_numbers_with_columns_but_no_model_attribute() -> None:
+    """Averages, peaks and measured rates: fields of the registry (filter, sort,
+    columns, README) that the appliance does not send."""
+    names = {field.name for field in DERIVED_FIELDS}
+    assert {"rate_2s", "rate_10s", "rate_40s", "rate_peak", "pps_2s", "pps_10s"} <= names
+    assert {"pps_40s", "pps_peak", "rate_measured", "pps_measured", "rate_mismatch"} <= names
+    for field in DERIVED_FIELDS:
+        assert field.derived and field.numeric and field.column is not None
+        assert field.name not in Flow.model_fields
+        assert field.name not in fields.API_FIELDS
+        assert resolve_column(field.name).numeric
+        assert f"`{field.name}`" in markdown_table()

@@ -218,10 +218,12 @@ def test_each_alias(expression: str, expected: list[str]) -> None:
 
 
 def test_every_alias_names_api_fields() -> None:
+    from flowtop.core.fields import DERIVED_NAMES
+
     assert FIELD_ALIASES["port"] == ("src_port", "dest_port")
     assert FIELD_ALIASES["ip"] == ("src_ip", "dest_ip")
     for fields in FIELD_ALIASES.values():
-        assert set(fields) <= set(API_FIELDS)
+        assert set(fields) <= set(API_FIELDS) | set(DERIVED_NAMES)
     for name in FIELD_ALIASES:
         assert isinstance(compile_filter(f"{name}~."), FlowFilter)
 

@@ -296,7 +296,7 @@ class StoreMachine(RuleBasedStateMachine):
             members = Counter(key for group in groups if group is not None for key in group.keys)
             assert members == wanted
             assert all(
-                len(row.cells) == 6 and isinstance(row.key, GroupKey) for row in grouped.rows
+                len(row.cells) == 7 and isinstance(row.key, GroupKey) for row in grouped.rows
             )
             assert len(set(grouped.diff.added)) == len(grouped.diff.added)
 

@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from flowtop.core.fields import EITHER_END_TERMS, FIELDS
+from flowtop.core.fields import ALL_FIELDS, DERIVED_FIELDS, EITHER_END_TERMS
 from flowtop.core.groups import GROUPINGS
 
 
@@ -269,7 +269,7 @@ def key_groups() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
 def alias_rows() -> tuple[tuple[str, str], ...]:
     """(aliases, what they name) for every field that has aliases, then the filter-only
     terms: exactly the names the registry declares."""
-    rows = [(" ".join(field.aliases), field.name) for field in FIELDS if field.aliases]
+    rows = [(" ".join(field.aliases), field.name) for field in ALL_FIELDS if field.aliases]
     rows.extend(
         (term.name, f"{' or '.join(term.fields)} (filter only)") for term in EITHER_END_TERMS
     )
@@ -304,6 +304,21 @@ def help_table() -> Table:
     return table
 
 
+DERIVED_HELP = (
+    "Derived fields (flowtop computes them; filter, sort and --columns take them; rates in "
+    "kbps as customer_kbps). * marks an average over less history than its window, ! a "
+    "measured rate that disagrees with the reported one."
+)
+
+
+def derived_table() -> Table:
+    """Every derived field of the registry and what it is."""
+    table = _grid()
+    for field in DERIVED_FIELDS:
+        table.add_row(Text(field.name), Text(field.description))
+    return table
+
+
 def alias_table() -> Table:
     table = _grid()
     for aliases, field in alias_rows():
@@ -330,6 +345,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(FILTER_HELP, "dim"))
             yield Static(Text(FIELDS_HELP, "dim"))
             yield Static(alias_table(), id="help-aliases")
+            yield Static(Text(DERIVED_HELP, "dim"))
+            yield Static(derived_table(), id="help-derived")
             yield Static(Text("esc or ? closes this help", "dim italic"))
 
     def action_dismiss_help(self) -> None:

@@ -24,6 +24,7 @@ from flowtop.core.fields import FIELDS, SECTIONS
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
 from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_rate
+from flowtop.tui.derived_rows import derived_rows
 from flowtop.tui.widgets.text_lines import DEFAULT_WIDTH, TextLines
 
 # (section title, [(label, field, unit)]) from the field registry; unit None shows the
@@ -114,6 +115,8 @@ def flow_fields_rows(flow: Flow) -> list[tuple[Text, Text]]:
         rows.append((Text(title, "bold"), Text("")))
         for label, name, kind in fields:
             rows.append((_label(label, name), _shown(flow, name, kind)))
+    # Measured rates, averages and peaks (flowtop.core.derived), beside the reported rates.
+    rows.extend(derived_rows(flow))
     extras = flow.extras
     if extras:
         rows.append((Text("Other fields", "bold"), Text("")))
