@@ -20,6 +20,7 @@ from flowtop.core.groups import (
     group_key,
 )
 from flowtop.core.model import Flow
+from flowtop.core.names import Naming
 from flowtop.core.store import FlowRecord
 
 FlowPredicate = Callable[[Flow], bool]
@@ -128,8 +129,12 @@ def sort_records(records: list[FlowRecord], column: Column, descending: bool) ->
 class FlowView:
     """Computes rows from the store, remembering the previous rows to diff against."""
 
-    def __init__(self, columns: Sequence[str] = DEFAULT_COLUMNS) -> None:
+    def __init__(
+        self, columns: Sequence[str] = DEFAULT_COLUMNS, naming: Naming | None = None
+    ) -> None:
         self.columns: tuple[Column, ...] = tuple(resolve_column(name) for name in columns)
+        # Host and port names in the cells (see flowtop.core.names); None: numbers.
+        self.naming = naming
         # The previous rows' keys, in their order (a dict keeps it; a set would not).
         self._previous: dict[RowKey, None] = {}
 
@@ -156,9 +161,16 @@ class FlowView:
         )
         if sort is not None:
             chosen = sort_records(chosen, resolve_column(sort.column), sort.descending)
-        formatters = [column.text for column in self.columns]
+        formatters = self.formatters()
         rows: list[Row] = [Row(record.key, record.flow, formatters) for record in chosen]
         return self._result(rows, len(everything))
+
+    def formatters(self) -> list[Callable[[Any], str]]:
+        """The text of each flow column's cell: names where they are shown."""
+        naming = self.naming
+        if naming is None or not naming.active:
+            return [column.text for column in self.columns]
+        return [naming.column_text(column.id) or column.text for column in self.columns]
 
     def compute_groups(
         self,

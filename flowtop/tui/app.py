@@ -27,11 +27,12 @@ from flowtop.core.filter import FlowFilter
 from flowtop.core.groups import Grouping, RowKey, resolve_grouping
 from flowtop.core.model import FlowKey
 from flowtop.core.monitor import REPLAY_REBUILD_POLLS, Frame, Message, Monitor, run_polls
+from flowtop.core.names import NameResolver
 from flowtop.core.poller import PollState, next_interval
 from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.signals import SIGNAL_EXIT_DEADLINE, StopSignals
 from flowtop.core.source import FlowSource, Snapshot
-from flowtop.core.store import FlowStore
+from flowtop.core.store import FlowRecord, FlowStore
 from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.ascii import ASCII_CLASS, AsciiFilter
 from flowtop.tui.highlight import rule_styles, styles_by_key
@@ -48,6 +49,8 @@ from flowtop.tui.widgets.status import StatusBar, StatusInfo
 # At this width and above the detail pane sits beside the table.
 WIDE_LAYOUT_MIN_WIDTH = 150
 CLOSE_TIMEOUT = 2.0
+# How often the app looks whether names arrived (never waiting for them).
+NAMES_CHECK_INTERVAL = 0.5
 SIGNAL_CLOSE_TIMEOUT = 1.0
 __all__ = ["REPLAY_REBUILD_POLLS", "FlowTopApp"]
 
@@ -99,6 +102,8 @@ class FlowTopApp(App[int]):
         Binding("m", "cycle_max_stats", "Max", show=False),
         # ctrl+s is XOFF on terminals with flow control (it freezes them): x does the same.
         Binding("ctrl+s,x", "export", "Export", show=False),
+        Binding("n", "toggle_host_names", "Names", show=False),
+        Binding("N", "toggle_port_names", "Port names", show=False),
         Binding("left_square_bracket", "replay_step(-1)", "Back", show=False, key_display="["),
         Binding("right_square_bracket", "replay_step(1)", "Forward", show=False, key_display="]"),
     ]
@@ -122,6 +127,9 @@ class FlowTopApp(App[int]):
         on_ready: Callable[[], None] | None = None,
         ascii_only: bool = False,
         wait_for_wake: Callable[[asyncio.Event, float], Awaitable[object]] | None = None,
+        resolver: NameResolver | None = None,
+        host_names: bool = False,
+        port_names: bool = False,
     ) -> None:
         super().__init__()
         # How the poll loop waits for the next poll (None: the interval, or a command).
@@ -145,7 +153,11 @@ class FlowTopApp(App[int]):
             replay=self.replay,
             clock=clock,
             history=history,
+            resolver=resolver,
+            host_names=host_names,
+            port_names=port_names,
         )
+        self._names_drawn = 0
         self.highlight_styles = rule_styles(highlights)
         self.export_directory = export_directory
         self.selected: RowKey | None = None
@@ -276,6 +288,7 @@ class FlowTopApp(App[int]):
         self.table.focus()
         self._update_status()
         self.set_interval(1.0, self._update_status)
+        self.set_interval(NAMES_CHECK_INTERVAL, self._check_names)
         self.monitor.replay_damage()
         self._tell(self.monitor.take_messages())
         if self._handle_signals:
@@ -458,7 +471,26 @@ class FlowTopApp(App[int]):
             key = row.group.top.key if row.group.top is not None else None
         record = self.store.get(key) if isinstance(key, FlowKey) else None
         times = self.store.sample_times(record) if record is not None else ()
-        self.detail.show(record, self._now(), stale=self.poll_state.stale, times=times)
+        heading, extra = self._detail_extra(record, row)
+        self.detail.show(
+            record, self._now(), stale=self.poll_state.stale, times=times,
+            named=heading, extra=extra,
+        )  # fmt: skip
+
+    def _detail_extra(
+        self, record: FlowRecord | None, row: Row | None
+    ) -> tuple[str | None, list[tuple[str, list[tuple[str, str]]]]]:
+        """The detail pane's title with names, and its sections for names (and the other
+        direction of a conversation)."""
+        if record is None:
+            return None, []
+        naming = self.monitor.naming
+        heading = naming.heading(record.flow, self.glyphs.arrow)
+        extra: list[tuple[str, list[tuple[str, str]]]] = []
+        names_rows = naming.detail_rows(record.flow)
+        if names_rows:
+            extra.append(("Names", names_rows))
+        return heading, extra
 
     def _now(self) -> float:
         """Now, or in a replay the time of the poll shown."""
@@ -723,6 +755,30 @@ class FlowTopApp(App[int]):
             self.notify(f"{len(rows)} rows written to {path}", title="Exported", markup=False)
 
         self.push_screen(ExportScreen(directory), chosen)
+
+    # ---- names ----------------------------------------------------------------------
+
+    def _check_names(self) -> None:
+        """Redraw when names arrived since the last frame (looked up in the background)."""
+        generation = self.monitor.names_generation
+        if generation != self._names_drawn:
+            self._names_drawn = generation
+            self._render()
+
+    def action_toggle_host_names(self) -> None:
+        on = self.monitor.toggle_host_names()
+        self._names_drawn = self.monitor.names_generation
+        self.notify(
+            "host names: on (looked up in the background)" if on else "host names: off",
+            timeout=2,
+            markup=False,
+        )
+        self._render()
+
+    def action_toggle_port_names(self) -> None:
+        on = self.monitor.toggle_port_names()
+        self.notify(f"port names: {'on' if on else 'off'}", timeout=2, markup=False)
+        self._render()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

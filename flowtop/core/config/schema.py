@@ -287,6 +287,9 @@ class Profile(BaseModel):
     filter: FilterText | None = None
     # Plain ASCII drawing (true), or Unicode even where the locale is not UTF-8 (false).
     ascii: bool | None = None
+    # The live view starts showing host names (reverse DNS) / port names.
+    resolve: bool | None = None
+    port_names: bool | None = None
 
     def as_layer(self) -> dict[str, Any]:
         """The settings this profile sets (not the password), as Settings takes them."""
@@ -352,6 +355,9 @@ class Settings(BaseModel):
     group_by: Annotated[str | None, AfterValidator(_grouping_id)] = None
     # Plain ASCII drawing; None: decided by the locale (see flowtop.core.glyphs).
     ascii: bool | None = None
+    # Host names (reverse DNS) and port names shown from the start.
+    resolve: bool = False
+    port_names: bool = False
     record: str | None = None
     replay: str | None = None
     speed: Speed = 1.0

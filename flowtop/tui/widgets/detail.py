@@ -327,8 +327,13 @@ class DetailPane(VerticalScroll):
         *,
         stale: bool = False,
         times: Sequence[float] = (),
+        named: str | None = None,
+        extra: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (),
     ) -> None:
-        """Show ``record``; ``times`` are when its history samples were taken."""
+        """Show ``record``; ``times`` are when its history samples were taken.
+
+        ``named`` replaces the endpoints of the heading (names shown); ``extra`` are
+        sections (title, (label, value) rows) shown before the flow's own fields."""
         title = self.query_one("#detail-title", Static)
         if record is None:
             _show_text(title, Text("No flow selected", "dim"))
@@ -343,6 +348,8 @@ class DetailPane(VerticalScroll):
             f"{format_endpoint(flow.dest_ip, flow.dest_port)} {flow.protocol}",
             "bold",
         )
+        if named is not None:
+            heading = Text(named, "bold")
         if record.key.occurrence:
             heading.append(f"  (repeated key #{record.key.occurrence + 1})", "yellow")
         if stale:
@@ -354,6 +361,8 @@ class DetailPane(VerticalScroll):
         # Redrawn each poll, but a screen layout only when its height may change.
         fields = self.query_one("#fields", Static)
         rows = flow_fields_rows(flow)
+        if extra:
+            rows = _extra_rows(extra) + rows
         width = fields.content_region.width
         key = (width, tuple((text_key(label), text_key(value)) for label, value in rows))
         lines = _fields_lines(rows, width)
@@ -366,3 +375,15 @@ class DetailPane(VerticalScroll):
 def _show_text(static: Static, text: Text) -> None:
     width = static.content_region.width
     update_quietly(static, text, (width, text_key(text)), single_lines(text, width))
+
+
+def _extra_rows(
+    sections: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+) -> list[tuple[Text, Text]]:
+    """Sections the app adds (names, the other direction), as (label, value) rows."""
+    rows: list[tuple[Text, Text]] = []
+    for section, lines in sections:
+        rows.append((Text(section, "bold"), Text("")))
+        for label, value in lines:
+            rows.append((Text(strip_control(label)), Text(strip_control(value))))
+    return rows
