@@ -12,8 +12,8 @@ from flowtop.core import names
 from flowtop.core.filter import compile_filter
 from flowtop.core.monitor import Monitor
 from flowtop.core.names import NameResolver, Naming, clean_name, port_name, port_number
-from flowtop.core.view import FlowView
 from flowtop.core.store import FlowStore
+from flowtop.core.view import FlowView
 from tests.core.factories import flow
 
 
@@ -214,7 +214,9 @@ def test_cells_show_names_when_asked_and_numbers_otherwise() -> None:
     cells = view.compute(store.records.values()).rows[0].cells
     assert cells[:2] == ("10.1.0.2:40001", "192.0.2.10:https")
     naming.hosts = True
-    view.compute(store.records.values()).rows[0].cells
+    # Formatting a cell asks for the names it shows.
+    cells = view.compute(store.records.values()).rows[0].cells
+    assert cells[0] == "10.1.0.2:40001"
     assert resolver.wait(5)
     cells = view.compute(store.records.values()).rows[0].cells
     assert cells[:3] == ("pc.corp.example:40001", "web.example:https", "10.1.0.1")
