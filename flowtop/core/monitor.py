@@ -28,6 +28,7 @@ from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_gr
 from flowtop.core.highlight import HighlightMatcher
 from flowtop.core.model import FlowKey
 from flowtop.core.names import NameResolver, Naming
+from flowtop.core.pairs import PAIR_COLUMN_IDS, pair_columns
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.store import Failover, FlowEvent, FlowStore, StoreUpdate
@@ -76,6 +77,8 @@ class StatusData:
     mode: str
     recording: str
     recording_failed: bool
+    # Pair mode: rows holding both directions of a conversation (None: not paired).
+    paired: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,8 @@ class Monitor:
         # Host names (reverse DNS, looked up in the background) and port names.
         self.naming = Naming(resolver, hosts=False, ports=port_names)
         self.view = FlowView(columns, self.naming)
+        # One row per conversation (both directions paired), for flows (not groups).
+        self.pairs = False
         if host_names:
             self.set_host_names(True)
         # Columns named by the user (--columns, a profile): one that does not fit is said.
@@ -314,7 +319,9 @@ class Monitor:
     @property
     def columns(self) -> tuple[Column, ...]:
         """The columns shown now: flow columns, or group columns when grouped."""
-        return group_columns(self.grouping) if self.grouping else self.view.columns
+        if self.grouping:
+            return group_columns(self.grouping)
+        return pair_columns(self.view.columns) if self.pairs else self.view.columns
 
     def frame(self, *, stale: bool | None = None) -> Frame:
         """Compute the view now: the rows, their highlights, the status, and what
@@ -328,6 +335,8 @@ class Monitor:
         if self.grouping is not None:
             result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
             new = ()
+        elif self.pairs:
+            result = self.view.compute_pairs(records, predicate, self.sort)
         else:
             result = self.view.compute(records, predicate, self.sort)
         if self.naming.hosts and self.naming.resolver is not None:
@@ -381,6 +390,7 @@ class Monitor:
             mode=self.mode(),
             recording=self.recording_name(),
             recording_failed=recorder is not None and not recorder.active,
+            paired=result.paired if result is not None and self.grouping is None else None,
         )
 
     def recording_name(self) -> str:
@@ -423,6 +433,19 @@ class Monitor:
 
     def failovers(self) -> list[Failover]:
         return list(self.store.failovers)
+
+    # ---- commands: pairs ------------------------------------------------------------
+
+    def set_pairs(self, on: bool) -> None:
+        """One row per conversation (both directions), or one per flow."""
+        self.pairs = on
+        self.view.reset()
+        if not on and self.sort.column in PAIR_COLUMN_IDS:
+            self.sort = SortSpec()
+
+    def toggle_pairs(self) -> bool:
+        self.set_pairs(not self.pairs)
+        return self.pairs
 
     # ---- commands: names ------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from flowtop.core.groups import Grouping, RowKey, resolve_grouping
 from flowtop.core.model import FlowKey
 from flowtop.core.monitor import REPLAY_REBUILD_POLLS, Frame, Message, Monitor, run_polls
 from flowtop.core.names import NameResolver
+from flowtop.core.pairs import other_direction_rows, pair_heading
 from flowtop.core.poller import PollState, next_interval
 from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.signals import SIGNAL_EXIT_DEADLINE, StopSignals
@@ -102,6 +103,7 @@ class FlowTopApp(App[int]):
         Binding("m", "cycle_max_stats", "Max", show=False),
         # ctrl+s is XOFF on terminals with flow control (it freezes them): x does the same.
         Binding("ctrl+s,x", "export", "Export", show=False),
+        Binding("c", "toggle_pairs", "Pairs", show=False),
         Binding("n", "toggle_host_names", "Names", show=False),
         Binding("N", "toggle_port_names", "Port names", show=False),
         Binding("left_square_bracket", "replay_step(-1)", "Back", show=False, key_display="["),
@@ -490,6 +492,10 @@ class FlowTopApp(App[int]):
         names_rows = naming.detail_rows(record.flow)
         if names_rows:
             extra.append(("Names", names_rows))
+        partner = row.partner if row is not None and row.group is None else None
+        if partner is not None:
+            extra.append(("Other direction", other_direction_rows(record.flow, partner.flow)))
+            heading = pair_heading(record.flow, heading, self.glyphs.arrow)
         return heading, extra
 
     def _now(self) -> float:
@@ -520,6 +526,7 @@ class FlowTopApp(App[int]):
             mode=data.mode,
             recording=data.recording,
             recording_failed=data.recording_failed,
+            paired=data.paired,
         )
 
     def hidden_columns_notice(self) -> str:
@@ -741,7 +748,9 @@ class FlowTopApp(App[int]):
 
     def action_export(self) -> None:
         directory = self.export_directory or Path.cwd()
-        rows = list(self.last_result.rows) if self.last_result else []
+        rows_shown = list(self.last_result.rows) if self.last_result else []
+        # A pair row holds two flows: both are written.
+        rows = [item for row in rows_shown for item in (row, row.partner) if item is not None]
         kind = f"groups-{self.grouping.id}" if self.grouping else "flows"
 
         def chosen(fmt: str | None) -> None:
@@ -764,6 +773,16 @@ class FlowTopApp(App[int]):
         if generation != self._names_drawn:
             self._names_drawn = generation
             self._render()
+
+    def action_toggle_pairs(self) -> None:
+        """One row per conversation (both directions), or one per flow."""
+        on = self.monitor.toggle_pairs()
+        if self.grouping is not None:
+            self.notify(
+                f"pairs {'on' if on else 'off'}: shown when the flows are (not in group mode)",
+                timeout=3, markup=False,
+            )  # fmt: skip
+        self._grouping_changed()
 
     def action_toggle_host_names(self) -> None:
         on = self.monitor.toggle_host_names()

@@ -128,6 +128,12 @@ LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
                 meaning="pick a grouping: "
                 + ", ".join(_shown(g.title) for g in GROUPINGS.values()),
             ),
+            _line(
+                "app.toggle_pairs",
+                meaning="one row per conversation (both directions, => and <= rates)",
+            ),
+            _line("app.toggle_host_names", meaning="host names (reverse DNS) for addresses"),
+            _line("app.toggle_port_names", meaning="service names for ports (443 as https)"),
             _line("app.events", meaning="events: failovers, path changes, new and ended flows"),
             _line("app.export", meaning="export the view as shown to CSV or JSON"),
             _line(
