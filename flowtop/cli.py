@@ -654,6 +654,7 @@ def run_tui(settings: Settings) -> int:
         recorder=recorder,
         host_names=settings.resolve,
         port_names=settings.port_names,
+        clipboard=settings.clipboard,
         # Textual writes the screen to stderr, in its encoding (backslash-escaping what
         # that cannot show): a stderr that is not UTF-8 gets ASCII too.
         ascii_only=use_ascii(settings, sys.__stderr__),

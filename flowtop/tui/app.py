@@ -21,6 +21,7 @@ from textual.widgets import Footer
 from flowtop.core import glyphs
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec
 from flowtop.core.config import HighlightRule
+from flowtop.core.copying import clipboard_refusal, row_expression
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, answer_failure
 from flowtop.core.export import ExportError, export_rows
 from flowtop.core.filter import FlowFilter
@@ -103,6 +104,7 @@ class FlowTopApp(App[int]):
         Binding("m", "cycle_max_stats", "Max", show=False),
         # ctrl+s is XOFF on terminals with flow control (it freezes them): x does the same.
         Binding("ctrl+s,x", "export", "Export", show=False),
+        Binding("y", "copy_row", "Copy filter", show=False),
         Binding("c", "toggle_pairs", "Pairs", show=False),
         Binding("n", "toggle_host_names", "Names", show=False),
         Binding("N", "toggle_port_names", "Port names", show=False),
@@ -132,8 +134,11 @@ class FlowTopApp(App[int]):
         resolver: NameResolver | None = None,
         host_names: bool = False,
         port_names: bool = False,
+        clipboard: bool | None = None,
     ) -> None:
         super().__init__()
+        # Why `y` does not write to the terminal's clipboard (None: it does, OSC 52).
+        self.clipboard_refusal = clipboard_refusal(os.environ, clipboard)
         # How the poll loop waits for the next poll (None: the interval, or a command).
         self._wait_for_wake = wait_for_wake
         self._use_ascii(ascii_only)
@@ -773,6 +778,22 @@ class FlowTopApp(App[int]):
         if generation != self._names_drawn:
             self._names_drawn = generation
             self._render()
+
+    def action_copy_row(self) -> None:
+        """y: the selected row as a filter expression, to the clipboard (OSC 52)."""
+        row = self.selected_row()
+        expression = row_expression(row) if row is not None else None
+        if not expression:
+            self.notify("no row selected", timeout=2, markup=False)
+            return
+        if self.clipboard_refusal is not None:
+            self.notify(
+                f"{expression}\n(not copied: {self.clipboard_refusal})",
+                title="Filter", timeout=8, markup=False,
+            )  # fmt: skip
+            return
+        self.copy_to_clipboard(expression)
+        self.notify(expression, title="Copied as a filter", timeout=4, markup=False)
 
     def action_toggle_pairs(self) -> None:
         """One row per conversation (both directions), or one per flow."""

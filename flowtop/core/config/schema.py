@@ -290,6 +290,8 @@ class Profile(BaseModel):
     # The live view starts showing host names (reverse DNS) / port names.
     resolve: bool | None = None
     port_names: bool | None = None
+    # `y` copies through the terminal (OSC 52): false never tries, true always does.
+    clipboard: bool | None = None
 
     def as_layer(self) -> dict[str, Any]:
         """The settings this profile sets (not the password), as Settings takes them."""
@@ -358,6 +360,8 @@ class Settings(BaseModel):
     # Host names (reverse DNS) and port names shown from the start.
     resolve: bool = False
     port_names: bool = False
+    # None: decided by the terminal (see flowtop.core.copying).
+    clipboard: bool | None = None
     record: str | None = None
     replay: str | None = None
     speed: Speed = 1.0

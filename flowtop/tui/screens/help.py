@@ -132,6 +132,11 @@ LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
                 "app.toggle_pairs",
                 meaning="one row per conversation (both directions, => and <= rates)",
             ),
+            _line(
+                "app.copy_row",
+                meaning="copy the row as a filter (src:... dport:... proto:...) to the "
+                "clipboard (OSC 52)",
+            ),
             _line("app.toggle_host_names", meaning="host names (reverse DNS) for addresses"),
             _line("app.toggle_port_names", meaning="service names for ports (443 as https)"),
             _line("app.events", meaning="events: failovers, path changes, new and ended flows"),
