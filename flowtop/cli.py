@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
 from flowtop import __version__
@@ -32,9 +33,11 @@ from flowtop.core.config import (
     MAX_STATS_CHOICES,
     MIN_INTERVAL,
     Settings,
+    load_config,
     parse_highlight_argument,
     resolve_settings,
 )
+from flowtop.core.config.save import SaveTarget
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
 from flowtop.core.groups import (
@@ -631,7 +634,17 @@ def open_source(settings: Settings) -> FlowSource:
     return build_source(settings)
 
 
-def run_tui(settings: Settings) -> int:
+def save_target_for(args: argparse.Namespace, environ: dict[str, str] | None = None) -> SaveTarget:
+    """Where the column chooser saves: the config file in use and its profile (the one
+    named, else the file's default_profile, else the [defaults] table)."""
+    env = dict(os.environ) if environ is None else environ
+    config = load_config(
+        Path(args.config) if args.config else None, env, explicit=bool(args.config)
+    )
+    return SaveTarget(config.path, args.profile or config.default_profile)
+
+
+def run_tui(settings: Settings, save_target: SaveTarget | None = None) -> int:
     """Run the live monitor until the user quits."""
     from flowtop.tui.app import FlowTopApp
 
@@ -655,6 +668,8 @@ def run_tui(settings: Settings) -> int:
         host_names=settings.resolve,
         port_names=settings.port_names,
         clipboard=settings.clipboard,
+        save_target=save_target,
+        theme=settings.theme,
         # Textual writes the screen to stderr, in its encoding (backslash-escaping what
         # that cannot show): a stderr that is not UTF-8 gets ASCII too.
         ascii_only=use_ascii(settings, sys.__stderr__),
@@ -722,7 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stopped is not None:
                 _stopped_by(stopped)
             return 0 if code is None else code
-        return run_tui(settings)
+        return run_tui(settings, save_target_for(args))
     except FlowtopError as error:
         _report(error)
         return error.exit_code

@@ -434,6 +434,13 @@ class Monitor:
     def failovers(self) -> list[Failover]:
         return list(self.store.failovers)
 
+    # ---- commands: columns ----------------------------------------------------------
+
+    def set_columns(self, columns: Sequence[str]) -> None:
+        """Show these flow columns (ids, in order): the column chooser."""
+        self.view.set_columns(columns)
+        self.columns_chosen = tuple(columns) != tuple(DEFAULT_COLUMNS)
+
     # ---- commands: pairs ------------------------------------------------------------
 
     def set_pairs(self, on: bool) -> None:

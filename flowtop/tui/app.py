@@ -21,6 +21,7 @@ from textual.widgets import Footer
 from flowtop.core import glyphs
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec
 from flowtop.core.config import HighlightRule
+from flowtop.core.config.save import SaveTarget, save_to_profile
 from flowtop.core.copying import clipboard_refusal, row_expression
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, answer_failure
 from flowtop.core.export import ExportError, export_rows
@@ -38,6 +39,7 @@ from flowtop.core.store import FlowRecord, FlowStore
 from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.ascii import ASCII_CLASS, AsciiFilter
 from flowtop.tui.highlight import rule_styles, styles_by_key
+from flowtop.tui.screens.columns import ColumnScreen
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.screens.export import ExportScreen
 from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
@@ -104,6 +106,7 @@ class FlowTopApp(App[int]):
         Binding("m", "cycle_max_stats", "Max", show=False),
         # ctrl+s is XOFF on terminals with flow control (it freezes them): x does the same.
         Binding("ctrl+s,x", "export", "Export", show=False),
+        Binding("o,f2", "choose_columns", "Columns", show=False),
         Binding("y", "copy_row", "Copy filter", show=False),
         Binding("c", "toggle_pairs", "Pairs", show=False),
         Binding("n", "toggle_host_names", "Names", show=False),
@@ -135,8 +138,18 @@ class FlowTopApp(App[int]):
         host_names: bool = False,
         port_names: bool = False,
         clipboard: bool | None = None,
+        save_target: SaveTarget | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        # Where the column chooser saves columns and theme (None: nowhere).
+        self.save_target = save_target
+        self._theme_warning = ""
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self._theme_warning = f'no theme named "{theme}": the default is used'
         # Why `y` does not write to the terminal's clipboard (None: it does, OSC 52).
         self.clipboard_refusal = clipboard_refusal(os.environ, clipboard)
         # How the poll loop waits for the next poll (None: the interval, or a command).
@@ -298,6 +311,8 @@ class FlowTopApp(App[int]):
         self.set_interval(NAMES_CHECK_INTERVAL, self._check_names)
         self.monitor.replay_damage()
         self._tell(self.monitor.take_messages())
+        if self._theme_warning:
+            self.notify(self._theme_warning, severity="warning", markup=False)
         if self._handle_signals:
             self._install_signal_handlers()
         self.app_suspend_signal.subscribe(self, self._on_suspend, immediate=True)
@@ -778,6 +793,27 @@ class FlowTopApp(App[int]):
         if generation != self._names_drawn:
             self._names_drawn = generation
             self._render()
+
+    def action_choose_columns(self) -> None:
+        """o: pick, order and save the flow columns."""
+        shown = [column.id for column in self.view.columns]
+        self.push_screen(ColumnScreen(shown, self.set_columns, self.save_view))
+
+    def set_columns(self, columns: Sequence[str]) -> None:
+        self.monitor.set_columns(columns)
+        self.table.set_columns(self.columns)
+        self._render()
+
+    def save_view(self, columns: Sequence[str]) -> tuple[str, bool]:
+        """Columns and theme into the profile in use; what to tell, and whether saved."""
+        target = self.save_target
+        if target is None:
+            return "nowhere to save: no config file is in use", False
+        try:
+            save_to_profile(target, {"columns": list(columns), "theme": self.theme})
+        except FlowtopError as error:
+            return str(error), False
+        return f"columns and theme saved to [{target.table_name}] in {target.path}", True
 
     def action_copy_row(self) -> None:
         """y: the selected row as a filter expression, to the clipboard (OSC 52)."""

@@ -195,6 +195,16 @@ ProxyUrl = Annotated[str, AfterValidator(_proxy)]
 CaBundle = Annotated[str, AfterValidator(_ca_bundle)]
 PasswordCommand = Annotated[str, AfterValidator(_password_command)]
 FilterText = Annotated[str, AfterValidator(_filter)]
+
+
+def _theme(value: str) -> str:
+    # The TUI knows the themes (the core imports no textual): a name is all it takes here.
+    if not value.strip() or len(value) > 64 or not value.isprintable():
+        raise invalid("must name a theme, such as textual-dark or nord")
+    return value
+
+
+ThemeName = Annotated[str, AfterValidator(_theme)]
 SortText = Annotated[str, AfterValidator(_sort)]
 
 
@@ -292,6 +302,8 @@ class Profile(BaseModel):
     port_names: bool | None = None
     # `y` copies through the terminal (OSC 52): false never tries, true always does.
     clipboard: bool | None = None
+    # A Textual theme by name (ctrl+p, "Change theme"); saved from the column chooser.
+    theme: ThemeName | None = None
 
     def as_layer(self) -> dict[str, Any]:
         """The settings this profile sets (not the password), as Settings takes them."""
@@ -362,6 +374,7 @@ class Settings(BaseModel):
     port_names: bool = False
     # None: decided by the terminal (see flowtop.core.copying).
     clipboard: bool | None = None
+    theme: str | None = None
     record: str | None = None
     replay: str | None = None
     speed: Speed = 1.0
