@@ -47,12 +47,13 @@ from flowtop.core.groups import (
 )
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.monitor import Monitor, run_polls
-from flowtop.core.names import LOOKUP_TIMEOUT
+from flowtop.core.names import LOOKUP_TIMEOUT, NameResolver
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.source import build_source as build_appliance_source
 from flowtop.core.units import format_bytes
+from flowtop.demo.names import demo_lookup
 
 EXAMPLES = f"""\
 examples:
@@ -397,6 +398,7 @@ async def run_once(
         contain_bugs=False,
         # --once looks names up only when asked on its command line (--resolve).
         host_names=resolve,
+        resolver=NameResolver(demo_lookup) if settings.demo and resolve else None,
         port_names=settings.port_names,
     )
     source = build_source(settings)
@@ -667,6 +669,8 @@ def run_tui(settings: Settings, save_target: SaveTarget | None = None) -> int:
         recorder=recorder,
         host_names=settings.resolve,
         port_names=settings.port_names,
+        # The demo's addresses exist nowhere else: its names come with it, not from DNS.
+        resolver=NameResolver(demo_lookup) if settings.demo else None,
         clipboard=settings.clipboard,
         save_target=save_target,
         theme=settings.theme,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
+from flowtop import cli
 from flowtop.core import names
 from tests.support import run_cli
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 
-def _fake(calls: list[str]) -> object:
+def _fake(calls: list[str]) -> Callable[[str], str | None]:
     def lookup(address: str) -> str | None:
         calls.append(address)
         return "h-" + address.replace(".", "-").replace(":", "-") + ".demo.example"
@@ -25,7 +27,9 @@ def test_once_resolves_only_with_resolve(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(names, "system_lookup", _fake(calls))
+    system: list[str] = []
+    monkeypatch.setattr(cli, "demo_lookup", _fake(calls))
+    monkeypatch.setattr(names, "system_lookup", _fake(system))
     plain = run_cli(capsys, "--demo", "--once", "--width", "0")
     assert plain.code == 0 and ".demo.example" not in plain.out
     assert calls == []
@@ -35,6 +39,14 @@ def test_once_resolves_only_with_resolve(
     body = named.out.splitlines()[1:]
     assert body and all(".demo.example" in line for line in body)
     assert ":https" in named.out
+    # The demo's invented addresses are never sent to the system's resolver.
+    assert system == []
+
+
+def test_the_demo_names_its_private_hosts(capsys: pytest.CaptureFixture[str]) -> None:
+    named = run_cli(capsys, "--demo", "--once", "--resolve", "--width", "0")
+    assert named.code == 0, named.err
+    assert ".corp.example:" in named.out
 
 
 def test_once_resolve_waits_no_longer_than_the_time_limit(
@@ -46,7 +58,7 @@ def test_once_resolve_waits_no_longer_than_the_time_limit(
         release.wait(20)
         return None
 
-    monkeypatch.setattr(names, "system_lookup", hanging)
+    monkeypatch.setattr(cli, "demo_lookup", hanging)
     monkeypatch.setattr(names, "LOOKUP_TIMEOUT", 0.5)
     began = time.monotonic()
     try:

@@ -282,3 +282,13 @@ def test_the_monitor_asks_for_the_names_of_the_rows_in_their_order() -> None:
     assert names.active() is resolver
     monitor.stop()
     assert names.active() is None
+
+
+def test_a_long_host_name_is_cut_at_its_end_and_keeps_its_port() -> None:
+    from flowtop.core.layout import fit_cell
+
+    assert fit_cell("pc20-120.austin.corp.example:55481", 21, False, True) == (
+        "pc20-120.austi\u2026:55481"
+    )
+    # Addresses still keep both ends.
+    assert fit_cell("[2620:1ec:84b6::5de1]:https", 21, False, True) == "[2620:1ec:\u2026de1]:https"
