@@ -26,6 +26,7 @@ GROW_MIN_WIDTH: Final = 10
 SEPARATOR: Final = " "
 # A host name (not an address): a letter no hex digit can be.
 _NAMED: Final = re.compile(r"[g-zG-Z_-]")
+_IPV4: Final = re.compile(r"[0-9.]+")
 
 
 def min_width(column: Column) -> int:
@@ -181,6 +182,9 @@ def fit_cell(text: str, width: int, right: bool, middle: bool = False) -> str:
             return ellipsis[:width]
         if middle and width >= 7 and text.isascii():
             host, colon, port = text.rpartition(":")
+            if colon and _IPV4.fullmatch(host) and len(host) + 3 <= width:
+                # An IPv4 address stays whole: the port's name gives way.
+                return host + colon + port[: width - len(host) - 2] + ellipsis
             if colon and host[-1:] not in "]" and _NAMED.search(host) and len(port) < width // 2:
                 # A host name: its first labels say the most, and the port stays whole.
                 return host[: width - len(port) - 2] + ellipsis + colon + port

@@ -38,8 +38,11 @@ def demo_lookup(address: str) -> str | None:
         if first == 172 or (first == 192 and second == 168):
             return f"intranet-{third}-{fourth}.corp.example"
         return None
+    # The demo writes its sites' and VLANs' numbers in decimal: fd00:20:10::5.
     groups = parsed.exploded.split(":")
-    if groups[0] == "fd00" and int(groups[1], 16) in _SITES:
-        site = _SITES[int(groups[1], 16)]
-        return f"v6-{int(groups[2], 16)}-{int(groups[7], 16):x}.{site}.corp.example"
-    return None
+    if groups[0] != "fd00" or not (groups[1] + groups[2]).isdigit():
+        return None
+    site = _SITES.get(int(groups[1]))
+    if site is None:
+        return None
+    return f"v6-{int(groups[2])}-{groups[7].lstrip('0') or '0'}.{site}.corp.example"

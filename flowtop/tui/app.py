@@ -895,3 +895,17 @@ class FlowTopApp(App[int]):
         )  # fmt: skip
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)
+        yield from self._view_commands()
+
+    def _view_commands(self) -> Iterable[SystemCommand]:
+        """The palette's entries for names, conversations, columns and copying."""
+        commands = (
+            ("Host names", "Show names (reverse DNS) or addresses", self.action_toggle_host_names),
+            ("Port names", "Show service names or port numbers", self.action_toggle_port_names),
+            ("Conversations", "One row per conversation, or per flow", self.action_toggle_pairs),
+            ("Choose columns", "Pick, order and save the columns", self.action_choose_columns),
+            ("Copy as a filter", "The selected row's filter to the clipboard",
+             self.action_copy_row),
+        )  # fmt: skip
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)

@@ -290,5 +290,18 @@ def test_a_long_host_name_is_cut_at_its_end_and_keeps_its_port() -> None:
     assert fit_cell("pc20-120.austin.corp.example:55481", 21, False, True) == (
         "pc20-120.austi\u2026:55481"
     )
-    # Addresses still keep both ends.
+    # An IPv4 address stays whole, and a long port name gives way.
+    assert fit_cell("93.184.27.117:http-alt", 21, False, True) == "93.184.27.117:http-a\u2026"
+    # IPv6 addresses still keep both ends.
     assert fit_cell("[2620:1ec:84b6::5de1]:https", 21, False, True) == "[2620:1ec:\u2026de1]:https"
+
+
+def test_the_demo_names_its_own_private_hosts_only() -> None:
+    from flowtop.demo.names import demo_lookup
+
+    assert demo_lookup("10.1.40.1") == "gw40-1.dc.corp.example"
+    assert demo_lookup("10.20.30.46") == "pc30-46.branch.corp.example"
+    assert demo_lookup("fd00:20:2::c2") == "v6-2-c2.branch.corp.example"
+    assert demo_lookup("8.8.8.8") == "dns.google"
+    for unnamed in ("151.101.117.163", "2a04:4e42::1", "10.99.1.1", "fd00:ab::1", "nonsense"):
+        assert demo_lookup(unnamed) is None
