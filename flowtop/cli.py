@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
 from flowtop import __version__
@@ -32,9 +33,11 @@ from flowtop.core.config import (
     MAX_STATS_CHOICES,
     MIN_INTERVAL,
     Settings,
+    load_config,
     parse_highlight_argument,
     resolve_settings,
 )
+from flowtop.core.config.save import SaveTarget
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
 from flowtop.core.groups import (
@@ -44,11 +47,13 @@ from flowtop.core.groups import (
 )
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.monitor import Monitor, run_polls
+from flowtop.core.names import LOOKUP_TIMEOUT, NameResolver
 from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.source import build_source as build_appliance_source
 from flowtop.core.units import format_bytes
+from flowtop.demo.names import demo_lookup
 
 EXAMPLES = f"""\
 examples:
@@ -190,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw plain ASCII (default when the locale is not UTF-8, e.g. LANG=C)",
     )  # fmt: skip
     view.add_argument(
+        "--resolve", action="store_true", default=None,
+        help="show host names (reverse DNS, in the background; n toggles); --once waits"
+        f" at most {LOOKUP_TIMEOUT:g} s for them",
+    )  # fmt: skip
+    view.add_argument(
+        "--port-names", action="store_true", default=None,
+        help="show service names of ports (443 as https; N toggles)",
+    )  # fmt: skip
+    view.add_argument(
         "--highlight", metavar="EXPR[@COLOUR]", action="append",
         help="colour matching flows (repeatable): 'pps>1000@red'; a final ! rings the bell",
     )  # fmt: skip
@@ -285,6 +299,8 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
         "highlight": highlight,
         "group_by": args.group_by,
         "ascii": args.ascii,
+        "resolve": args.resolve,
+        "port_names": args.port_names,
         "record": args.record,
         "replay": args.replay,
         "speed": args.speed,
@@ -364,6 +380,7 @@ async def run_once(
     width: int,
     group_by: str | None = None,
     notes: list[str] | None = None,
+    resolve: bool = False,
 ) -> str:
     """One snapshot, filtered, sorted and maybe grouped, in the chosen format.
 
@@ -379,6 +396,10 @@ async def run_once(
         group_by=group_by,
         history=1,
         contain_bugs=False,
+        # --once looks names up only when asked on its command line (--resolve).
+        host_names=resolve,
+        resolver=NameResolver(demo_lookup) if settings.demo and resolve else None,
+        port_names=settings.port_names,
     )
     source = build_source(settings)
     monitor.description = source.description
@@ -397,7 +418,12 @@ async def run_once(
         error = monitor.poll_state.last_error
         raise error if error is not None else FlowtopError("no answer")
     grouping = monitor.grouping
+    if resolve:
+        # The names of the flows shown, within the lookups' time limit.
+        monitor.frame()
+        await asyncio.to_thread(monitor.resolve_shown)
     output = _render_once(monitor, settings, output_format, width, notes)
+    monitor.close()
     capped = snapshot.capped(settings.max_stats)
     if capped is not None and output_format == "table":
         # For the person reading the table, once it could be drawn; JSON and CSV stay
@@ -610,7 +636,17 @@ def open_source(settings: Settings) -> FlowSource:
     return build_source(settings)
 
 
-def run_tui(settings: Settings) -> int:
+def save_target_for(args: argparse.Namespace, environ: dict[str, str] | None = None) -> SaveTarget:
+    """Where the column chooser saves: the config file in use and its profile (the one
+    named, else the file's default_profile, else the [defaults] table)."""
+    env = dict(os.environ) if environ is None else environ
+    config = load_config(
+        Path(args.config) if args.config else None, env, explicit=bool(args.config)
+    )
+    return SaveTarget(config.path, args.profile or config.default_profile)
+
+
+def run_tui(settings: Settings, save_target: SaveTarget | None = None) -> int:
     """Run the live monitor until the user quits."""
     from flowtop.tui.app import FlowTopApp
 
@@ -631,6 +667,13 @@ def run_tui(settings: Settings) -> int:
         group_by=settings.group_by,
         highlights=settings.highlight,
         recorder=recorder,
+        host_names=settings.resolve,
+        port_names=settings.port_names,
+        # The demo's addresses exist nowhere else: its names come with it, not from DNS.
+        resolver=NameResolver(demo_lookup) if settings.demo else None,
+        clipboard=settings.clipboard,
+        save_target=save_target,
+        theme=settings.theme,
         # Textual writes the screen to stderr, in its encoding (backslash-escaping what
         # that cannot show): a stderr that is not UTF-8 gets ASCII too.
         ascii_only=use_ascii(settings, sys.__stderr__),
@@ -669,7 +712,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 width = output_width(sys.stdout, args.width)
                 notes: list[str] = []
                 text, stopped = run_stoppable(
-                    lambda: run_once(settings, args.format, width, settings.group_by, notes),
+                    lambda: run_once(
+                        settings,
+                        args.format,
+                        width,
+                        settings.group_by,
+                        notes,
+                        resolve=bool(args.resolve),
+                    ),
                     exit_code=signal_exit_code,
                 )
             except ANSWER_FAILURES as error:
@@ -691,7 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stopped is not None:
                 _stopped_by(stopped)
             return 0 if code is None else code
-        return run_tui(settings)
+        return run_tui(settings, save_target_for(args))
     except FlowtopError as error:
         _report(error)
         return error.exit_code

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from flowtop.core import glyphs
+from flowtop.core import glyphs, names
 
 
 @pytest.fixture
@@ -37,3 +37,11 @@ def unicode_glyphs() -> Iterator[None]:
     glyphs.select(False)
     yield
     glyphs.select(False)
+
+
+@pytest.fixture(autouse=True)
+def no_active_names() -> Iterator[None]:
+    """No test sees the host names another test's resolver made the filter know."""
+    names.activate(None)
+    yield
+    names.activate(None)

@@ -81,6 +81,7 @@ from flowtop.core.model import (
     IPAddress,
     parse_address,
 )
+from flowtop.core.names import known_name, port_number
 from flowtop.core.regex import RegexError, compile_search
 
 Predicate = Callable[[Flow], bool]
@@ -99,6 +100,7 @@ _API_SET: Final = frozenset(API_FIELDS)
 _DERIVED_SET: Final = frozenset(DERIVED_NAMES)
 _TEXT_SET: Final = frozenset(TEXT_FIELDS)
 _ADDRESS_SET: Final = frozenset(ADDRESS_FIELDS)
+_PORT_FIELDS: Final = frozenset({"src_port", "dest_port"})
 _PROTOCOL_NUMBERS: Final = {name.lower(): number for number, name in PROTOCOL_NAMES.items()}
 
 _MULTIPLIERS: Final = {"": 1.0, "k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
@@ -114,6 +116,9 @@ _BARE = re.compile(r'[^\s"|]+')
 _BARE_WITH_BARS = re.compile(r'[^\s"]+')
 _SPACE = re.compile(r"\s+")
 _SAFE_VALUE = re.compile(r"[\w.@/+,#%-]+")
+# A value of an address term that is no address but can be a host name (a letter in it,
+# so that a mistyped IPv4 address is still an error).
+_HOST_NAME_VALUE = re.compile(r"[A-Za-z0-9_.-]*[A-Za-z_][A-Za-z0-9_.-]*")
 
 _COMPARISONS: Final = frozenset({">", ">=", "<", "<="})
 # Flow strings never hold control characters (the model strips them), so NUL can
@@ -523,6 +528,11 @@ def _number(field: str, value: _Value, label: str) -> float:
         return parse_quantity(text)
     except ValueError:
         pass
+    if field in _PORT_FIELDS:
+        # A service name from the services database: dport:https is dport:443.
+        port = port_number(text)
+        if port is not None:
+            return float(port)
     if field == "ipp" and text.strip().isalpha():
         known = ", ".join(_PROTOCOL_NUMBERS)
         raise FilterError(
@@ -625,6 +635,7 @@ def _whole_text(field: str, needles: tuple[Needle, ...]) -> Predicate:
 
 def _address(field: str, values: list[_Value]) -> Predicate:
     addresses: set[IPAddress] = set()
+    host_names: set[str] = set()
     networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     globs: list[tuple[str, ...]] = []
     for value in values:
@@ -640,9 +651,13 @@ def _address(field: str, values: list[_Value]) -> Predicate:
             continue
         address = parse_address(text)
         if address is None:
+            if _HOST_NAME_VALUE.fullmatch(text):
+                # A host name: matches the address's name once known (see names).
+                host_names.add(text.lower())
+                continue
             raise FilterError(
-                f'bad address "{_show(text)}" (an address, a network such as 10.1.0.0/16 '
-                "or a pattern such as 10.1.*)",
+                f'bad address "{_show(text)}" (an address, a network such as 10.1.0.0/16, '
+                "a pattern such as 10.1.* or a host name such as *.corp.example)",
                 value.position,
             )
         addresses.add(address)
@@ -650,6 +665,7 @@ def _address(field: str, values: list[_Value]) -> Predicate:
     frozen = frozenset(addresses)
     network_list = tuple(networks)
     glob_list = tuple(globs)
+    name_set = frozenset(host_names)
 
     def address_matches(flow: Flow) -> bool:
         value = get(flow)
@@ -665,9 +681,18 @@ def _address(field: str, values: list[_Value]) -> Predicate:
             for glob in glob_list:
                 if _glob_match(shown, glob):
                     return True
+        if glob_list or name_set:
+            # Patterns and names match the host name too, once it is known.
+            name = known_name(value)
+            if name is not None:
+                if name in name_set:
+                    return True
+                for glob in glob_list:
+                    if _glob_match(name, glob):
+                        return True
         return False
 
-    if glob_list or network_list:
+    if glob_list or network_list or name_set:
         return address_matches
     return lambda flow: get(flow) in frozen
 
@@ -689,7 +714,14 @@ def _regex(field: str, search: Callable[[str], bool]) -> Predicate:
     if kind == "text":
         return lambda flow: (value := get(flow)) is not None and search(value)
     if kind == "address":
-        return lambda flow: (value := get(flow)) is not None and search(_address_text(value))
+        # The host name too, once it is known (see flowtop.core.names).
+        return lambda flow: (
+            (value := get(flow)) is not None
+            and (
+                search(_address_text(value))
+                or ((name := known_name(value)) is not None and search(name))
+            )
+        )
     if field == "ipp":
         # Either form counts, so proto~^t finds TCP and proto~^1 finds ICMP and UDP.
         return lambda flow: (

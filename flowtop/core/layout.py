@@ -9,6 +9,7 @@ width limit at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -23,6 +24,9 @@ SQUEEZE_FLOOR: Final = 6
 # Text columns at least this wide share the room left over on a wide terminal.
 GROW_MIN_WIDTH: Final = 10
 SEPARATOR: Final = " "
+# A host name (not an address): a letter no hex digit can be.
+_NAMED: Final = re.compile(r"[g-zG-Z_-]")
+_IPV4: Final = re.compile(r"[0-9.]+")
 
 
 def min_width(column: Column) -> int:
@@ -177,6 +181,13 @@ def fit_cell(text: str, width: int, right: bool, middle: bool = False) -> str:
         if width <= 1:
             return ellipsis[:width]
         if middle and width >= 7 and text.isascii():
+            host, colon, port = text.rpartition(":")
+            if colon and _IPV4.fullmatch(host) and len(host) + 3 <= width:
+                # An IPv4 address stays whole: the port's name gives way.
+                return host + colon + port[: width - len(host) - 2] + ellipsis
+            if colon and host[-1:] not in "]" and _NAMED.search(host) and len(port) < width // 2:
+                # A host name: its first labels say the most, and the port stays whole.
+                return host[: width - len(port) - 2] + ellipsis + colon + port
             tail = (width - 1) // 2
             head = width - 1 - tail
             return text[:head] + ellipsis + text[-tail:]

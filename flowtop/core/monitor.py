@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from flowtop.core import glyphs
+from flowtop.core import glyphs, names
 from flowtop.core.client import MAX_STATS_CHOICES
 from flowtop.core.columns import DEFAULT_COLUMNS, RATE_TITLE, Column, SortSpec, resolve_column
 from flowtop.core.config import HighlightRule
@@ -28,6 +28,8 @@ from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
 from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
 from flowtop.core.highlight import HighlightMatcher
 from flowtop.core.model import FlowKey
+from flowtop.core.names import NameResolver, Naming
+from flowtop.core.pairs import PAIR_COLUMN_IDS, pair_columns
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.store import Failover, FlowEvent, FlowRecord, FlowStore, StoreUpdate
@@ -76,6 +78,8 @@ class StatusData:
     mode: str
     recording: str
     recording_failed: bool
+    # Pair mode: rows holding both directions of a conversation (None: not paired).
+    paired: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,9 @@ class Monitor:
         history: int = 300,
         recording_required: bool = False,
         contain_bugs: bool = True,
+        resolver: NameResolver | None = None,
+        host_names: bool = False,
+        port_names: bool = False,
     ) -> None:
         self.description = description
         self.replay = replay
@@ -135,7 +142,13 @@ class Monitor:
         self.store = FlowStore(history=history)
         # Counter changes, peaks and totals since start (flowtop.core.derived).
         self.counters = CounterTracker()
-        self.view = FlowView(columns)
+        # Host names (reverse DNS, looked up in the background) and port names.
+        self.naming = Naming(resolver, hosts=False, ports=port_names)
+        self.view = FlowView(columns, self.naming)
+        # One row per conversation (both directions paired), for flows (not groups).
+        self.pairs = False
+        if host_names:
+            self.set_host_names(True)
         # Columns named by the user (--columns, a profile): one that does not fit is said.
         self.columns_chosen = tuple(columns) != tuple(DEFAULT_COLUMNS)
         self.grouping: Grouping | None = resolve_grouping(group_by) if group_by else None
@@ -230,6 +243,7 @@ class Monitor:
 
     def stop(self) -> None:
         self.stopped = True
+        self.close()
 
     def next_wait(self, spent: float) -> float:
         """Seconds from now to the next poll, ``spent`` seconds after the last began."""
@@ -311,7 +325,9 @@ class Monitor:
     @property
     def columns(self) -> tuple[Column, ...]:
         """The columns shown now: flow columns, or group columns when grouped."""
-        return group_columns(self.grouping) if self.grouping else self.view.columns
+        if self.grouping:
+            return group_columns(self.grouping)
+        return pair_columns(self.view.columns) if self.pairs else self.view.columns
 
     def frame(self, *, stale: bool | None = None) -> Frame:
         """Compute the view now: the rows, their highlights, the status, and what
@@ -325,8 +341,13 @@ class Monitor:
         if self.grouping is not None:
             result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
             new = ()
+        elif self.pairs:
+            result = self.view.compute_pairs(records, predicate, self.sort)
         else:
             result = self.view.compute(records, predicate, self.sort)
+        if self.naming.hosts and self.naming.resolver is not None:
+            # The rows in their order: the top of the table is looked up first.
+            self.naming.resolver.request(self._row_addresses(result.rows))
         highlights: dict[FlowKey, int] = {}
         bell = False
         if self.matcher:
@@ -396,6 +417,7 @@ class Monitor:
             mode=self.mode(),
             recording=self.recording_name(),
             recording_failed=recorder is not None and not recorder.active,
+            paired=result.paired if result is not None and self.grouping is None else None,
         )
 
     def recording_name(self) -> str:
@@ -438,6 +460,78 @@ class Monitor:
 
     def failovers(self) -> list[Failover]:
         return list(self.store.failovers)
+
+    # ---- commands: columns ----------------------------------------------------------
+
+    def set_columns(self, columns: Sequence[str]) -> None:
+        """Show these flow columns (ids, in order): the column chooser."""
+        self.view.set_columns(columns)
+        self.columns_chosen = tuple(columns) != tuple(DEFAULT_COLUMNS)
+
+    # ---- commands: pairs ------------------------------------------------------------
+
+    def set_pairs(self, on: bool) -> None:
+        """One row per conversation (both directions), or one per flow."""
+        self.pairs = on
+        self.view.reset()
+        if not on and self.sort.column in PAIR_COLUMN_IDS:
+            self.sort = SortSpec()
+
+    def toggle_pairs(self) -> bool:
+        self.set_pairs(not self.pairs)
+        return self.pairs
+
+    # ---- commands: names ------------------------------------------------------------
+
+    def set_host_names(self, on: bool) -> None:
+        """Show host names (reverse DNS) instead of addresses, or not."""
+        naming = self.naming
+        if on and naming.resolver is None:
+            naming.resolver = NameResolver()
+        naming.hosts = on
+        names.activate(naming.resolver)
+
+    def toggle_host_names(self) -> bool:
+        self.set_host_names(not self.naming.hosts)
+        return self.naming.hosts
+
+    def toggle_port_names(self) -> bool:
+        self.naming.ports = not self.naming.ports
+        return self.naming.ports
+
+    @property
+    def names_generation(self) -> int:
+        """Moves when a name arrives: a view showing names redraws then."""
+        resolver = self.naming.resolver
+        return resolver.generation if resolver is not None and self.naming.hosts else 0
+
+    def resolve_shown(self, timeout: float | None = None) -> bool:
+        """Look up the addresses of the rows last computed and wait for them, at most
+        ``timeout`` seconds (the resolver's time limit): ``--once --resolve``."""
+        resolver = self.naming.resolver
+        result = self.last_result
+        if resolver is None or not self.naming.hosts or result is None:
+            return True
+        resolver.request(self._row_addresses(result.rows))
+        return resolver.wait(resolver.timeout if timeout is None else timeout)
+
+    @staticmethod
+    def _row_addresses(rows: Sequence[Row]) -> list[str]:
+        seen: dict[str, None] = {}
+        for row in rows:
+            item = row.item
+            for address in (getattr(item, "src_ip", None), getattr(item, "dest_ip", None)):
+                if address is not None:
+                    seen[str(address)] = None
+        return list(seen)
+
+    def close(self) -> None:
+        """Stop the background lookups."""
+        resolver = self.naming.resolver
+        if resolver is not None:
+            resolver.close()
+            if names.active() is resolver:
+                names.activate(None)
 
     # ---- commands: filter, sort, grouping, drill ------------------------------------
 

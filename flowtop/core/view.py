@@ -20,6 +20,8 @@ from flowtop.core.groups import (
     group_key,
 )
 from flowtop.core.model import Flow
+from flowtop.core.names import Naming
+from flowtop.core.pairs import pair_columns, pair_formatters, pair_records, pair_sort_value
 from flowtop.core.store import FlowRecord
 
 FlowPredicate = Callable[[Flow], bool]
@@ -33,15 +35,21 @@ class Row:
     thousand rows a tick to show fifty.
     """
 
-    __slots__ = ("_cells", "_formatters", "item", "key")
+    __slots__ = ("_cells", "_formatters", "item", "key", "partner")
 
     def __init__(
-        self, key: RowKey, item: Flow | Group, formatters: Sequence[Callable[[Any], str]]
+        self,
+        key: RowKey,
+        item: Flow | Group,
+        formatters: Sequence[Callable[[Any], str]],
+        partner: FlowRecord | None = None,
     ) -> None:
         self.key = key
         self.item = item
         self._formatters = formatters
         self._cells: tuple[str, ...] | None = None
+        # In pair mode (flowtop.core.pairs), the other direction of the row's flow.
+        self.partner = partner
 
     @property
     def flow(self) -> Flow:
@@ -90,6 +98,8 @@ class ViewResult:
     rows: list[Row]
     diff: ViewDiff
     total: int
+    # Pair mode: how many rows hold two flows (the flows shown are rows + paired).
+    paired: int | None = None
 
     def index_of(self, key: RowKey) -> int | None:
         for index, row in enumerate(self.rows):
@@ -128,8 +138,12 @@ def sort_records(records: list[FlowRecord], column: Column, descending: bool) ->
 class FlowView:
     """Computes rows from the store, remembering the previous rows to diff against."""
 
-    def __init__(self, columns: Sequence[str] = DEFAULT_COLUMNS) -> None:
+    def __init__(
+        self, columns: Sequence[str] = DEFAULT_COLUMNS, naming: Naming | None = None
+    ) -> None:
         self.columns: tuple[Column, ...] = tuple(resolve_column(name) for name in columns)
+        # Host and port names in the cells (see flowtop.core.names); None: numbers.
+        self.naming = naming
         # The previous rows' keys, in their order (a dict keeps it; a set would not).
         self._previous: dict[RowKey, None] = {}
 
@@ -156,9 +170,50 @@ class FlowView:
         )
         if sort is not None:
             chosen = sort_records(chosen, resolve_column(sort.column), sort.descending)
-        formatters = [column.text for column in self.columns]
+        formatters = self.formatters()
         rows: list[Row] = [Row(record.key, record.flow, formatters) for record in chosen]
         return self._result(rows, len(everything))
+
+    def formatters(self) -> list[Callable[[Any], str]]:
+        """The text of each flow column's cell: names where they are shown."""
+        naming = self.naming
+        if naming is None or not naming.active:
+            return [column.text for column in self.columns]
+        return [naming.column_text(column.id) or column.text for column in self.columns]
+
+    def compute_pairs(
+        self,
+        records: Iterable[FlowRecord],
+        predicate: FlowPredicate | None = None,
+        sort: SortSpec | None = None,
+    ) -> ViewResult:
+        """One row per conversation: the matching flows, each direction paired with the
+        other where both match (see :mod:`flowtop.core.pairs`)."""
+        everything = list(records)
+        chosen = (
+            everything
+            if predicate is None
+            else [record for record in everything if predicate(record.flow)]
+        )
+        pairs = pair_records(chosen)
+        columns = pair_columns(self.columns)
+        if sort is not None:
+            by_id = {column.id: column for column in columns}
+            column = by_id.get(sort.column)
+            if column is None:
+                column = resolve_column(sort.column)
+            pairs = sort_by(pairs, pair_sort_value(column), sort.descending)
+        # The flow columns' texts (names where shown), then the two rates'.
+        flow_texts = dict(zip([c.id for c in self.columns], self.formatters(), strict=True))
+        texts = [flow_texts.get(column.id, column.text) for column in columns]
+        rows: list[Row] = []
+        for pair in pairs:
+            reverse = pair.reverse
+            formatters = pair_formatters(columns, texts, reverse.flow if reverse else None)
+            rows.append(Row(pair.forward.key, pair.forward.flow, formatters, reverse))
+        result = self._result(rows, len(everything))
+        result.paired = sum(1 for pair in pairs if pair.reverse is not None)
+        return result
 
     def compute_groups(
         self,

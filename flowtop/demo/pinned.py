@@ -6,7 +6,10 @@ same screen on any machine.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowtop.core.client import NitroClient
+from flowtop.core.model import Flow
 from flowtop.core.source import ClientSource, Snapshot
 from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
 from flowtop.demo.faults import Faults
@@ -45,6 +48,7 @@ class PinnedDemoSource:
         faults: Faults | None = None,
         step: float = 1.0,
         latency: float = 0.012,
+        reverse_every: int = 0,
     ) -> None:
         self.clock = clock
         self.step = step
@@ -59,6 +63,9 @@ class PinnedDemoSource:
         self.inner = ClientSource(client, f"{DEMO_USERNAME}@demo")
         self.fetches = 0
         self.closed = False
+        # Every Nth flow also reported in its other direction (0: none), as appliances
+        # report both directions of a conversation: pair mode (`c`) has pairs to show.
+        self.reverse_every = reverse_every
 
     @property
     def description(self) -> str:
@@ -68,8 +75,11 @@ class PinnedDemoSource:
         self.fetches += 1
         self.clock.advance(self.step)
         snapshot = await self.inner.fetch(max_stats)
+        flows = snapshot.flows
+        if self.reverse_every > 0:
+            flows = with_reverse_flows(flows, self.reverse_every)
         return Snapshot(
-            flows=snapshot.flows,
+            flows=flows,
             received_at=self.clock(),
             latency=self.latency,
             raw=snapshot.raw,
@@ -80,3 +90,28 @@ class PinnedDemoSource:
     async def close(self) -> None:
         self.closed = True
         await self.inner.close()
+
+
+def with_reverse_flows(flows: list[Flow], every: int) -> list[Flow]:
+    """``flows`` plus the other direction of every ``every``-th one: a quarter of its
+    rate, and for every other such flow a different path and DSCP (asymmetric routing)."""
+    added: list[Flow] = []
+    for index, flow in enumerate(flows):
+        if index % every:
+            continue
+        lan_to_wan = (flow.direction or "").casefold().startswith("lan")
+        update: dict[str, Any] = {
+            "src_ip": flow.dest_ip,
+            "src_port": flow.dest_port,
+            "dest_ip": flow.src_ip,
+            "dest_port": flow.src_port,
+            "direction": "WAN to LAN" if lan_to_wan else "LAN to WAN",
+            "customer_kbps": round((flow.customer_kbps or 0.0) / 4, 3),
+            "pps": round((flow.pps or 0.0) / 4, 3),
+            "bytes": (flow.bytes or 0) // 4,
+        }
+        if (index // every) % 2:
+            update["path"] = "DC-LTE" if flow.path != "DC-LTE" else "DC-INET"
+            update["ip_dscp"] = "default" if flow.ip_dscp != "default" else "af21"
+        added.append(flow.model_copy(update=update))
+    return [*flows, *added]

@@ -21,20 +21,25 @@ from textual.widgets import Footer
 from flowtop.core import glyphs
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec
 from flowtop.core.config import HighlightRule
+from flowtop.core.config.save import SaveTarget, save_to_profile
+from flowtop.core.copying import clipboard_refusal, row_expression
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, answer_failure
 from flowtop.core.export import ExportError, export_rows
 from flowtop.core.filter import FlowFilter
 from flowtop.core.groups import Grouping, RowKey, resolve_grouping
 from flowtop.core.model import FlowKey
 from flowtop.core.monitor import REPLAY_REBUILD_POLLS, Frame, Message, Monitor, run_polls
+from flowtop.core.names import NameResolver
+from flowtop.core.pairs import other_direction_rows, pair_heading
 from flowtop.core.poller import PollState, next_interval
 from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.signals import SIGNAL_EXIT_DEADLINE, StopSignals
 from flowtop.core.source import FlowSource, Snapshot
-from flowtop.core.store import FlowStore
+from flowtop.core.store import FlowRecord, FlowStore
 from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.ascii import ASCII_CLASS, AsciiFilter
 from flowtop.tui.highlight import rule_styles, styles_by_key
+from flowtop.tui.screens.columns import ColumnScreen
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.screens.export import ExportScreen
 from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
@@ -49,6 +54,8 @@ from flowtop.tui.widgets.totals import TotalsBar
 # At this width and above the detail pane sits beside the table.
 WIDE_LAYOUT_MIN_WIDTH = 150
 CLOSE_TIMEOUT = 2.0
+# How often the app looks whether names arrived (never waiting for them).
+NAMES_CHECK_INTERVAL = 0.5
 SIGNAL_CLOSE_TIMEOUT = 1.0
 __all__ = ["REPLAY_REBUILD_POLLS", "FlowTopApp"]
 
@@ -104,6 +111,11 @@ class FlowTopApp(App[int]):
         Binding("m", "cycle_max_stats", "Max", show=False),
         # ctrl+s is XOFF on terminals with flow control (it freezes them): x does the same.
         Binding("ctrl+s,x", "export", "Export", show=False),
+        Binding("o,f2", "choose_columns", "Columns", show=False),
+        Binding("y", "copy_row", "Copy filter", show=False),
+        Binding("c", "toggle_pairs", "Pairs", show=False),
+        Binding("n", "toggle_host_names", "Names", show=False),
+        Binding("N", "toggle_port_names", "Port names", show=False),
         Binding("left_square_bracket", "replay_step(-1)", "Back", show=False, key_display="["),
         Binding("right_square_bracket", "replay_step(1)", "Forward", show=False, key_display="]"),
     ]
@@ -127,8 +139,24 @@ class FlowTopApp(App[int]):
         on_ready: Callable[[], None] | None = None,
         ascii_only: bool = False,
         wait_for_wake: Callable[[asyncio.Event, float], Awaitable[object]] | None = None,
+        resolver: NameResolver | None = None,
+        host_names: bool = False,
+        port_names: bool = False,
+        clipboard: bool | None = None,
+        save_target: SaveTarget | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        # Where the column chooser saves columns and theme (None: nowhere).
+        self.save_target = save_target
+        self._theme_warning = ""
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self._theme_warning = f'no theme named "{theme}": the default is used'
+        # Why `y` does not write to the terminal's clipboard (None: it does, OSC 52).
+        self.clipboard_refusal = clipboard_refusal(os.environ, clipboard)
         # How the poll loop waits for the next poll (None: the interval, or a command).
         self._wait_for_wake = wait_for_wake
         self._use_ascii(ascii_only)
@@ -150,7 +178,11 @@ class FlowTopApp(App[int]):
             replay=self.replay,
             clock=clock,
             history=history,
+            resolver=resolver,
+            host_names=host_names,
+            port_names=port_names,
         )
+        self._names_drawn = 0
         self.highlight_styles = rule_styles(highlights)
         self.export_directory = export_directory
         self.selected: RowKey | None = None
@@ -289,8 +321,11 @@ class FlowTopApp(App[int]):
         self.table.focus()
         self._update_status()
         self.set_interval(1.0, self._update_status)
+        self.set_interval(NAMES_CHECK_INTERVAL, self._check_names)
         self.monitor.replay_damage()
         self._tell(self.monitor.take_messages())
+        if self._theme_warning:
+            self.notify(self._theme_warning, severity="warning", markup=False)
         if self._handle_signals:
             self._install_signal_handlers()
         self.app_suspend_signal.subscribe(self, self._on_suspend, immediate=True)
@@ -479,7 +514,30 @@ class FlowTopApp(App[int]):
             key = row.group.top.key if row.group.top is not None else None
         record = self.store.get(key) if isinstance(key, FlowKey) else None
         times = self.store.sample_times(record) if record is not None else ()
-        self.detail.show(record, self._now(), stale=self.poll_state.stale, times=times)
+        heading, extra = self._detail_extra(record, row)
+        self.detail.show(
+            record, self._now(), stale=self.poll_state.stale, times=times,
+            named=heading, extra=extra,
+        )  # fmt: skip
+
+    def _detail_extra(
+        self, record: FlowRecord | None, row: Row | None
+    ) -> tuple[str | None, list[tuple[str, list[tuple[str, str]]]]]:
+        """The detail pane's title with names, and its sections for names (and the other
+        direction of a conversation)."""
+        if record is None:
+            return None, []
+        naming = self.monitor.naming
+        heading = naming.heading(record.flow, self.glyphs.arrow)
+        extra: list[tuple[str, list[tuple[str, str]]]] = []
+        names_rows = naming.detail_rows(record.flow)
+        if names_rows:
+            extra.append(("Names", names_rows))
+        partner = row.partner if row is not None and row.group is None else None
+        if partner is not None:
+            extra.append(("Other direction", other_direction_rows(record.flow, partner.flow)))
+            heading = pair_heading(record.flow, heading, self.glyphs.arrow)
+        return heading, extra
 
     def _now(self) -> float:
         """Now, or in a replay the time of the poll shown."""
@@ -509,6 +567,7 @@ class FlowTopApp(App[int]):
             mode=data.mode,
             recording=data.recording,
             recording_failed=data.recording_failed,
+            paired=data.paired,
         )
 
     def hidden_columns_notice(self) -> str:
@@ -730,7 +789,9 @@ class FlowTopApp(App[int]):
 
     def action_export(self) -> None:
         directory = self.export_directory or Path.cwd()
-        rows = list(self.last_result.rows) if self.last_result else []
+        rows_shown = list(self.last_result.rows) if self.last_result else []
+        # A pair row holds two flows: both are written.
+        rows = [item for row in rows_shown for item in (row, row.partner) if item is not None]
         kind = f"groups-{self.grouping.id}" if self.grouping else "flows"
 
         def chosen(fmt: str | None) -> None:
@@ -744,6 +805,77 @@ class FlowTopApp(App[int]):
             self.notify(f"{len(rows)} rows written to {path}", title="Exported", markup=False)
 
         self.push_screen(ExportScreen(directory), chosen)
+
+    # ---- names ----------------------------------------------------------------------
+
+    def _check_names(self) -> None:
+        """Redraw when names arrived since the last frame (looked up in the background)."""
+        generation = self.monitor.names_generation
+        if generation != self._names_drawn:
+            self._names_drawn = generation
+            self._render()
+
+    def action_choose_columns(self) -> None:
+        """o: pick, order and save the flow columns."""
+        shown = [column.id for column in self.view.columns]
+        self.push_screen(ColumnScreen(shown, self.set_columns, self.save_view))
+
+    def set_columns(self, columns: Sequence[str]) -> None:
+        self.monitor.set_columns(columns)
+        self.table.set_columns(self.columns)
+        self._render()
+
+    def save_view(self, columns: Sequence[str]) -> tuple[str, bool]:
+        """Columns and theme into the profile in use; what to tell, and whether saved."""
+        target = self.save_target
+        if target is None:
+            return "nowhere to save: no config file is in use", False
+        try:
+            save_to_profile(target, {"columns": list(columns), "theme": self.theme})
+        except FlowtopError as error:
+            return str(error), False
+        return f"columns and theme saved to [{target.table_name}] in {target.path}", True
+
+    def action_copy_row(self) -> None:
+        """y: the selected row as a filter expression, to the clipboard (OSC 52)."""
+        row = self.selected_row()
+        expression = row_expression(row) if row is not None else None
+        if not expression:
+            self.notify("no row selected", timeout=2, markup=False)
+            return
+        if self.clipboard_refusal is not None:
+            self.notify(
+                f"{expression}\n(not copied: {self.clipboard_refusal})",
+                title="Filter", timeout=8, markup=False,
+            )  # fmt: skip
+            return
+        self.copy_to_clipboard(expression)
+        self.notify(expression, title="Copied as a filter", timeout=4, markup=False)
+
+    def action_toggle_pairs(self) -> None:
+        """One row per conversation (both directions), or one per flow."""
+        on = self.monitor.toggle_pairs()
+        if self.grouping is not None:
+            self.notify(
+                f"pairs {'on' if on else 'off'}: shown when the flows are (not in group mode)",
+                timeout=3, markup=False,
+            )  # fmt: skip
+        self._grouping_changed()
+
+    def action_toggle_host_names(self) -> None:
+        on = self.monitor.toggle_host_names()
+        self._names_drawn = self.monitor.names_generation
+        self.notify(
+            "host names: on (looked up in the background)" if on else "host names: off",
+            timeout=2,
+            markup=False,
+        )
+        self._render()
+
+    def action_toggle_port_names(self) -> None:
+        on = self.monitor.toggle_port_names()
+        self.notify(f"port names: {'on' if on else 'off'}", timeout=2, markup=False)
+        self._render()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -781,6 +913,20 @@ class FlowTopApp(App[int]):
             ("Toggle detail pane", "Show or hide flow details", self.action_toggle_detail),
             ("Cycle max_stats", "50, 100, 1000 flows", self.action_cycle_max_stats),
             ("Show keys", "Every key flowtop knows", self.action_help),
+        )  # fmt: skip
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
+        yield from self._view_commands()
+
+    def _view_commands(self) -> Iterable[SystemCommand]:
+        """The palette's entries for names, conversations, columns and copying."""
+        commands = (
+            ("Host names", "Show names (reverse DNS) or addresses", self.action_toggle_host_names),
+            ("Port names", "Show service names or port numbers", self.action_toggle_port_names),
+            ("Conversations", "One row per conversation, or per flow", self.action_toggle_pairs),
+            ("Choose columns", "Pick, order and save the columns", self.action_choose_columns),
+            ("Copy as a filter", "The selected row's filter to the clipboard",
+             self.action_copy_row),
         )  # fmt: skip
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)

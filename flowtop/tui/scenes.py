@@ -16,8 +16,10 @@ from typing import IO, Any
 from textual.pilot import Pilot
 
 from flowtop.core.model import FlowKey
+from flowtop.core.names import NameResolver
 from flowtop.core.recording import RecordedPoll, Recorder, Recording, ReplaySource
 from flowtop.demo.faults import Faults
+from flowtop.demo.names import demo_lookup
 from flowtop.demo.pinned import ManualClock, PinnedDemoSource
 from flowtop.demo.world import DemoWorld
 from flowtop.tui.app import FlowTopApp
@@ -250,6 +252,66 @@ async def _stale_stats(pilot: Pilot[Any]) -> None:
 async def _totals_filtered(pilot: Pilot[Any]) -> None:
     await _loaded(pilot)
     await pilot.press("slash", *"dir:wan*", "enter")
+
+
+# ---- names, pairs, columns, copying -------------------------------------------------
+
+
+def _named_app() -> FlowTopApp:
+    return _app(resolver=NameResolver(demo_lookup))
+
+
+async def _names(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await _loaded(pilot)
+    await pilot.press("n", "N")
+    resolver = app.monitor.naming.resolver
+    assert resolver is not None
+    await settle(pilot, lambda: resolver.wait(0))
+    app._check_names()
+    # The notices of the two keys are not what the scene shows.
+    app.clear_notifications()
+    await pilot.pause()
+
+
+def _paired_app() -> FlowTopApp:
+    clock = ManualClock()
+    source = PinnedDemoSource(clock, reverse_every=3)
+    return FlowTopApp(source, clock=clock, handle_signals=False, wait_for_wake=_commands_only)
+
+
+async def _pairs(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await _loaded(pilot)
+    await pilot.press("c")
+    await pilot.pause()
+    rows = app.last_result.rows if app.last_result else []
+    # A conversation whose directions take different paths.
+    uneven = [
+        row.key
+        for row in rows
+        if row.partner is not None and row.partner.flow.path != row.flow.path
+    ]
+    if uneven:
+        app.table.select_key(uneven[0])
+    await pilot.pause()
+
+
+async def _chooser(pilot: Pilot[Any]) -> None:
+    await _loaded(pilot)
+    await pilot.press("o", "down", "J", "end", "space")
+    await pilot.pause()
+
+
+async def _copied(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await _loaded(pilot)
+    # The scene does not depend on the terminal the tests run in.
+    app.clipboard_refusal = None
+    await pilot.press("down", "y")
     await pilot.pause()
 
 
@@ -402,5 +464,15 @@ SCENES: dict[str, Scene] = {
             _ascii_app,
             _detail,
         ),
+        Scene("names", "n and N: host and port names", (160, 45), _named_app, _names),
+        Scene(
+            "pairs",
+            "c: one row per conversation, the other direction in the detail pane",
+            (200, 50),
+            _paired_app,
+            _pairs,
+        ),
+        Scene("column-chooser", "o: pick, order and save columns", (100, 40), _app, _chooser),
+        Scene("copied", "y: the selected flow copied as a filter", (120, 32), _app, _copied),
     )
 }

@@ -195,6 +195,16 @@ ProxyUrl = Annotated[str, AfterValidator(_proxy)]
 CaBundle = Annotated[str, AfterValidator(_ca_bundle)]
 PasswordCommand = Annotated[str, AfterValidator(_password_command)]
 FilterText = Annotated[str, AfterValidator(_filter)]
+
+
+def _theme(value: str) -> str:
+    # The TUI knows the themes (the core imports no textual): a name is all it takes here.
+    if not value.strip() or len(value) > 64 or not value.isprintable():
+        raise invalid("must name a theme, such as textual-dark or nord")
+    return value
+
+
+ThemeName = Annotated[str, AfterValidator(_theme)]
 SortText = Annotated[str, AfterValidator(_sort)]
 
 
@@ -287,6 +297,13 @@ class Profile(BaseModel):
     filter: FilterText | None = None
     # Plain ASCII drawing (true), or Unicode even where the locale is not UTF-8 (false).
     ascii: bool | None = None
+    # The live view starts showing host names (reverse DNS) / port names.
+    resolve: bool | None = None
+    port_names: bool | None = None
+    # `y` copies through the terminal (OSC 52): false never tries, true always does.
+    clipboard: bool | None = None
+    # A Textual theme by name (ctrl+p, "Change theme"); saved from the column chooser.
+    theme: ThemeName | None = None
 
     def as_layer(self) -> dict[str, Any]:
         """The settings this profile sets (not the password), as Settings takes them."""
@@ -352,6 +369,12 @@ class Settings(BaseModel):
     group_by: Annotated[str | None, AfterValidator(_grouping_id)] = None
     # Plain ASCII drawing; None: decided by the locale (see flowtop.core.glyphs).
     ascii: bool | None = None
+    # Host names (reverse DNS) and port names shown from the start.
+    resolve: bool = False
+    port_names: bool = False
+    # None: decided by the terminal (see flowtop.core.copying).
+    clipboard: bool | None = None
+    theme: str | None = None
     record: str | None = None
     replay: str | None = None
     speed: Speed = 1.0

@@ -128,6 +128,21 @@ LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
                 meaning="pick a grouping: "
                 + ", ".join(_shown(g.title) for g in GROUPINGS.values()),
             ),
+            _line(
+                "app.toggle_pairs",
+                meaning="one row per conversation (both directions, => and <= rates)",
+            ),
+            _line(
+                "app.choose_columns",
+                meaning="columns: pick, order, reset, save to the profile (with the theme)",
+            ),
+            _line(
+                "app.copy_row",
+                meaning="copy the row as a filter (src:... dport:... proto:...) to the "
+                "clipboard (OSC 52)",
+            ),
+            _line("app.toggle_host_names", meaning="host names (reverse DNS) for addresses"),
+            _line("app.toggle_port_names", meaning="service names for ports (443 as https)"),
             _line("app.events", meaning="events: failovers, path changes, new and ended flows"),
             _line("app.export", meaning="export the view as shown to CSV or JSON"),
             _line(
@@ -143,6 +158,16 @@ LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
             _line("events.focus_filter", meaning="filter the events (flow filter and kind:)"),
             _line("events_list.scroll_up", "events_list.scroll_down", meaning="scroll"),
             _line("events.back", "events.close", meaning="close", joiner=", "),
+        ),
+    ),
+    (
+        "In the column chooser",
+        (
+            _line("columns.toggle_column", meaning="show or hide the column (also enter)"),
+            _line("columns.move(-1)", "columns.move(1)", meaning="move it up / down"),
+            _line("columns.reset", meaning="back to the default columns"),
+            _line("columns.save", meaning="save columns and theme to the profile in use"),
+            _line("columns.close", meaning="close (changes apply as they are made)"),
         ),
     ),
     (
@@ -183,6 +208,7 @@ def _bindings() -> dict[str, Sequence[BindingType]]:
     """Every binding flowtop declares, by owner: the app, its widgets and its screens."""
     # Imported here: the app imports this screen.
     from flowtop.tui.app import FlowTopApp
+    from flowtop.tui.screens.columns import ColumnScreen
     from flowtop.tui.screens.events import EventList, EventsScreen
     from flowtop.tui.screens.export import ExportScreen
     from flowtop.tui.widgets.detail import DetailPane
@@ -210,6 +236,7 @@ def _bindings() -> dict[str, Sequence[BindingType]]:
         "events": EventsScreen.BINDINGS,
         "events_list": EventList.BINDINGS,
         "export": ExportScreen.BINDINGS,
+        "columns": ColumnScreen.BINDINGS,
     }
 
 

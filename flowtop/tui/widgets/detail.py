@@ -369,8 +369,13 @@ class DetailPane(VerticalScroll):
         *,
         stale: bool = False,
         times: Sequence[float] = (),
+        named: str | None = None,
+        extra: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (),
     ) -> None:
-        """Show ``record``; ``times`` are when its history samples were taken."""
+        """Show ``record``; ``times`` are when its history samples were taken.
+
+        ``named`` replaces the endpoints of the heading (names shown); ``extra`` are
+        sections (title, (label, value) rows) shown before the flow's own fields."""
         title = self.query_one("#detail-title", TextLines)
         if record is None:
             title.set_texts([Text("No flow selected", "dim")])
@@ -385,6 +390,8 @@ class DetailPane(VerticalScroll):
             f"{format_endpoint(flow.dest_ip, flow.dest_port)} {flow.protocol}",
             "bold",
         )
+        if named is not None:
+            heading = Text(named, "bold")
         if record.key.occurrence:
             heading.append(f"  (repeated key #{record.key.occurrence + 1})", "yellow")
         if stale:
@@ -394,5 +401,20 @@ class DetailPane(VerticalScroll):
         self.query_one("#kbps-history", RateHistory).set_series(record.kbps.values(), times)
         self.query_one("#timeline", TextLines).set_texts([_timeline(record, now)])
         fields = self.query_one("#fields", TextLines)
+        rows = flow_fields_rows(flow)
+        if extra:
+            rows = _extra_rows(extra) + rows
         width = fields.content_region.width or DEFAULT_WIDTH
-        fields.set_texts(fields_lines(flow_fields_rows(flow), width, self.app.console))
+        fields.set_texts(fields_lines(rows, width, self.app.console))
+
+
+def _extra_rows(
+    sections: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+) -> list[tuple[Text, Text]]:
+    """Sections the app adds (names, the other direction), as (label, value) rows."""
+    rows: list[tuple[Text, Text]] = []
+    for section, lines in sections:
+        rows.append((Text(section, "bold"), Text("")))
+        for label, value in lines:
+            rows.append((Text(strip_control(label)), Text(strip_control(value))))
+    return rows

@@ -43,6 +43,8 @@ class StatusInfo:
     # The file polls are recorded to, else empty; failed: recording stopped.
     recording: str = ""
     recording_failed: bool = False
+    # Pair mode: rows holding two flows (both directions); None: one row per flow.
+    paired: int | None = None
 
 
 def _ago(seconds: float) -> str:
@@ -213,6 +215,8 @@ def status_text(info: StatusInfo, width: int | None = None) -> Text:
         count = _part(("  ", ""), (f"{shown}{info.total}+", "bold"), (" flows", "dim"))
     else:
         count = _part(("  ", ""), (f"{info.shown}/{info.total}", "bold"), (" flows", "dim"))
+    if info.paired is not None and not info.groups:
+        count = _paired_count(info)
     parts.append((_PRIORITY_COUNT, count))
     if info.capped is not None:
         mark = ", capped" if narrow else ", capped by max_stats"
@@ -245,6 +249,16 @@ def status_text(info: StatusInfo, width: int | None = None) -> Text:
         notice.append(strip_control(info.notice), "yellow")
         text.append_text(_crop(notice, width))
     return text
+
+
+def _paired_count(info: StatusInfo) -> Text:
+    """Pair mode: the flows shown (each pair row holds two) and the rows they make."""
+    flows = info.shown + (info.paired or 0)
+    plus = "+" if info.capped is not None else ""
+    return _part(
+        ("  ", ""), (f"{flows}/{info.total}{plus}", "bold"), (" flows in ", "dim"),
+        (f"{info.shown}", "bold"), (f" rows ({info.paired} paired)", "dim"),
+    )  # fmt: skip
 
 
 class StatusBar(Static):
