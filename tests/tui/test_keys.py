@@ -334,3 +334,21 @@ async def test_the_help_screen_shows_the_aliases() -> None:
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
         assert app.screen.query_one("#help-aliases", Static).display
+
+
+def test_the_readme_keys_table_is_the_help_screens() -> None:
+    """The README's keys table between the markers is made from the bindings, as help is."""
+    from pathlib import Path
+
+    from flowtop.tui.screens.help import keys_markdown
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    match = re.search(r"<!-- keys -->\n(.*?)<!-- /keys -->", readme.read_text("utf-8"), re.S)
+    assert match is not None, "the README lost its <!-- keys --> markers"
+    assert match[1].strip() == keys_markdown()
+    # Every bound key of the app shows in it.
+    for binding in FlowTopApp.BINDINGS:
+        if isinstance(binding, Binding) and binding.show:
+            first = binding.key.split(",")[0].strip()
+            shown = KEY_NAMES.get(first, first)
+            assert shown in match[1], shown

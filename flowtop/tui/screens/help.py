@@ -331,6 +331,20 @@ def help_table() -> Table:
     return table
 
 
+def keys_markdown() -> str:
+    """The README's keys table: the help screen's sections, from the same bindings."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| key | does |", "|---|---|"]
+    for section, rows in key_groups():
+        lines.append(f"| **{section}** | |")
+        for keys, meaning in rows:
+            lines.append(f"| `{cell(keys)}` | {cell(meaning)} |")
+    return "\n".join(lines)
+
+
 DERIVED_HELP = (
     "Derived fields (flowtop computes them; filter, sort and --columns take them; rates in "
     "kbps as customer_kbps). * marks an average over less history than its window, ! a "
