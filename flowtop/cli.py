@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
+from urllib.parse import urlsplit
 
 from flowtop import __version__
 from flowtop.core import glyphs
@@ -54,6 +55,15 @@ from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.source import build_source as build_appliance_source
 from flowtop.core.units import format_bytes
 from flowtop.demo.names import demo_lookup
+from flowtop.fleet_cli import (
+    FleetPlan,
+    build_fleet,
+    fleet_requested,
+    plan_fleet,
+    run_fleet_once,
+    run_fleet_stream,
+    write_failures,
+)
 
 EXAMPLES = f"""\
 examples:
@@ -169,7 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect and read timeout (default 10)",
     )  # fmt: skip
     where.add_argument("--config", metavar="PATH", help=f"config file (env {ENV_CONFIG})")
-    where.add_argument("--profile", metavar="NAME", help="a profile of the config file")
+    where.add_argument(
+        "--profile", metavar="NAME", action="append",
+        help="a profile of the config file; again for a fleet of several appliances",
+    )  # fmt: skip
+    where.add_argument(
+        "--fleet", metavar="NAME", nargs="?", const="",
+        help="watch the profiles of [fleets.NAME] in the config file together"
+        " (--demo --fleet: the demo's data centre and branches)",
+    )  # fmt: skip
     polling = parser.add_argument_group("polling")
     polling.add_argument(
         "--interval", type=_finite_float, metavar="SECONDS",
@@ -210,7 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch = parser.add_argument_group("one-shot mode")
     batch.add_argument("--once", action="store_true", help="print one snapshot and exit")
     batch.add_argument(
-        "--format", choices=FORMATS, default="table", help="output of --once (default table)"
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="output of --once (default table); jsonl with --headless streams every poll",
     )
     batch.add_argument(
         "--width", type=_width, metavar="N",
@@ -259,8 +280,11 @@ def _refuse_password_argument(argv: Sequence[str]) -> None:
 
 
 def _check_combinations(args: argparse.Namespace) -> None:
-    if args.headless and not args.record:
-        raise UsageError("--headless records without a screen: it needs --record FILE")
+    if args.headless and not args.record and args.format != "jsonl":
+        raise UsageError(
+            "--headless works without a screen: it needs --record FILE, or --format jsonl"
+            " to stream the flows to stdout"
+        )
     if (args.count or args.duration) and not args.headless:
         raise UsageError("--count and --duration go with --headless")
     if args.replay and (args.record or args.once or args.demo or args.url):
@@ -313,12 +337,17 @@ def settings_from_arguments(
     env = dict(os.environ) if environ is None else environ
     _check_combinations(args)
     resolution = resolve_settings(
-        cli_layer(args), env, config_path=args.config, profile_name=args.profile
+        cli_layer(args), env, config_path=args.config, profile_name=_one_profile(args)
     )
     for warning in resolution.warnings:
         sys.stderr.write(f"flowtop: warning: {warning.removeprefix('warning: ')}\n")
     # Filter, sort and group-by were parsed (and refused) when the settings were built.
     return resolution.settings
+
+
+def _one_profile(args: argparse.Namespace) -> str | None:
+    """The profile of a single-appliance run (``--profile`` given once), else None."""
+    return args.profile[0] if args.profile else None
 
 
 def output_width(
@@ -643,7 +672,7 @@ def save_target_for(args: argparse.Namespace, environ: dict[str, str] | None = N
     config = load_config(
         Path(args.config) if args.config else None, env, explicit=bool(args.config)
     )
-    return SaveTarget(config.path, args.profile or config.default_profile)
+    return SaveTarget(config.path, _one_profile(args) or config.default_profile)
 
 
 def run_tui(settings: Settings, save_target: SaveTarget | None = None) -> int:
@@ -682,6 +711,68 @@ def run_tui(settings: Settings, save_target: SaveTarget | None = None) -> int:
     return app.return_code or 0
 
 
+def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = None) -> int:
+    """A fleet (``--fleet``, ``--profile`` twice), or one appliance streamed as JSON lines:
+    the one-shot rows or the headless stream of every appliance."""
+    env = dict(os.environ) if environ is None else environ
+    _check_combinations(args)
+    if not (args.once or args.headless):
+        raise UsageError(
+            "the live fleet view is not built yet: use --once, or --headless --format jsonl"
+        )
+    if args.record:
+        raise UsageError("recording a fleet is not built yet: --record watches one appliance")
+
+    def warn(text: str) -> None:
+        sys.stderr.write(f"flowtop: warning: {text.removeprefix('warning: ')}\n")
+
+    if fleet_requested(args):
+        if args.demo:
+            raise UsageError("the demo fleet is not built yet: --demo watches one appliance")
+        plan = plan_fleet(args, cli_layer(args), env, warn)
+    else:
+        settings = settings_from_arguments(args, env)
+        name = _one_profile(args) or ("demo" if settings.demo else _host_of(settings.url))
+        plan = FleetPlan(((name, settings),))
+    fleet = build_fleet(plan, build_source, contain_bugs=not args.headless)
+    if args.once:
+        previous = glyphs.current()
+        glyphs.select(use_ascii(plan.appliances[0][1], sys.stdout))
+        try:
+            width = output_width(sys.stdout, args.width)
+            outcome, stopped = run_stoppable(
+                lambda: run_fleet_once(fleet, args.format, width), exit_code=signal_exit_code
+            )
+        finally:
+            glyphs.select(previous.ascii)
+        if stopped is not None or outcome is None:
+            _stopped_by(stopped or 0)
+            return signal_exit_code(stopped or 0)
+        write_output(sys.stdout, outcome.text)
+        write_failures(outcome.failures)
+        return outcome.exit_code
+    code, stopped = run_stoppable(
+        lambda: run_fleet_stream(
+            fleet,
+            sys.stdout,
+            count=args.count,
+            duration=args.duration,
+            say=lambda line: write_failures([line]),
+        ),
+        exit_code=lambda number: 0,
+    )
+    if stopped is not None:
+        _stopped_by(stopped)
+    return 0 if code is None else code
+
+
+def _host_of(url: str | None) -> str:
+    """The appliance's host, to name its rows when no profile names it."""
+    if not url:
+        return "appliance"
+    return urlsplit(url).hostname or url
+
+
 def _run_demo_server(argv: Sequence[str]) -> int:
     from flowtop.demo.server import run_demo_server
 
@@ -702,6 +793,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
         if not (args.once or args.headless):
             require_terminal()
+        if fleet_requested(args) or args.format == "jsonl":
+            return run_fleet_mode(args)
         settings = settings_from_arguments(args)
         if args.width is not None and not args.once:
             raise UsageError("--width goes with --once")

@@ -17,7 +17,7 @@ from flowtop.core.layout import SEPARATOR, fit_cell, fit_columns
 from flowtop.core.model import API_FIELDS, Flow, valid_unicode
 from flowtop.core.view import Row
 
-FORMATS: Final = ("table", "json", "csv")
+FORMATS: Final = ("table", "json", "csv", "jsonl")
 # CSV columns in the order of the flow model (endpoints, then path and service, then
 # counters), not the alphabetical order of the reference's field list.
 CSV_FIELDS: Final[tuple[str, ...]] = tuple(

@@ -252,6 +252,12 @@ class Fleet:
             # Its flows at full detail now, not at the next background poll.
             member.wake.set()
 
+    def full_detail(self) -> None:
+        """Every appliance at its own interval and max_stats: a one-shot run or a stream
+        looks at all of them at once, none in the background."""
+        for member in self.members:
+            self._set_rates(member, foreground=True)
+
     def _set_rates(self, member: Member, *, foreground: bool) -> None:
         member.foreground = foreground
         monitor = member.monitor

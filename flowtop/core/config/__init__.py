@@ -16,6 +16,7 @@ from flowtop.core.config.files import (
     default_config_path,
     load_config,
     permission_warning,
+    select_fleet,
     select_profile,
 )
 from flowtop.core.config.layers import (
@@ -34,6 +35,7 @@ from flowtop.core.config.schema import (
     MAX_STATS_CHOICES,
     MAX_TIMEOUT,
     MIN_INTERVAL,
+    FleetConfig,
     HighlightRule,
     Profile,
     Settings,
@@ -50,6 +52,7 @@ __all__ = [
     "MAX_TIMEOUT",
     "MIN_INTERVAL",
     "ConfigFile",
+    "FleetConfig",
     "HighlightRule",
     "Profile",
     "Resolution",
@@ -63,5 +66,6 @@ __all__ = [
     "prompt_password",
     "resolve_settings",
     "run_password_command",
+    "select_fleet",
     "select_profile",
 ]

@@ -40,7 +40,13 @@ from typing import Any, Final
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flowtop.core.config.schema import Document, HighlightRule, Profile, describe_error
+from flowtop.core.config.schema import (
+    Document,
+    FleetConfig,
+    HighlightRule,
+    Profile,
+    describe_error,
+)
 from flowtop.core.errors import UsageError
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "default_config_path",
     "load_config",
     "permission_warning",
+    "select_fleet",
     "select_profile",
 ]
 
@@ -71,6 +78,7 @@ class ConfigFile(BaseModel):
     default_profile: str | None = None
     defaults: Profile = Field(default_factory=Profile)
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    fleets: dict[str, FleetConfig] = Field(default_factory=dict)
 
 
 def default_config_path() -> Path:
@@ -107,6 +115,11 @@ def load_config(
     if document.default_profile is not None and document.default_profile not in document.profiles:
         reason = f'no profile named "{document.default_profile}" ({_known_profiles(document)})'
         raise UsageError(f"{path}: default_profile: {reason}")
+    for name, fleet in document.fleets.items():
+        unknown = [profile for profile in fleet.profiles if profile not in document.profiles]
+        if unknown:
+            reason = f'no profile named "{unknown[0]}" ({_known_profiles(document)})'
+            raise UsageError(f"{path}: fleets.{name}.profiles: {reason}")
     return ConfigFile(
         path=path,
         loaded=True,
@@ -115,6 +128,7 @@ def load_config(
         profiles={
             name: _anchor(profile, path.parent) for name, profile in document.profiles.items()
         },
+        fleets=document.fleets,
     )
 
 
@@ -133,6 +147,22 @@ def select_profile(config: ConfigFile, name: str | None) -> Profile:
     if not known:
         raise UsageError(f'unknown profile "{name}": {config.path} defines no profiles')
     raise UsageError(f'unknown profile "{name}" (profiles in {config.path}: {known})')
+
+
+def select_fleet(config: ConfigFile, name: str) -> FleetConfig:
+    """The fleet called ``name`` (``[fleets.NAME]`` of the config file)."""
+    fleet = config.fleets.get(name)
+    if fleet is not None:
+        return fleet
+    if not config.loaded:
+        raise UsageError(f'unknown fleet "{name}": there is no config file at {config.path}')
+    known = ", ".join(sorted(config.fleets))
+    if not known:
+        raise UsageError(
+            f'unknown fleet "{name}": {config.path} defines no fleets'
+            ' (a [fleets.NAME] table with profiles = ["dc", "austin"])'
+        )
+    raise UsageError(f'unknown fleet "{name}" (fleets in {config.path}: {known})')
 
 
 def permission_warning(path: Path) -> str | None:

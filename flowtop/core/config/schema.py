@@ -326,6 +326,42 @@ class Profile(BaseModel):
         return self
 
 
+# --- fleets ----------------------------------------------------------------------------
+
+MAX_CONCURRENCY: Final = 256
+
+
+def _concurrency(value: int) -> int:
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise invalid(f"must be between 1 and {MAX_CONCURRENCY} (got {value})")
+    return value
+
+
+def _fleet_profiles(names: list[str]) -> list[str]:
+    if not names:
+        raise invalid("a fleet names at least one profile")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise invalid(f"a profile is named twice: {', '.join(repeated)}")
+    return names
+
+
+Concurrency = Annotated[int, AfterValidator(_concurrency)]
+
+
+class FleetConfig(BaseModel):
+    """``[fleets.NAME]``: profiles watched together, and how the background ones poll."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    profiles: Annotated[list[str], AfterValidator(_fleet_profiles)]
+    # The appliances whose flow view is not open poll at this interval and max_stats.
+    background_interval: Interval = 10.0
+    background_max_stats: MaxStats = 100
+    # At most this many requests in flight at once, over the whole fleet.
+    concurrency: Concurrency = 16
+
+
 class Document(BaseModel):
     """A config file's top level, as written."""
 
@@ -334,6 +370,7 @@ class Document(BaseModel):
     default_profile: str | None = None
     defaults: Profile = Field(default_factory=Profile)
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    fleets: dict[str, FleetConfig] = Field(default_factory=dict)
 
 
 # --- the resolved settings -------------------------------------------------------------

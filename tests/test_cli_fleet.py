@@ -1,0 +1,219 @@
+"""A fleet from the command line: --fleet NAME, --profile twice, --once and the JSON lines stream.
+
+Every appliance is a demo appliance on 127.0.0.1 that the test starts itself; one
+profile points at a closed port, one has a wrong password.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
+from flowtop.demo.server import DemoServer
+from tests.support import run_cli
+
+pytestmark = pytest.mark.usefixtures("isolated_environment")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def servers() -> Iterator[dict[str, str]]:
+    """Two demo appliances on loopback, by profile name: their URLs."""
+    with (
+        DemoServer(DemoAppliance(seed=1, flows=60, clock=Clock()), host="127.0.0.1", port=0) as dc,
+        DemoServer(
+            DemoAppliance(seed=2, flows=40, clock=Clock()), host="127.0.0.1", port=0
+        ) as austin,
+    ):
+        yield {"dc": dc.url, "austin": austin.url}
+
+
+def _profile(name: str, url: str, password: str = DEMO_PASSWORD) -> str:
+    return (
+        f"[profiles.{name}]\n"
+        f'url = "{url}"\nuser = "{DEMO_USERNAME}"\n'
+        f"password_command = \"printf '%s' {password}\"\n"
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path, servers: dict[str, str]) -> Path:
+    path = tmp_path / "config.toml"
+    text = "".join(
+        [
+            _profile("dc", servers["dc"]),
+            _profile("austin", servers["austin"]),
+            _profile("refused", servers["austin"], password="not-the-password"),
+            _profile("dead", f"http://127.0.0.1:{_closed_port()}"),
+            '[fleets.sites]\nprofiles = ["dc", "austin"]\n',
+            '[fleets.troubled]\nprofiles = ["dc", "dead", "refused", "austin"]\n',
+        ]
+    )
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def test_once_json_carries_every_appliances_name(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    result = run_cli(
+        capsys, "--config", str(config), "--fleet", "sites", "--once", "--format", "json"
+    )
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    names = [row["appliance"] for row in rows]
+    assert set(names) == {"dc", "austin"}
+    # In profile order, each appliance's rows together, with the 26 fields.
+    assert names == sorted(names, key=["dc", "austin"].index)
+    assert len(rows[0]) == 27 and next(iter(rows[0])) == "appliance"
+    assert result.err == ""
+
+
+def test_once_prints_the_others_when_some_fail_and_exits_with_the_first_failure(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    result = run_cli(
+        capsys, "--config", str(config), "--fleet", "troubled", "--once", "--format", "json"
+    )
+    # "dead" comes before "refused" in the fleet: its code (3, cannot connect) wins.
+    assert result.code == 3
+    assert {row["appliance"] for row in json.loads(result.out)} == {"dc", "austin"}
+    lines = result.err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("flowtop: dead: ") and "refused" in lines[0]
+    assert lines[1].startswith("flowtop: refused: authentication failed")
+
+
+def test_profile_twice_is_a_fleet_and_csv_and_table_name_the_appliance(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    base = ("--config", str(config), "--profile", "austin", "--profile", "dc", "--once")
+    result = run_cli(capsys, *base, "--format", "csv")
+    assert result.code == 0, result.err
+    table = list(csv.DictReader(io.StringIO(result.out)))
+    assert next(iter(table[0])) == "appliance"
+    assert next(row["appliance"] for row in table) == "austin"
+    assert {row["appliance"] for row in table} == {"austin", "dc"}
+    shown = run_cli(capsys, *base, "--width", "0", "--max-stats", "50")
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    assert lines[0].startswith("Appliance")
+    assert {line.split()[0] for line in lines[1:]} == {"austin", "dc"}
+
+
+def test_headless_jsonl_streams_every_poll_of_every_appliance(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    result = run_cli(
+        capsys,
+        "--config", str(config), "--fleet", "sites", "--headless", "--format", "jsonl",
+        "--count", "2", "--interval", "0.5", "--max-stats", "50",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    records = [json.loads(line) for line in lines]
+    by_appliance = {
+        name: [r for r in records if r["appliance"] == name] for name in ("dc", "austin")
+    }
+    # Two polls each, of up to 50 flows each.
+    for rows in by_appliance.values():
+        times = sorted({row["time"] for row in rows})
+        assert len(times) == 2 and all(t.endswith("Z") for t in times)
+        assert 0 < len(rows) <= 100
+    assert all(len(record) == 28 for record in records)
+
+
+def test_a_jsonl_stream_answers_a_top_talkers_query_in_duckdb(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    result = run_cli(
+        capsys,
+        "--config", str(config), "--fleet", "sites", "--headless", "--format", "jsonl",
+        "--count", "2", "--interval", "0.5",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    stream = tmp_path / "flows.jsonl"
+    stream.write_text(result.out)
+    records = [json.loads(line) for line in result.out.splitlines()]
+    expected: dict[tuple[str, str], int] = {}
+    for record in records:
+        key = (record["appliance"], record["application"])
+        expected[key] = expected.get(key, 0) + record["bytes"]
+    top = sorted(expected.items(), key=lambda item: (-item[1], item[0]))[:5]
+    connection = duckdb.connect()
+    found = connection.execute(
+        "SELECT appliance, application, sum(bytes) AS moved"
+        f" FROM read_json_auto('{stream}')"
+        " GROUP BY appliance, application ORDER BY moved DESC, appliance, application LIMIT 5"
+    ).fetchall()
+    assert [((a, app), int(moved)) for a, app, moved in found] == top
+    times = connection.execute(
+        f"SELECT count(DISTINCT time) FROM read_json_auto('{stream}') WHERE appliance = 'dc'"
+    ).fetchone()
+    assert times == (2,)
+
+
+def test_jsonl_works_for_one_appliance_too(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    result = run_cli(
+        capsys, "--config", str(config), "--profile", "dc", "--once", "--format", "jsonl",
+        "--filter", "proto:tcp",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    records = [json.loads(line) for line in result.out.splitlines()]
+    assert records and {record["appliance"] for record in records} == {"dc"}
+    assert all(record["ipp"] == 6 for record in records)
+
+
+def test_a_fleet_naming_an_unknown_profile_is_a_config_error(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    with config.open("a") as file:
+        file.write('[fleets.typo]\nprofiles = ["dc", "nowhere"]\n')
+    result = run_cli(capsys, "--config", str(config), "--profile", "dc", "--once")
+    assert result.code == 2 and result.out == ""
+    assert 'fleets.typo.profiles: no profile named "nowhere"' in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("--fleet", "nope", "--once"), 'unknown fleet "nope"'),
+        (("--fleet", "sites", "--profile", "dc", "--once"), "leave out --profile"),
+        (("--profile", "dc", "--profile", "dc", "--once"), "--profile dc is given twice"),
+        (("--fleet", "sites", "--url", "http://x", "--once"), "leave out --url"),
+        (("--fleet", "sites", "--headless"), "--format jsonl"),
+    ],
+)
+def test_a_fleet_misused_says_why_in_one_line(
+    capsys: pytest.CaptureFixture[str], config: Path, argv: tuple[str, ...], says: str
+) -> None:
+    result = run_cli(capsys, "--config", str(config), *argv)
+    assert result.code == 2
+    assert result.out == ""
+    assert len(result.err.splitlines()) == 1 and says in result.err, result.err
