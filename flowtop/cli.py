@@ -40,6 +40,7 @@ from flowtop.core.config import (
 )
 from flowtop.core.config.save import SaveTarget
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
+from flowtop.core.fleet import Fleet
 from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
 from flowtop.core.groups import (
     GROUP_JSON_FIELDS,
@@ -716,10 +717,6 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
     the one-shot rows or the headless stream of every appliance."""
     env = dict(os.environ) if environ is None else environ
     _check_combinations(args)
-    if not (args.once or args.headless):
-        raise UsageError(
-            "the live fleet view is not built yet: use --once, or --headless --format jsonl"
-        )
     if args.record:
         raise UsageError("recording a fleet is not built yet: --record watches one appliance")
 
@@ -734,6 +731,8 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
         settings = settings_from_arguments(args, env)
         name = _one_profile(args) or ("demo" if settings.demo else _host_of(settings.url))
         plan = FleetPlan(((name, settings),))
+    if not (args.once or args.headless):
+        return run_fleet_tui(plan, build_fleet(plan, build_source), args.fleet or "")
     fleet = build_fleet(plan, build_source, contain_bugs=not args.headless)
     if args.once:
         previous = glyphs.current()
@@ -764,6 +763,22 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
     if stopped is not None:
         _stopped_by(stopped)
     return 0 if code is None else code
+
+
+def run_fleet_tui(plan: FleetPlan, fleet: Fleet, title: str) -> int:
+    """The live view of a fleet: the fleet screen first, each appliance's flow view."""
+    from flowtop.tui.app import FlowTopApp
+
+    first = plan.appliances[0][1]
+    app = FlowTopApp(
+        fleet.members[0].source,
+        fleet=fleet,
+        fleet_title=title or ", ".join(fleet.names),
+        on_ready=tune_garbage_collector,
+        ascii_only=use_ascii(first, sys.__stderr__),
+    )
+    app.run()
+    return app.return_code or 0
 
 
 def _host_of(url: str | None) -> str:

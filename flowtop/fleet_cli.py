@@ -111,7 +111,8 @@ def build_fleet(
     for name, settings in plan.appliances:
         source = source_for(settings)
         monitor = Monitor(
-            description=source.description,
+            # The status line of its flow view names the appliance first.
+            description=f"{name} {source.description}",
             interval=settings.interval,
             max_stats=settings.max_stats,
             filter_text=settings.filter,

@@ -315,6 +315,7 @@ class Fleet:
         on_poll: PollListener | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        wait_for_wake: Callable[[asyncio.Event, float], Awaitable[object]] | None = None,
     ) -> dict[str, int]:
         """Poll every appliance, each on its own timer, at most ``concurrency`` requests
         in flight; returns the attempts per appliance.
@@ -340,6 +341,7 @@ class Fleet:
                 count=count,
                 duration=duration,
                 on_poll=heard,
+                wait_for_wake=wait_for_wake,
             )
 
         attempts = await asyncio.gather(*(one(member) for member in self.members))

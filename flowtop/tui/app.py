@@ -26,6 +26,7 @@ from flowtop.core.copying import clipboard_refusal, row_expression
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, answer_failure
 from flowtop.core.export import ExportError, export_rows
 from flowtop.core.filter import FlowFilter
+from flowtop.core.fleet import Fleet, Member, state_of
 from flowtop.core.groups import Grouping, RowKey, resolve_grouping
 from flowtop.core.model import FlowKey
 from flowtop.core.monitor import REPLAY_REBUILD_POLLS, Frame, Message, Monitor, run_polls
@@ -42,6 +43,7 @@ from flowtop.tui.highlight import rule_styles, styles_by_key
 from flowtop.tui.screens.columns import ColumnScreen
 from flowtop.tui.screens.events import EventsScreen
 from flowtop.tui.screens.export import ExportScreen
+from flowtop.tui.screens.fleet import FleetScreen
 from flowtop.tui.screens.group import NO_GROUPING, GroupScreen
 from flowtop.tui.screens.help import HelpScreen
 from flowtop.tui.screens.sort import SortScreen
@@ -118,6 +120,11 @@ class FlowTopApp(App[int]):
         Binding("N", "toggle_port_names", "Port names", show=False),
         Binding("left_square_bracket", "replay_step(-1)", "Back", show=False, key_display="["),
         Binding("right_square_bracket", "replay_step(1)", "Forward", show=False, key_display="]"),
+        # A fleet: the flow view of its first nine appliances, from anywhere.
+        *(
+            Binding(str(number), f"appliance({number})", f"Appliance {number}", show=False)
+            for number in range(1, 10)
+        ),
     ]
 
     def __init__(
@@ -145,8 +152,16 @@ class FlowTopApp(App[int]):
         clipboard: bool | None = None,
         save_target: SaveTarget | None = None,
         theme: str | None = None,
+        fleet: Fleet | None = None,
+        fleet_title: str = "",
     ) -> None:
         super().__init__()
+        # A fleet: several appliances, the fleet screen first (None: one appliance).
+        self.fleet = fleet
+        self._fleet_title = fleet_title
+        self._failovers_seen: dict[str, int] = {}
+        self._fleet_notice = ""
+        self._fleet_states: dict[str, str] = {}
         # Where the column chooser saves columns and theme (None: nowhere).
         self.save_target = save_target
         self._theme_warning = ""
@@ -165,22 +180,27 @@ class FlowTopApp(App[int]):
         self.replay = source if isinstance(source, ReplaySource) else None
         self.clock = clock
         # The controller: store, view settings, drill stack, poll state, notices.
-        self.monitor = Monitor(
-            description=source.description,
-            interval=interval,
-            max_stats=max_stats,
-            filter_text=filter_text,
-            sort=sort,
-            columns=columns,
-            group_by=group_by,
-            highlights=highlights,
-            recorder=recorder,
-            replay=self.replay,
-            clock=clock,
-            history=history,
-            resolver=resolver,
-            host_names=host_names,
-            port_names=port_names,
+        # In a fleet, the monitor of the appliance whose flow view is open.
+        self.monitor = (
+            fleet.members[0].monitor
+            if fleet is not None
+            else Monitor(
+                description=source.description,
+                interval=interval,
+                max_stats=max_stats,
+                filter_text=filter_text,
+                sort=sort,
+                columns=columns,
+                group_by=group_by,
+                highlights=highlights,
+                recorder=recorder,
+                replay=self.replay,
+                clock=clock,
+                history=history,
+                resolver=resolver,
+                host_names=host_names,
+                port_names=port_names,
+            )
         )
         self._names_drawn = 0
         self.highlight_styles = rule_styles(highlights)
@@ -321,6 +341,8 @@ class FlowTopApp(App[int]):
         self.table.focus()
         self._update_status()
         self.set_interval(1.0, self._update_status)
+        if self.fleet is not None:
+            self.set_interval(1.0, self._refresh_fleet)
         self.set_interval(NAMES_CHECK_INTERVAL, self._check_names)
         self.monitor.replay_damage()
         self._tell(self.monitor.take_messages())
@@ -332,6 +354,9 @@ class FlowTopApp(App[int]):
         self.app_resume_signal.subscribe(self, self._on_resume, immediate=True)
         if self._on_ready is not None:
             self._on_ready()
+        if self.fleet is not None:
+            self.push_screen(FleetScreen(self._fleet_title))
+            self._refresh_fleet()
         self._poll_loop()
 
     def _install_signal_handlers(self) -> None:
@@ -424,6 +449,9 @@ class FlowTopApp(App[int]):
         """Poll until quit, one request at a time (see :func:`run_polls`)."""
         if self._shutting_down:
             return
+        if self.fleet is not None:
+            await self.fleet.run(on_poll=self._fleet_polled, wait_for_wake=self._wait_for_wake)
+            return
         await run_polls(
             self.source,
             self.monitor,
@@ -437,11 +465,73 @@ class FlowTopApp(App[int]):
             self.log.error("poll failed", outcome)
         self._render()
 
+    def _fleet_polled(self, member: Member, outcome: Snapshot | FlowtopError) -> None:
+        """A poll of one appliance of the fleet: its flow view is drawn if open, its
+        failovers are announced with its name, the fleet screen follows."""
+        failovers = member.monitor.failovers()
+        seen = self._failovers_seen.get(member.name)
+        self._failovers_seen[member.name] = len(failovers)
+        for failover in failovers[seen:] if seen is not None else ():
+            arrow = glyphs.current().arrow
+            moved = f"{failover.old}{arrow}{failover.new}"
+            text = f"{member.name}: failover, {failover.count} flows {moved}"
+            self._fleet_notice = text
+            if isinstance(self.screen, FleetScreen):
+                self.notify(text, title="Failover", severity="warning", markup=False)
+        if member.monitor is self.monitor and not isinstance(self.screen, FleetScreen):
+            self._polled(outcome)
+        state = state_of(member.monitor)[0]
+        if self._fleet_states.get(member.name) != state:
+            # A first answer or a change of state shows at once (an appliance that stops
+            # answering is called out at its next poll); the rest each second.
+            self._fleet_states[member.name] = state
+            self._refresh_fleet()
+
+    def _refresh_fleet(self) -> None:
+        if self.fleet is None:
+            return
+        screen = self.screen
+        if isinstance(screen, FleetScreen):
+            screen.show(self.fleet.summaries(self._now()), self._fleet_notice)
+
+    def open_appliance(self, name: str) -> None:
+        """Show this appliance's flow view; it polls at its own rate from now on."""
+        assert self.fleet is not None
+        self.fleet.open(name)
+        member = self.fleet[name]
+        self.monitor = member.monitor
+        self.source = member.source
+        self.selected = None
+        if isinstance(self.screen, FleetScreen):
+            self.pop_screen()
+        self.table.set_columns(self.columns)
+        self._render()
+
+    def show_fleet(self) -> None:
+        """Back to the fleet screen: every appliance polls at the background rate."""
+        assert self.fleet is not None
+        self.fleet.open(None)
+        if not isinstance(self.screen, FleetScreen):
+            self.push_screen(FleetScreen(self._fleet_title))
+        self._refresh_fleet()
+
+    @on(FleetScreen.Opened)
+    def _fleet_opened(self, event: FleetScreen.Opened) -> None:
+        self.open_appliance(event.name)
+
+    def action_appliance(self, number: int) -> None:
+        if self.fleet is None or not 1 <= number <= len(self.fleet):
+            return
+        self.open_appliance(self.fleet.names[number - 1])
+
     async def _poll_once(self) -> None:
         await self.monitor.poll(self.source)
         self._render()
 
     def wake(self) -> None:
+        if self.fleet is not None and self.fleet.open_name is not None:
+            self.fleet[self.fleet.open_name].wake.set()
+            return
         self._wake.set()
 
     # ---- rendering ----------------------------------------------------------------
@@ -700,7 +790,14 @@ class FlowTopApp(App[int]):
         }
     )  # fmt: skip
 
+    # What works on the fleet screen: leaving, help, the palette, opening an appliance.
+    _FLEET_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"quit", "help", "appliance", "command_palette", "suspend_process"}
+    )
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, FleetScreen):
+            return action in self._FLEET_ACTIONS
         return not (action in self._TABLE_ACTIONS and isinstance(self.screen, EventsScreen))
 
     def action_toggle_pause(self) -> None:
@@ -764,6 +861,9 @@ class FlowTopApp(App[int]):
                 if self.grouping is not grouping:
                     self.table.set_columns(self.columns)
                 self._render()
+            elif self.fleet is not None:
+                # Nothing left to back out of: the fleet screen.
+                self.show_fleet()
 
     def clear_filter(self) -> None:
         self.monitor.clear_filter()
@@ -885,10 +985,13 @@ class FlowTopApp(App[int]):
             return
         self._shutting_down = True
         self.monitor.stop()
+        for member in self.fleet.members if self.fleet is not None else ():
+            member.monitor.stop()
         self.workers.cancel_group(self, "poll")
+        closing = self.fleet.close() if self.fleet is not None else self.source.close()
         try:
             await asyncio.wait_for(
-                self.source.close(), timeout=SIGNAL_CLOSE_TIMEOUT if self._hurry else CLOSE_TIMEOUT
+                closing, timeout=SIGNAL_CLOSE_TIMEOUT if self._hurry else CLOSE_TIMEOUT
             )
         except (Exception, asyncio.CancelledError):
             pass  # logging out is a courtesy; leaving promptly matters more
