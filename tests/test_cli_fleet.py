@@ -217,3 +217,108 @@ def test_a_fleet_misused_says_why_in_one_line(
     assert result.code == 2
     assert result.out == ""
     assert len(result.err.splitlines()) == 1 and says in result.err, result.err
+
+
+# ---- the live fleet view ------------------------------------------------------------
+
+
+async def test_an_appliance_that_stops_answering_is_stale_while_the_other_stays_live() -> None:
+    from flowtop.core.client import NitroClient
+    from flowtop.core.fleet import Fleet, FleetPolicy, Member
+    from flowtop.core.monitor import Monitor
+    from flowtop.core.source import ClientSource
+    from flowtop.tui.app import FlowTopApp
+    from flowtop.tui.scenes import settle
+    from flowtop.tui.screens.fleet import FleetScreen
+
+    dc_server = DemoServer(DemoAppliance(seed=1, flows=30, clock=Clock()), host="127.0.0.1", port=0)
+    austin_server = DemoServer(
+        DemoAppliance(seed=2, flows=30, clock=Clock()), host="127.0.0.1", port=0
+    )
+    with dc_server, austin_server:
+        members = []
+        for name, running in (("dc", dc_server), ("austin", austin_server)):
+            client = NitroClient(running.url, DEMO_USERNAME, DEMO_PASSWORD, timeout=2.0)
+            source = ClientSource(client, f"{DEMO_USERNAME}@{name}")
+            members.append(Member(name, source, Monitor(interval=0.5)))
+        fleet = Fleet(members, FleetPolicy(background_interval=0.5))
+        app = FlowTopApp(members[0].source, fleet=fleet, handle_signals=False)
+        async with app.run_test(size=(160, 20)) as pilot:
+            await settle(pilot, lambda: all(member.polls >= 1 for member in members))
+            screen = app.screen
+            assert isinstance(screen, FleetScreen)
+
+            def state(name: str) -> str:
+                row = screen.table.get_row_at(screen.shown_names.index(name))
+                return str(row[2].plain)
+
+            await settle(pilot, lambda: "LIVE" in state("dc") and "LIVE" in state("austin"))
+            austin_server.stop()
+            await settle(pilot, lambda: "STALE" in state("austin"), timeout=10.0)
+            assert "LIVE" in state("dc")
+            await pilot.press("q")
+
+
+def test_the_fleet_view_runs_on_a_terminal_and_logs_out_of_every_appliance(
+    tmp_path: Path,
+) -> None:
+    import fcntl
+    import os
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import threading
+    import time
+
+    from flowtop.demo.appliance import FLOWS_PATH, LOGIN_V1_PATH
+    from tests.support import drain_pty
+
+    appliances = {
+        "dc": DemoAppliance(seed=1, flows=30, clock=Clock()),
+        "austin": DemoAppliance(seed=2, flows=30, clock=Clock()),
+    }
+    with (
+        DemoServer(appliances["dc"], host="127.0.0.1", port=0) as dc,
+        DemoServer(appliances["austin"], host="127.0.0.1", port=0) as austin,
+    ):
+        config = tmp_path / "config.toml"
+        config.write_text(
+            _profile("dc", dc.url)
+            + _profile("austin", austin.url)
+            + '[fleets.sites]\nprofiles = ["dc", "austin"]\nbackground_interval = 1.0\n'
+        )
+        config.chmod(0o600)
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 160, 0, 0))
+        root = Path(__file__).resolve().parent.parent
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTOP_")}
+        env.update(TERM="xterm-256color", PYTHONPATH=str(root))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flowtop", "--config", str(config), "--fleet", "sites"],
+            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path,
+            start_new_session=True,
+        )  # fmt: skip
+        os.close(slave)
+        output = bytearray()
+        reader = threading.Thread(target=drain_pty, args=(master, output), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not all(
+                ("GET", FLOWS_PATH) in appliance.requests for appliance in appliances.values()
+            ):
+                time.sleep(0.05)
+            time.sleep(1.5)
+            screen = bytes(output).decode("utf-8", "replace")
+            assert "FLEET" in screen and "austin" in screen and "LIVE" in screen, screen[-2000:]
+            os.write(master, b"q")
+            assert process.wait(15) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(5)
+            os.close(master)
+            reader.join(2)
+        for name, appliance in appliances.items():
+            assert ("DELETE", LOGIN_V1_PATH) in appliance.requests, name

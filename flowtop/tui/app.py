@@ -504,6 +504,7 @@ class FlowTopApp(App[int]):
         self.selected = None
         if isinstance(self.screen, FleetScreen):
             self.pop_screen()
+        self.table.reset()
         self.table.set_columns(self.columns)
         self._render()
 

@@ -15,7 +15,9 @@ from typing import IO, Any
 
 from textual.pilot import Pilot
 
+from flowtop.core.fleet import Fleet, Member
 from flowtop.core.model import FlowKey
+from flowtop.core.monitor import Monitor
 from flowtop.core.names import NameResolver
 from flowtop.core.recording import RecordedPoll, Recorder, Recording, ReplaySource
 from flowtop.demo.faults import Faults
@@ -315,6 +317,51 @@ async def _copied(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+# ---- a fleet ------------------------------------------------------------------------
+
+FLEET_SITES = (("dc", 7), ("austin", 11), ("boston", 13))
+
+
+def fleet_app(
+    sites: tuple[tuple[str, int], ...] = FLEET_SITES, refused: str = "boston"
+) -> FlowTopApp:
+    """A fleet of pinned demo appliances on one manual clock; ``refused`` has had its
+    password changed, so its log-in is refused."""
+    clock = ManualClock()
+    members = []
+    for name, seed in sites:
+        source = PinnedDemoSource(clock, seed=seed)
+        if name == refused:
+            source.appliance.password = "changed-on-the-appliance"
+        monitor = Monitor(description=f"{name} {source.description}", clock=clock)
+        members.append(Member(name, source, monitor))
+    return FlowTopApp(
+        members[0].source,
+        fleet=Fleet(members),
+        fleet_title="lab",
+        clock=clock,
+        handle_signals=False,
+        wait_for_wake=_commands_only,
+    )
+
+
+async def _fleet_loaded(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, FlowTopApp) and app.fleet is not None
+    fleet = app.fleet
+    await settle(pilot, lambda: all(member.polls >= 1 for member in fleet.members))
+    await pilot.pause(1.1)  # the fleet screen follows each second
+
+
+async def _fleet_opened(pilot: Pilot[Any]) -> None:
+    await _fleet_loaded(pilot)
+    await pilot.press("2")
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await settle(pilot, lambda: app.table.row_count > 0)
+    await pilot.pause()
+
+
 # ---- modes: replay and recording ----------------------------------------------------
 
 
@@ -398,6 +445,20 @@ SCENES: dict[str, Scene] = {
             _refused,
         ),
         Scene("help", "Every key", (100, 40), _app, _help),
+        Scene(
+            "fleet",
+            "A fleet: one row per appliance, one refusing the log-in",
+            (160, 20),
+            fleet_app,
+            _fleet_loaded,
+        ),
+        Scene(
+            "fleet-flows",
+            "2 on the fleet screen: austin's flow view",
+            (160, 30),
+            fleet_app,
+            _fleet_opened,
+        ),
         Scene(
             "replay",
             "Replaying a recording at 2x, poll 15 of 20",

@@ -58,7 +58,8 @@ REASON_WIDTH = 32
 
 
 def _state(summary: MemberSummary, number: int) -> Text:
-    text = Text(f" {summary.state} ", STATE_STYLES.get(summary.state, "bold"))
+    text = Text()
+    text.append(f" {summary.state} ", STATE_STYLES.get(summary.state, "bold"))
     if summary.reason:
         # The last part says why ("...: Invalid username or password"); the appliance's
         # flow view shows it whole.

@@ -247,10 +247,12 @@ class FlowTable(Widget, can_focus=True):
         for key in diff.removed:
             lines.discard(key)
             marked.pop(key, None)
-        if new is None:
-            # When every row is "added" this is the first fill or a view reset (new
-            # columns): nothing in it is news.
-            new = () if was_empty or len(diff.added) >= len(result.rows) else diff.added
+        if was_empty:
+            # The first fill (or the first after a reset): nothing in it is news.
+            new = ()
+        elif new is None:
+            # When every row is "added" this is a view reset (new columns): no news.
+            new = () if len(diff.added) >= len(result.rows) else diff.added
         until = self._tick + NEW_TICKS
         for key in new:
             marked[key] = until
@@ -287,6 +289,18 @@ class FlowTable(Widget, can_focus=True):
         self.refresh()
         if self._selected != old_key:
             self.post_message(self.FlowHighlighted(self, self._selected))
+
+    def reset(self) -> None:
+        """Forget the rows shown (another appliance's flows are coming): the next
+        :meth:`apply` is a first fill, the cursor back on the first row."""
+        self._rows = []
+        self._lines.clear()
+        self._new_until = {}
+        self._cursor = 0
+        self._top = 0
+        self._selected = None
+        self._following = False
+        self.refresh()
 
     def select_key(self, key: RowKey) -> None:
         """Move the cursor to this flow, if it is shown."""

@@ -1,0 +1,132 @@
+"""The fleet in the live view: the fleet screen, opening an appliance and coming back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from flowtop.core.fleet import DEFAULT_BACKGROUND_INTERVAL, DEFAULT_BACKGROUND_MAX_STATS
+from flowtop.tui.app import FlowTopApp
+from flowtop.tui.scenes import fleet_app, settle
+from flowtop.tui.screens.fleet import FleetScreen, sparkline
+from flowtop.tui.widgets.status import status_text
+
+
+async def _loaded(pilot: Any, app: FlowTopApp) -> FleetScreen:
+    assert app.fleet is not None
+    fleet = app.fleet
+    await settle(pilot, lambda: all(member.polls >= 1 for member in fleet.members))
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, FleetScreen)
+    return screen
+
+
+def _cells(screen: FleetScreen) -> dict[str, str]:
+    """Each appliance's row as plain text, by name."""
+    table = screen.table
+    rows = {}
+    for index, name in enumerate(screen.shown_names):
+        cells = table.get_row_at(index)
+        rows[name] = " ".join(c.plain if isinstance(c, Text) else str(c) for c in cells)
+    return rows
+
+
+async def test_the_fleet_screen_shows_every_appliance_by_name_and_state() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(200, 20)) as pilot:
+        screen = await _loaded(pilot, app)
+        await settle(pilot, lambda: len(screen.shown_names) == 3)
+        assert screen.shown_names == ["dc", "austin", "boston"]
+        rows = _cells(screen)
+        assert "LIVE" in rows["dc"] and "LIVE" in rows["austin"]
+        # The refused log-in: STOPPED, with why, after one attempt (no lockout by retries).
+        assert "STOPPED" in rows["boston"] and "Invalid username or password" in rows["boston"]
+        assert app.fleet is not None and app.fleet["boston"].monitor.poll_state.failures == 1
+        # Flows with the capped mark, and the background rate each row polls at.
+        assert "100+" in rows["dc"]
+        assert f"{DEFAULT_BACKGROUND_INTERVAL:g}s/{DEFAULT_BACKGROUND_MAX_STATS}" in rows["dc"]
+
+
+async def test_enter_opens_an_appliance_esc_comes_back_and_numbers_jump() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        screen = await _loaded(pilot, app)
+        assert app.fleet is not None
+        await pilot.press("down", "enter")
+        await settle(pilot, lambda: not isinstance(app.screen, FleetScreen))
+        await settle(pilot, lambda: app.table.row_count > 0)
+        assert app.monitor is app.fleet["austin"].monitor
+        assert app.fleet.open_name == "austin" and app.fleet["austin"].foreground
+        # The status line names the appliance shown.
+        assert status_text(app.status_info()).plain.split()[1] == "austin"
+        keys = set(app.table.row_keys())
+        assert keys == set(app.fleet["austin"].monitor.store.records)
+        await pilot.press("escape")
+        await settle(pilot, lambda: isinstance(app.screen, FleetScreen))
+        assert app.fleet.open_name is None and not app.fleet["austin"].foreground
+        await pilot.press("1")
+        await settle(pilot, lambda: app.monitor is app.fleet["dc"].monitor)  # type: ignore[index]
+        assert not isinstance(app.screen, FleetScreen)
+        assert status_text(app.status_info()).plain.split()[1] == "dc"
+        # Straight from one flow view to another.
+        await pilot.press("2")
+        await settle(pilot, lambda: app.monitor is app.fleet["austin"].monitor)  # type: ignore[index]
+        del screen
+
+
+async def test_flow_keys_do_nothing_on_the_fleet_screen() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        await _loaded(pilot, app)
+        for key in ("s", "g", "e", "x", "d"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, FleetScreen), key
+
+
+async def test_the_fleet_screen_sorts_and_filters() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(200, 20)) as pilot:
+        screen = await _loaded(pilot, app)
+        await settle(pilot, lambda: len(screen.shown_names) == 3)
+        await pilot.press("greater_than_sign")  # by name
+        assert screen.shown_names == ["austin", "boston", "dc"]
+        await pilot.press("i")
+        assert screen.shown_names == ["dc", "boston", "austin"]
+        await pilot.press("slash", "b", "o", "s")
+        assert screen.shown_names == ["boston"]
+        await pilot.press("enter")
+        assert screen.table.has_focus
+        await pilot.press("escape")
+        assert len(screen.shown_names) == 3
+
+
+async def test_a_failover_anywhere_is_announced_with_the_appliances_name() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        await _loaded(pilot, app)
+        assert app.fleet is not None
+        member = app.fleet["austin"]
+        world = member.source.appliance.world  # type: ignore[attr-defined]
+        before = len(member.monitor.failovers())
+        # Time passes at austin until its WAN fails and flows move.
+        for _ in range(120):
+            member.source.clock.advance(1.0)  # type: ignore[attr-defined]
+            member.wake.set()
+            polls = member.polls
+            await settle(pilot, lambda: member.polls > polls)  # noqa: B023
+            if len(member.monitor.failovers()) > before:
+                break
+        assert len(member.monitor.failovers()) > before, world
+        await pilot.pause()
+        notices = [n.message for n in app._notifications]
+        assert any(message.startswith("austin: failover, ") for message in notices), notices
+
+
+def test_a_sparkline_scales_to_its_maximum() -> None:
+    assert sparkline([0, 5, 10], 8) == "▁▄█"
+    assert sparkline([0, 0], 8) == "▁▁"
+    # The last four of twenty: 16 to 19 of a top of 19.
+    assert sparkline(range(20), 4) == "▆▇▇█"
