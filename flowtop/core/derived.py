@@ -78,9 +78,9 @@ def direction_class(direction: str | None) -> int:
     folded = "" if direction is None else direction.casefold()
     folded = "".join(char for char in folded if char.isalnum()).replace("2", "to")
     value = OTHER_DIRECTION
-    if folded == "lantowan":
+    if folded in ("lantowan", "lanwan"):
         value = LAN_TO_WAN
-    elif folded == "wantolan":
+    elif folded in ("wantolan", "wanlan"):
         value = WAN_TO_LAN
     if len(_DIRECTIONS) < 256:
         _DIRECTIONS[direction] = value
@@ -631,6 +631,13 @@ def totals_parts(totals: Totals) -> list[TotalsPart]:
         (3, "", f"{format_count(shown.total.pps) or '0'} pps"),
         (1, "L>W", _rate(shown.lan_to_wan.kbps)),
         (1, "W>L", _rate(shown.wan_to_lan.kbps)),
+    ]
+    other = shown.total.flows - shown.lan_to_wan.flows - shown.wan_to_lan.flows
+    if other > 0:
+        # Flows of no known direction: their rate, so that the parts add up.
+        rest = shown.total.kbps - shown.lan_to_wan.kbps - shown.wan_to_lan.kbps
+        parts.append((1, "other", _rate(max(0.0, rest))))
+    parts += [
         (2, "peak", _rate(totals.shown_peak_kbps)),
         (2, "moved", _moved(shown.total)),
     ]

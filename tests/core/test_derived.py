@@ -340,3 +340,40 @@ def test_a_store_asked_for_derived_values_is_still_freed() -> None:
     del store
     gc.collect()
     assert gone() is None
+
+
+def _one_poll_totals(*flows: Flow) -> Any:
+    monitor = Monitor(history=10)
+    monitor.apply(Snapshot(list(flows), 1000.0, 0.1))
+    return monitor.frame().totals
+
+
+def test_the_totals_line_names_flows_of_no_known_direction() -> None:
+    from flowtop.core.derived import totals_parts
+
+    totals = _one_poll_totals(
+        _flow(1, customer_kbps=1000, direction="LAN->WAN"),
+        _flow(2, customer_kbps=500, direction="sideways"),
+    )
+    parts = {label: value for _, label, value in totals_parts(totals)}
+    assert parts["L>W"] == "1.00Mb/s" and parts["W>L"] == "0b/s"
+    assert parts["other"] == "500kb/s"
+    plain = _one_poll_totals(_flow(1, customer_kbps=1000))
+    assert "other" not in {label for _, label, _ in totals_parts(plain)}
+
+
+def test_the_totals_line_gives_way_by_priority() -> None:
+    from flowtop.core.derived import fit_totals, totals_parts, totals_width
+
+    totals = _one_poll_totals(
+        _flow(1, customer_kbps=1000, pps=100, direction="LAN to WAN"),
+        _flow(2, customer_kbps=3000, pps=300, direction="WAN to LAN"),
+    )
+    parts = totals_parts(totals)
+    wide = fit_totals(parts, 200)
+    assert wide == parts
+    narrow = fit_totals(parts, 60)
+    assert totals_width(narrow) <= 60
+    labels = [label for _, label, _ in narrow]
+    assert labels[:3] == ["Total", "L>W", "W>L"], "pps goes before the directions"
+    assert [label for _, label, _ in fit_totals(parts, 5)] == ["Total"]
