@@ -171,9 +171,10 @@ class _Numbers:
     def __init__(self, store: FlowStore) -> None:
         # Weak: this object is the value of a WeakKeyDictionary keyed by the store.
         self._store = weakref.ref(store)
-        self._token: tuple[int, float | None, int] = (-1, None, 0)
+        self._token: tuple[int, float | None] = (-1, None)
         self._weights: dict[float, list[float]] = {}
-        self._values: dict[tuple[int, str], Derived] = {}
+        # Per field: the values of this poll by id of the record (alive all poll long).
+        self._values: dict[str, dict[int, Derived]] = {}
 
     @property
     def store(self) -> FlowStore:
@@ -184,7 +185,7 @@ class _Numbers:
 
     def _check(self) -> None:
         store = self.store
-        token = (store.poll, store.last_update, len(store.poll_times))
+        token = (store.poll, store.last_update)
         if token != self._token:
             self._token = token
             self._weights.clear()
@@ -198,10 +199,12 @@ class _Numbers:
 
     def get(self, record: FlowRecord, name: str) -> Derived:
         self._check()
-        cache_key = (id(record), name)
-        found = self._values.get(cache_key)
+        values = self._values.get(name)
+        if values is None:
+            values = self._values[name] = {}
+        found = values.get(id(record))
         if found is None:
-            found = self._values[cache_key] = self._compute(record, name)
+            found = values[id(record)] = self._compute(record, name)
         return found
 
     def _compute(self, record: FlowRecord, name: str) -> Derived:
@@ -268,15 +271,17 @@ class _Numbers:
         return delta * 0.008 / seconds if quantity == "rate" else delta / seconds
 
 
-_NUMBERS: weakref.WeakKeyDictionary[FlowStore, _Numbers] = weakref.WeakKeyDictionary()
+# The attribute of a store that holds its _Numbers (which holds the store weakly).
+_NUMBERS_ATTRIBUTE: Final = "_flowtop_derived_numbers"
 # The store the last lookup found a flow in: asked first next time.
 _last_store: weakref.ref[FlowStore] | None = None
 
 
 def numbers_of(store: FlowStore) -> _Numbers:
-    numbers = _NUMBERS.get(store)
+    numbers: _Numbers | None = getattr(store, _NUMBERS_ATTRIBUTE, None)
     if numbers is None:
-        numbers = _NUMBERS[store] = _Numbers(store)
+        numbers = _Numbers(store)
+        setattr(store, _NUMBERS_ATTRIBUTE, numbers)
     return numbers
 
 
