@@ -312,11 +312,6 @@ def derived(flow: Flow, name: str) -> Derived:
     return numbers_of(store).get(record, name)
 
 
-def record_value(store: FlowStore, record: FlowRecord, name: str) -> Derived:
-    """The derived field ``name`` of a record of ``store``."""
-    return numbers_of(store).get(record, name)
-
-
 def getter(name: str) -> Callable[[Flow], float | None]:
     """A flow's value of the derived field ``name`` (for the filter and sorting)."""
     if name not in DERIVED_NAMES:
