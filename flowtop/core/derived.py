@@ -18,7 +18,8 @@ registry, :data:`flowtop.core.fields.DERIVED_FIELDS`):
 * ``rate_measured``, ``pps_measured``: Δbytes·8/Δt and Δpackets/Δt between the
   last two polls.  A counter that went backwards is a reset: no rate for that
   interval, never a negative one.  ``rate_mismatch`` is 1 when the reported rate or
-  pps disagrees with the measured one beyond :data:`MISMATCH_RATIO` and
+  pps, at both ends of the interval, disagrees with the measured one beyond
+  :data:`MISMATCH_RATIO` and
   :data:`MISMATCH_FLOOR_KBPS` / :data:`MISMATCH_FLOOR_PPS` (the appliance's
   statistics are stale).
 
@@ -247,10 +248,23 @@ class _Numbers:
         return max(candidates) if candidates else None
 
     def _disagrees(self, record: FlowRecord, quantity: str) -> bool | None:
+        """Whether the counters' rate over the last interval is far from every rate the
+        appliance reported at its ends: a flow that burst or calmed down within the
+        interval moved between the two, stale statistics do not track the counters."""
         measured = self._measured(record, quantity)
         if quantity == "rate":
-            return mismatch(record.flow.customer_kbps, measured)
-        return mismatch(record.flow.pps, measured, MISMATCH_FLOOR_PPS)
+            reported, ring, floor = record.flow.customer_kbps, record.kbps, MISMATCH_FLOOR_KBPS
+        else:
+            reported, ring, floor = record.flow.pps, record.pps, MISMATCH_FLOOR_PPS
+        if reported is None or measured is None:
+            return None
+        nearest = reported
+        if len(ring) >= 2:
+            before = ring.data[-2]
+            if before == before:  # not NaN
+                low, high = min(before, reported), max(before, reported)
+                nearest = low if measured < low else high if measured > high else measured
+        return mismatch(nearest, measured, floor)
 
     def _measured(self, record: FlowRecord, quantity: str) -> float | None:
         """Δcounter/Δt between the last two polls (rates in kbps); None when unknown:

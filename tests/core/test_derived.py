@@ -377,3 +377,20 @@ def test_the_totals_line_gives_way_by_priority() -> None:
     labels = [label for _, label, _ in narrow]
     assert labels[:3] == ["Total", "L>W", "W>L"], "pps goes before the directions"
     assert [label for _, label, _ in fit_totals(parts, 5)] == ["Total"]
+
+
+def test_a_burst_within_the_interval_is_not_stale_statistics() -> None:
+    """Reported 100 kb/s, then 1 Mb/s: the counters' 550 kb/s lies between the two."""
+    store, _ = _tracked(
+        [_flow(1, bytes=1_000_000, customer_kbps=100, packets=1000, pps=10)],
+        [_flow(1, bytes=1_137_500, customer_kbps=1000, packets=1010, pps=10)],
+    )
+    current = store.flows()[0]
+    assert derived(current, "rate_measured").value == pytest.approx(550.0)
+    assert derived(current, "rate_mismatch").value == 0.0
+    # The same counters with the reported rate stuck at 100 kb/s at both ends: stale.
+    stuck, _ = _tracked(
+        [_flow(1, bytes=1_000_000, customer_kbps=100, packets=1000, pps=10)],
+        [_flow(1, bytes=1_137_500, customer_kbps=100, packets=1010, pps=10)],
+    )
+    assert derived(stuck.flows()[0], "rate_mismatch").value == 1.0
