@@ -380,17 +380,17 @@ def test_the_totals_line_gives_way_by_priority() -> None:
 
 
 def test_a_burst_within_the_interval_is_not_stale_statistics() -> None:
-    """Reported 100 kb/s, then 1 Mb/s: the counters' 550 kb/s lies between the two."""
+    """Reported 100 kb/s, then 2 Mb/s: the counters' 800 kb/s lies between the two."""
     store, _ = _tracked(
         [_flow(1, bytes=1_000_000, customer_kbps=100, packets=1000, pps=10)],
-        [_flow(1, bytes=1_137_500, customer_kbps=1000, packets=1010, pps=10)],
+        [_flow(1, bytes=1_200_000, customer_kbps=2000, packets=1010, pps=10)],
     )
     current = store.flows()[0]
-    assert derived(current, "rate_measured").value == pytest.approx(550.0)
+    assert derived(current, "rate_measured").value == pytest.approx(800.0)
     assert derived(current, "rate_mismatch").value == 0.0
-    # The same counters with the reported rate stuck at 100 kb/s at both ends: stale.
+    # The same counters with the reported rate stuck at 2 Mb/s at both ends: stale.
     stuck, _ = _tracked(
-        [_flow(1, bytes=1_000_000, customer_kbps=100, packets=1000, pps=10)],
-        [_flow(1, bytes=1_137_500, customer_kbps=100, packets=1010, pps=10)],
+        [_flow(1, bytes=1_000_000, customer_kbps=2000, packets=1000, pps=10)],
+        [_flow(1, bytes=1_200_000, customer_kbps=2000, packets=1010, pps=10)],
     )
     assert derived(stuck.flows()[0], "rate_mismatch").value == 1.0
