@@ -671,14 +671,21 @@ def totals_parts(totals: Totals) -> list[TotalsPart]:
 
 def fit_totals(parts: list[TotalsPart], width: int) -> list[TotalsPart]:
     """The parts that fit ``width`` cells (two spaces between parts, one before an
-    ``in``), dropping the highest priority number (the rightmost among equals) first."""
-    kept = list(parts)
-    while len(kept) > 1 and totals_width(kept) > width:
-        index = max(range(len(kept)), key=lambda i: (kept[i][0], i))
-        if kept[index][0] == 0:
-            break
-        del kept[index]
-    return kept
+    ``in``), in their order: taken by priority (the lowest number first, the leftmost
+    among equals) while they fit, so a short part may take the room a long one left.
+    The parts of priority 0 are always kept."""
+    chosen: set[int] = {index for index, part in enumerate(parts) if part[0] == 0}
+    order = sorted(range(len(parts)), key=lambda i: (parts[i][0], i))
+    # Twice: an "in 5m" considered before its "moved" gets its turn after it.
+    for index in order + order:
+        if index in chosen:
+            continue
+        if parts[index][1] == "in" and index - 1 not in chosen:
+            continue  # "in 5m" belongs to the "moved" before it
+        trial = chosen | {index}
+        if totals_width([parts[i] for i in sorted(trial)]) <= width:
+            chosen = trial
+    return [parts[i] for i in sorted(chosen)]
 
 
 def totals_width(parts: list[TotalsPart]) -> int:

@@ -394,3 +394,11 @@ def test_a_burst_within_the_interval_is_not_stale_statistics() -> None:
         [_flow(1, bytes=1_200_000, customer_kbps=2000, packets=1010, pps=10)],
     )
     assert derived(stuck.flows()[0], "rate_mismatch").value == 1.0
+
+
+def test_the_span_of_bytes_moved_never_stands_alone() -> None:
+    from flowtop.core.derived import fit_totals
+
+    parts = [(0, "Total", "1.00Mb/s"), (3, "moved", "1.00GB"), (1, "in", "5s")]
+    assert fit_totals(parts, 20) == [(0, "Total", "1.00Mb/s")]
+    assert fit_totals(parts, 40) == parts
