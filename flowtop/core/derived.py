@@ -18,7 +18,8 @@ registry, :data:`flowtop.core.fields.DERIVED_FIELDS`):
 * ``rate_measured``, ``pps_measured``: Δbytes·8/Δt and Δpackets/Δt between the
   last two polls.  A counter that went backwards is a reset: no rate for that
   interval, never a negative one.  ``rate_mismatch`` is 1 when the reported rate or
-  pps disagrees with the measured one beyond :data:`MISMATCH_RATIO` and
+  pps, at both ends of the interval, disagrees with the measured one beyond
+  :data:`MISMATCH_RATIO` and
   :data:`MISMATCH_FLOOR_KBPS` / :data:`MISMATCH_FLOOR_PPS` (the appliance's
   statistics are stale).
 
@@ -78,9 +79,9 @@ def direction_class(direction: str | None) -> int:
     folded = "" if direction is None else direction.casefold()
     folded = "".join(char for char in folded if char.isalnum()).replace("2", "to")
     value = OTHER_DIRECTION
-    if folded == "lantowan":
+    if folded in ("lantowan", "lanwan"):
         value = LAN_TO_WAN
-    elif folded == "wantolan":
+    elif folded in ("wantolan", "wanlan"):
         value = WAN_TO_LAN
     if len(_DIRECTIONS) < 256:
         _DIRECTIONS[direction] = value
@@ -171,9 +172,10 @@ class _Numbers:
     def __init__(self, store: FlowStore) -> None:
         # Weak: this object is the value of a WeakKeyDictionary keyed by the store.
         self._store = weakref.ref(store)
-        self._token: tuple[int, float | None, int] = (-1, None, 0)
+        self._token: tuple[int, float | None] = (-1, None)
         self._weights: dict[float, list[float]] = {}
-        self._values: dict[tuple[int, str], Derived] = {}
+        # Per field: the values of this poll by id of the record (alive all poll long).
+        self._values: dict[str, dict[int, Derived]] = {}
 
     @property
     def store(self) -> FlowStore:
@@ -184,7 +186,7 @@ class _Numbers:
 
     def _check(self) -> None:
         store = self.store
-        token = (store.poll, store.last_update, len(store.poll_times))
+        token = (store.poll, store.last_update)
         if token != self._token:
             self._token = token
             self._weights.clear()
@@ -198,10 +200,12 @@ class _Numbers:
 
     def get(self, record: FlowRecord, name: str) -> Derived:
         self._check()
-        cache_key = (id(record), name)
-        found = self._values.get(cache_key)
+        values = self._values.get(name)
+        if values is None:
+            values = self._values[name] = {}
+        found = values.get(id(record))
         if found is None:
-            found = self._values[cache_key] = self._compute(record, name)
+            found = values[id(record)] = self._compute(record, name)
         return found
 
     def _compute(self, record: FlowRecord, name: str) -> Derived:
@@ -244,10 +248,23 @@ class _Numbers:
         return max(candidates) if candidates else None
 
     def _disagrees(self, record: FlowRecord, quantity: str) -> bool | None:
+        """Whether the counters' rate over the last interval is far from every rate the
+        appliance reported at its ends: a flow that burst or calmed down within the
+        interval moved between the two, stale statistics do not track the counters."""
         measured = self._measured(record, quantity)
         if quantity == "rate":
-            return mismatch(record.flow.customer_kbps, measured)
-        return mismatch(record.flow.pps, measured, MISMATCH_FLOOR_PPS)
+            reported, ring, floor = record.flow.customer_kbps, record.kbps, MISMATCH_FLOOR_KBPS
+        else:
+            reported, ring, floor = record.flow.pps, record.pps, MISMATCH_FLOOR_PPS
+        if reported is None or measured is None:
+            return None
+        nearest = reported
+        if len(ring) >= 2:
+            before = ring.data[-2]
+            if before == before:  # not NaN
+                low, high = min(before, reported), max(before, reported)
+                nearest = low if measured < low else high if measured > high else measured
+        return mismatch(nearest, measured, floor)
 
     def _measured(self, record: FlowRecord, quantity: str) -> float | None:
         """Δcounter/Δt between the last two polls (rates in kbps); None when unknown:
@@ -268,15 +285,17 @@ class _Numbers:
         return delta * 0.008 / seconds if quantity == "rate" else delta / seconds
 
 
-_NUMBERS: weakref.WeakKeyDictionary[FlowStore, _Numbers] = weakref.WeakKeyDictionary()
+# The attribute of a store that holds its _Numbers (which holds the store weakly).
+_NUMBERS_ATTRIBUTE: Final = "_flowtop_derived_numbers"
 # The store the last lookup found a flow in: asked first next time.
 _last_store: weakref.ref[FlowStore] | None = None
 
 
 def numbers_of(store: FlowStore) -> _Numbers:
-    numbers = _NUMBERS.get(store)
+    numbers: _Numbers | None = getattr(store, _NUMBERS_ATTRIBUTE, None)
     if numbers is None:
-        numbers = _NUMBERS[store] = _Numbers(store)
+        numbers = _Numbers(store)
+        setattr(store, _NUMBERS_ATTRIBUTE, numbers)
     return numbers
 
 
@@ -304,11 +323,6 @@ def derived(flow: Flow, name: str) -> Derived:
     if found is None:
         return _UNKNOWN
     store, record = found
-    return numbers_of(store).get(record, name)
-
-
-def record_value(store: FlowStore, record: FlowRecord, name: str) -> Derived:
-    """The derived field ``name`` of a record of ``store``."""
     return numbers_of(store).get(record, name)
 
 
@@ -631,6 +645,13 @@ def totals_parts(totals: Totals) -> list[TotalsPart]:
         (3, "", f"{format_count(shown.total.pps) or '0'} pps"),
         (1, "L>W", _rate(shown.lan_to_wan.kbps)),
         (1, "W>L", _rate(shown.wan_to_lan.kbps)),
+    ]
+    other = shown.total.flows - shown.lan_to_wan.flows - shown.wan_to_lan.flows
+    if other > 0:
+        # Flows of no known direction: their rate, so that the parts add up.
+        rest = shown.total.kbps - shown.lan_to_wan.kbps - shown.wan_to_lan.kbps
+        parts.append((1, "other", _rate(max(0.0, rest))))
+    parts += [
         (2, "peak", _rate(totals.shown_peak_kbps)),
         (2, "moved", _moved(shown.total)),
     ]
@@ -650,14 +671,21 @@ def totals_parts(totals: Totals) -> list[TotalsPart]:
 
 def fit_totals(parts: list[TotalsPart], width: int) -> list[TotalsPart]:
     """The parts that fit ``width`` cells (two spaces between parts, one before an
-    ``in``), dropping the highest priority number (the rightmost among equals) first."""
-    kept = list(parts)
-    while len(kept) > 1 and totals_width(kept) > width:
-        index = max(range(len(kept)), key=lambda i: (kept[i][0], i))
-        if kept[index][0] == 0:
-            break
-        del kept[index]
-    return kept
+    ``in``), in their order: taken by priority (the lowest number first, the leftmost
+    among equals) while they fit, so a short part may take the room a long one left.
+    The parts of priority 0 are always kept."""
+    chosen: set[int] = {index for index, part in enumerate(parts) if part[0] == 0}
+    order = sorted(range(len(parts)), key=lambda i: (parts[i][0], i))
+    # Twice: an "in 5m" considered before its "moved" gets its turn after it.
+    for index in order + order:
+        if index in chosen:
+            continue
+        if parts[index][1] == "in" and index - 1 not in chosen:
+            continue  # "in 5m" belongs to the "moved" before it
+        trial = chosen | {index}
+        if totals_width([parts[i] for i in sorted(trial)]) <= width:
+            chosen = trial
+    return [parts[i] for i in sorted(chosen)]
 
 
 def totals_width(parts: list[TotalsPart]) -> int:

@@ -340,3 +340,65 @@ def test_a_store_asked_for_derived_values_is_still_freed() -> None:
     del store
     gc.collect()
     assert gone() is None
+
+
+def _one_poll_totals(*flows: Flow) -> Any:
+    monitor = Monitor(history=10)
+    monitor.apply(Snapshot(list(flows), 1000.0, 0.1))
+    return monitor.frame().totals
+
+
+def test_the_totals_line_names_flows_of_no_known_direction() -> None:
+    from flowtop.core.derived import totals_parts
+
+    totals = _one_poll_totals(
+        _flow(1, customer_kbps=1000, direction="LAN->WAN"),
+        _flow(2, customer_kbps=500, direction="sideways"),
+    )
+    parts = {label: value for _, label, value in totals_parts(totals)}
+    assert parts["L>W"] == "1.00Mb/s" and parts["W>L"] == "0b/s"
+    assert parts["other"] == "500kb/s"
+    plain = _one_poll_totals(_flow(1, customer_kbps=1000))
+    assert "other" not in {label for _, label, _ in totals_parts(plain)}
+
+
+def test_the_totals_line_gives_way_by_priority() -> None:
+    from flowtop.core.derived import fit_totals, totals_parts, totals_width
+
+    totals = _one_poll_totals(
+        _flow(1, customer_kbps=1000, pps=100, direction="LAN to WAN"),
+        _flow(2, customer_kbps=3000, pps=300, direction="WAN to LAN"),
+    )
+    parts = totals_parts(totals)
+    wide = fit_totals(parts, 200)
+    assert wide == parts
+    narrow = fit_totals(parts, 60)
+    assert totals_width(narrow) <= 60
+    labels = [label for _, label, _ in narrow]
+    assert labels[:3] == ["Total", "L>W", "W>L"], "pps goes before the directions"
+    assert [label for _, label, _ in fit_totals(parts, 5)] == ["Total"]
+
+
+def test_a_burst_within_the_interval_is_not_stale_statistics() -> None:
+    """Reported 100 kb/s, then 2 Mb/s: the counters' 800 kb/s lies between the two."""
+    store, _ = _tracked(
+        [_flow(1, bytes=1_000_000, customer_kbps=100, packets=1000, pps=10)],
+        [_flow(1, bytes=1_200_000, customer_kbps=2000, packets=1010, pps=10)],
+    )
+    current = store.flows()[0]
+    assert derived(current, "rate_measured").value == pytest.approx(800.0)
+    assert derived(current, "rate_mismatch").value == 0.0
+    # The same counters with the reported rate stuck at 2 Mb/s at both ends: stale.
+    stuck, _ = _tracked(
+        [_flow(1, bytes=1_000_000, customer_kbps=2000, packets=1000, pps=10)],
+        [_flow(1, bytes=1_200_000, customer_kbps=2000, packets=1010, pps=10)],
+    )
+    assert derived(stuck.flows()[0], "rate_mismatch").value == 1.0
+
+
+def test_the_span_of_bytes_moved_never_stands_alone() -> None:
+    from flowtop.core.derived import fit_totals
+
+    parts = [(0, "Total", "1.00Mb/s"), (3, "moved", "1.00GB"), (1, "in", "5s")]
+    assert fit_totals(parts, 20) == [(0, "Total", "1.00Mb/s")]
+    assert fit_totals(parts, 40) == parts

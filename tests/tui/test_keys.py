@@ -12,7 +12,7 @@ from textual.driver import Driver
 from textual.widgets import OptionList, Static
 
 from flowtop.core.columns import RATE_TITLE
-from flowtop.core.fields import EITHER_END_TERMS, FIELDS
+from flowtop.core.fields import ALL_FIELDS, EITHER_END_TERMS
 from flowtop.core.filter import compile_filter
 from flowtop.core.groups import GROUPINGS, resolve_grouping
 from flowtop.core.model import Flow
@@ -319,7 +319,7 @@ def test_help_lists_exactly_the_registrys_aliases() -> None:
         for name in names.split():
             assert name not in shown, f"{name} listed twice"
             shown[name] = field
-    expected = {alias: field.name for field in FIELDS for alias in field.aliases}
+    expected = {alias: field.name for field in ALL_FIELDS for alias in field.aliases}
     expected.update(
         {term.name: " or ".join(term.fields) + " (filter only)" for term in EITHER_END_TERMS}
     )

@@ -134,3 +134,25 @@ async def test_help_lists_the_derived_fields_from_the_registry() -> None:
     assert derived_table().row_count == len(DERIVED_FIELDS)
     assert ("mismatch", "rate_mismatch") in alias_rows()
     assert all(field.description.isascii() for field in DERIVED_FIELDS)
+
+
+async def test_a_poll_updates_the_totals_line_without_a_layout(monkeypatch: Any) -> None:
+    from textual.widgets import Static
+
+    clock = Clock()
+    source = ScriptedSource(clock, _polls())
+    app = make_app(source, clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count == 2)
+        await pilot.pause()
+        calls: list[tuple[str | None, bool]] = []
+        update = Static.update
+
+        def spy(self: Static, content: Any = "", *, layout: bool = True) -> None:
+            calls.append((self.id, layout))
+            update(self, content, layout=layout)
+
+        monkeypatch.setattr(Static, "update", spy)
+        await poll_now(pilot, app, source)
+        assert ("totals", False) in calls
+        assert ("totals", True) not in calls
