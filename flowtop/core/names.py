@@ -45,7 +45,7 @@ NAME_TTL: Final = 600.0
 FAILURE_TTL: Final = 120.0
 LOOKUP_TIMEOUT: Final = 2.0
 LOOKUP_WORKERS: Final = 4
-MAX_QUEUED: Final = 1024
+MAX_QUEUED: Final = 4096
 MAX_NAMES: Final = 20000
 # RFC 1035: a name is at most 253 characters in text form.
 MAX_NAME_LENGTH: Final = 253

@@ -104,3 +104,16 @@ async def test_the_filter_matches_names_once_known() -> None:
         await pilot.pause()
         assert app.table.row_count == 1
         assert app.table.row_keys() == [_key(app, "10.1.0.2")]
+
+
+async def test_a_filter_on_names_typed_before_they_are_known_finds_them() -> None:
+    clock = Clock()
+    source = ScriptedSource(clock, [_flows()])
+    app = make_app(
+        source, clock, resolver=NameResolver(NAMES.get), filter_text="host:*.corp.example"
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: app.monitor.attempts > 0)
+        assert app.table.row_count == 0
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.table.row_count == 1)
