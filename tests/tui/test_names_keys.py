@@ -117,3 +117,16 @@ async def test_a_filter_on_names_typed_before_they_are_known_finds_them() -> Non
         assert app.table.row_count == 0
         await pilot.press("n")
         await wait_until(pilot, lambda: app.table.row_count == 1)
+
+
+async def test_the_system_resolver_names_localhost_from_etc_hosts() -> None:
+    """The bar's case, with the real resolver: localhost is in /etc/hosts everywhere."""
+    clock = Clock()
+    source = ScriptedSource(clock, [[flow(1, dest_ip="127.0.0.1", dest_port="443")]])
+    app = make_app(source, clock)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count == 1)
+        (key,) = app.table.row_keys()
+        await pilot.press("n", "N")
+        await wait_until(pilot, lambda: app.table.cell_text(key, "dst").startswith("localhost"))
+        assert app.table.cell_text(key, "dst").endswith(":https")
