@@ -679,7 +679,14 @@ class FlowTopApp(App[int]):
         }
     )  # fmt: skip
 
+    # The keys of names, conversations, columns and copying: the table's too.
+    _VIEW_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"copy_row", "toggle_pairs", "choose_columns", "toggle_host_names", "toggle_port_names"}
+    )
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self._VIEW_ACTIONS and isinstance(self.screen, EventsScreen):
+            return False
         return not (action in self._TABLE_ACTIONS and isinstance(self.screen, EventsScreen))
 
     def action_toggle_pause(self) -> None:
