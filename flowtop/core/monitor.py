@@ -27,7 +27,7 @@ from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
 from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
 from flowtop.core.highlight import HighlightMatcher
 from flowtop.core.model import FlowKey
-from flowtop.core.names import NameResolver, Naming
+from flowtop.core.names import HOST_GROUPINGS, NameResolver, Naming
 from flowtop.core.pairs import PAIR_COLUMN_IDS, pair_columns
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.source import FlowSource, Snapshot
@@ -510,6 +510,8 @@ class Monitor:
             if isinstance(key, FlowKey):
                 seen[key.src_ip] = None
                 seen[key.dest_ip] = None
+            elif key.grouping in HOST_GROUPINGS:
+                seen[key.value] = None
         seen.pop("", None)
         return list(seen)
 

@@ -351,6 +351,9 @@ def port_number(name: str) -> int | None:
 
 # ---- what a view shows ---------------------------------------------------------------------
 
+# Groupings whose groups are hosts: their rows show names too.
+HOST_GROUPINGS: Final = frozenset({"src", "dst"})
+
 
 class Naming:
     """Whether a view shows host names and port names, and how (one per monitor)."""

@@ -20,7 +20,7 @@ from flowtop.core.groups import (
     group_key,
 )
 from flowtop.core.model import Flow
-from flowtop.core.names import Naming
+from flowtop.core.names import HOST_GROUPINGS, Naming
 from flowtop.core.pairs import pair_columns, pair_records, pair_sort_value, pair_texts
 from flowtop.core.store import FlowRecord
 
@@ -254,6 +254,10 @@ class FlowView:
                 descending = sort.descending
             groups = sort_by(groups, column.sort_value, descending)
         formatters = [column.text for column in columns]
+        naming = self.naming
+        if naming is not None and naming.hosts and grouping.id in HOST_GROUPINGS:
+            # A host's group shows its name, once known.
+            formatters[0] = lambda group: naming.address(group.value)
         rows: list[Row] = [
             Row(group_key(grouping, group.value), group, formatters) for group in groups
         ]
