@@ -122,7 +122,9 @@ async def test_a_filter_on_names_typed_before_they_are_known_finds_them() -> Non
 async def test_the_system_resolver_names_localhost_from_etc_hosts() -> None:
     """The bar's case, with the real resolver: localhost is in /etc/hosts everywhere."""
     clock = Clock()
-    source = ScriptedSource(clock, [[flow(1, dest_ip="127.0.0.1", dest_port="443")]])
+    # Every address is 127.0.0.1: the test asks no DNS server anything.
+    only = flow(1, src_ip="127.0.0.1", dest_ip="127.0.0.1", dest_port="443", lan_gw_ip="127.0.0.1")
+    source = ScriptedSource(clock, [[only]])
     app = make_app(source, clock)
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_until(pilot, lambda: app.table.row_count == 1)
