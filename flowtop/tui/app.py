@@ -836,7 +836,9 @@ class FlowTopApp(App[int]):
             )  # fmt: skip
             return
         self.copy_to_clipboard(expression)
-        self.notify(expression, title="Copied as a filter", timeout=4, markup=False)
+        # A conversation's row: the expression is of the direction it shows.
+        one_way = " (this direction)" if row is not None and row.partner is not None else ""
+        self.notify(expression, title=f"Copied as a filter{one_way}", timeout=4, markup=False)
 
     def action_toggle_pairs(self) -> None:
         """One row per conversation (both directions), or one per flow."""
