@@ -69,3 +69,14 @@ def test_once_resolve_waits_no_longer_than_the_time_limit(
     assert time.monotonic() - began < 10
     # Failed lookups: the addresses are shown.
     assert "10.1." in result.out
+
+
+def test_once_resolve_filters_on_names(capsys: pytest.CaptureFixture[str]) -> None:
+    """The filter hides flows until their names are known: every flow is looked up."""
+    result = run_cli(
+        capsys, "--demo", "--once", "--resolve", "--width", "0",
+        "--filter", "host:srv*.dc.corp.example",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    body = result.out.splitlines()[1:]
+    assert body and all("srv" in line and ".dc.corp.example" in line for line in body)

@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING
@@ -28,7 +28,7 @@ from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
 from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
 from flowtop.core.highlight import HighlightMatcher
 from flowtop.core.model import FlowKey
-from flowtop.core.names import NameResolver, Naming
+from flowtop.core.names import HOST_GROUPINGS, NameResolver, Naming
 from flowtop.core.pairs import PAIR_COLUMN_IDS, pair_columns
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.source import FlowSource, Snapshot
@@ -346,8 +346,10 @@ class Monitor:
         else:
             result = self.view.compute(records, predicate, self.sort)
         if self.naming.hosts and self.naming.resolver is not None:
-            # The rows in their order: the top of the table is looked up first.
+            # The rows in their order: the top of the table is looked up first; then the
+            # flows the filter hides (a filter on names needs their names).
             self.naming.resolver.request(self._row_addresses(result.rows))
+            self.naming.resolver.request(self._key_addresses(self.store.records))
         highlights: dict[FlowKey, int] = {}
         bell = False
         if self.matcher:
@@ -512,17 +514,32 @@ class Monitor:
         result = self.last_result
         if resolver is None or not self.naming.hosts or result is None:
             return True
+        # The rows shown first, then every flow's: a filter on names needs them all.
         resolver.request(self._row_addresses(result.rows))
+        resolver.request(self._key_addresses(self.store.records))
         return resolver.wait(resolver.timeout if timeout is None else timeout)
 
     @staticmethod
+    def _key_addresses(keys: Iterable[FlowKey]) -> list[str]:
+        seen: dict[str, None] = {}
+        for key in keys:
+            seen[key.src_ip] = None
+            seen[key.dest_ip] = None
+        seen.pop("", None)
+        return list(seen)
+
+    @staticmethod
     def _row_addresses(rows: Sequence[Row]) -> list[str]:
+        """The addresses of flow rows, in order, once each (a key holds them as text)."""
         seen: dict[str, None] = {}
         for row in rows:
-            item = row.item
-            for address in (getattr(item, "src_ip", None), getattr(item, "dest_ip", None)):
-                if address is not None:
-                    seen[str(address)] = None
+            key = row.key
+            if isinstance(key, FlowKey):
+                seen[key.src_ip] = None
+                seen[key.dest_ip] = None
+            elif key.grouping in HOST_GROUPINGS:
+                seen[key.value] = None
+        seen.pop("", None)
         return list(seen)
 
     def close(self) -> None:

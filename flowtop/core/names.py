@@ -45,7 +45,7 @@ NAME_TTL: Final = 600.0
 FAILURE_TTL: Final = 120.0
 LOOKUP_TIMEOUT: Final = 2.0
 LOOKUP_WORKERS: Final = 4
-MAX_QUEUED: Final = 1024
+MAX_QUEUED: Final = 4096
 MAX_NAMES: Final = 20000
 # RFC 1035: a name is at most 253 characters in text form.
 MAX_NAME_LENGTH: Final = 253
@@ -113,9 +113,10 @@ class NameResolver:
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
         self._entries: dict[str, _Entry] = {}
-        # Addresses queued or being looked up; the value is when the lookup began (None:
-        # still queued).
-        self._pending: dict[str, float | None] = {}
+        # Addresses queued or being looked up, and when each lookup under way began (at
+        # most one per thread: the time limit looks at these only).
+        self._pending: set[str] = set()
+        self._began: dict[str, float] = {}
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._closed = False
@@ -136,7 +137,7 @@ class NameResolver:
     def name(self, address: str) -> str | None:
         """The known name of ``address``; asks for a lookup when unknown or expired."""
         entry = self._entries.get(address)
-        if entry is None or entry.expires <= self.clock():
+        if (entry is None or entry.expires <= self.clock()) and address not in self._pending:
             self.request((address,))
         return None if entry is None else entry.name
 
@@ -168,7 +169,7 @@ class NameResolver:
                     continue
                 if len(self._pending) >= self.max_queued:
                     break  # asked again with the next poll
-                self._pending[address] = None
+                self._pending.add(address)
                 self._queue.put(address)
                 queued += 1
             if queued:
@@ -223,7 +224,7 @@ class NameResolver:
             with self._lock:
                 if address not in self._pending:
                     continue
-                self._pending[address] = self.clock()
+                self._began[address] = self.clock()
                 self.started += 1
                 self.running += 1
                 self.most_running = max(self.most_running, self.running)
@@ -233,7 +234,8 @@ class NameResolver:
                 name = None
             with self._done:
                 self.running -= 1
-                self._pending.pop(address, None)
+                self._pending.discard(address)
+                self._began.pop(address, None)
                 self._store(address, name)
                 self._done.notify_all()
 
@@ -256,8 +258,8 @@ class NameResolver:
     def _expire_slow(self, now: float) -> None:
         """Lookups past their time limit count as failed (with the lock held); their
         threads are left to finish, and a late answer is still taken."""
-        for address, began in self._pending.items():
-            if began is None or now - began < self.timeout:
+        for address, began in self._began.items():
+            if now - began < self.timeout:
                 continue
             entry = self._entries.get(address)
             if entry is None or entry.expires <= now:
@@ -348,6 +350,9 @@ def port_number(name: str) -> int | None:
 
 
 # ---- what a view shows ---------------------------------------------------------------------
+
+# Groupings whose groups are hosts: their rows show names too.
+HOST_GROUPINGS: Final = frozenset({"src", "dst"})
 
 
 class Naming:

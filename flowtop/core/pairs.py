@@ -10,11 +10,11 @@ the other's; rates, packets and bytes add up.  A flow whose other direction is a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from operator import attrgetter
+from typing import Any, Final, TypeAlias
 
 from flowtop.core.columns import NO_PATH, Column
-from flowtop.core.model import Flow, FlowKey, format_endpoint
+from flowtop.core.model import Flow, format_endpoint
 from flowtop.core.store import FlowRecord
 from flowtop.core.units import format_bytes, format_count, format_kbps, format_rate
 
@@ -22,20 +22,8 @@ from flowtop.core.units import format_bytes, format_count, format_kbps, format_r
 BOTH_WAYS: Final = "<->"
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
-    """A conversation: the forward flow's record and the reverse one's, if present."""
-
-    forward: FlowRecord
-    reverse: FlowRecord | None
-
-
-def _ends(key: FlowKey) -> tuple[Any, ...]:
-    return (key.src_ip, key.src_port, key.dest_ip, key.dest_port, key.ipp)
-
-
-def _reversed_ends(key: FlowKey) -> tuple[Any, ...]:
-    return (key.dest_ip, key.dest_port, key.src_ip, key.src_port, key.ipp)
+# A conversation: the forward flow's record and the reverse one's, if present.
+Pair: TypeAlias = tuple[FlowRecord, "FlowRecord | None"]
 
 
 def _outbound(record: FlowRecord) -> bool:
@@ -49,25 +37,36 @@ def pair_records(records: Iterable[FlowRecord]) -> list[Pair]:
     Every record is in exactly one pair (as its forward or its reverse flow).
     """
     ordered = list(records)
-    waiting: dict[tuple[Any, ...], list[int]] = {}
-    for index, record in enumerate(ordered):
-        waiting.setdefault(_ends(record.key), []).append(index)
-    used = [False] * len(ordered)
+    # The records by their ends (addresses, ports, protocol): the first of each, and any
+    # others (the same ends in both directions' names, repeated keys) apart.
+    first: dict[tuple[Any, ...], FlowRecord] = {}
+    others: dict[tuple[Any, ...], list[FlowRecord]] = {}
+    for record in ordered:
+        ends = record.key[:5]
+        if first.setdefault(ends, record) is not record:
+            others.setdefault(ends, []).append(record)
+    used: set[int] = set()
     pairs: list[Pair] = []
-    for index, record in enumerate(ordered):
-        if used[index]:
+    for record in ordered:
+        if id(record) in used:
             continue
-        used[index] = True
+        used.add(id(record))
+        key = record.key
+        reverse = (key[2], key[3], key[0], key[1], key[4])
         partner: FlowRecord | None = None
-        for other in waiting.get(_reversed_ends(record.key), ()):
-            if not used[other]:
-                used[other] = True
-                partner = ordered[other]
-                break
-        if partner is not None and _outbound(partner) and not _outbound(record):
-            pairs.append(Pair(partner, record))
+        candidate = first.get(reverse)
+        if candidate is not None and id(candidate) not in used:
+            partner = candidate
+        elif reverse in others:
+            partner = next((r for r in others[reverse] if id(r) not in used), None)
+        if partner is None:
+            pairs.append((record, None))
+            continue
+        used.add(id(partner))
+        if _outbound(partner) and not _outbound(record):
+            pairs.append((partner, record))
         else:
-            pairs.append(Pair(record, partner))
+            pairs.append((record, partner))
     return pairs
 
 
@@ -110,57 +109,65 @@ def pair_columns(columns: Sequence[Column]) -> tuple[Column, ...]:
     return tuple(shown)
 
 
-def pair_formatters(
-    columns: Sequence[Column], formatters: Sequence[Callable[[Any], str]], reverse: Flow | None
-) -> list[Callable[[Any], str]]:
-    """The cell texts of a pair's row (given the forward flow): sums, both rates."""
-    if reverse is None:
-        return [
-            (lambda flow: "") if column.id == REVERSE_COLUMN.id else text
-            for column, text in zip(columns, formatters, strict=True)
-        ]
-    shown: list[Callable[[Any], str]] = []
+PairText = Callable[[Flow, "Flow | None"], str]
+
+
+def pair_texts(
+    columns: Sequence[Column], formatters: Sequence[Callable[[Any], str]]
+) -> list[PairText]:
+    """The cell texts of pair rows, given the forward flow and the reverse one (None: a
+    flow alone): sums, both rates, ``<->``; shared by every row of a view."""
+    texts: list[PairText] = []
     for column, text in zip(columns, formatters, strict=True):
         summed = _SUMMED.get(column.id)
         if summed is not None:
-            shown.append(_summed_text(summed[0], summed[1], getattr(reverse, summed[0])))
+            texts.append(_summed_text(summed[0], summed[1], text))
         elif column.id == REVERSE_COLUMN.id:
-            shown.append(_constant(format_kbps(reverse.customer_kbps)))
+            texts.append(_reverse_rate)
         elif column.id == "dir":
-            shown.append(lambda flow: BOTH_WAYS)
+            texts.append(_direction(text))
         else:
-            shown.append(text)
-    return shown
+            texts.append(_forward(text))
+    return texts
 
 
 def _summed_text(
-    name: str, format_value: Callable[[Any], str], other: float | int | None
-) -> Callable[[Any], str]:
-    def text(flow: Any) -> str:
-        return format_value(_add(getattr(flow, name), other))
+    name: str, format_value: Callable[[Any], str], alone: Callable[[Any], str]
+) -> PairText:
+    def text(flow: Flow, reverse: Flow | None) -> str:
+        if reverse is None:
+            return alone(flow)
+        return format_value(_add(getattr(flow, name), getattr(reverse, name)))
 
     return text
 
 
-def _constant(text: str) -> Callable[[Any], str]:
-    return lambda flow: text
+def _reverse_rate(flow: Flow, reverse: Flow | None) -> str:
+    return "" if reverse is None else format_kbps(reverse.customer_kbps)
+
+
+def _direction(alone: Callable[[Any], str]) -> PairText:
+    return lambda flow, reverse: alone(flow) if reverse is None else BOTH_WAYS
+
+
+def _forward(text: Callable[[Any], str]) -> PairText:
+    return lambda flow, reverse: text(flow)
 
 
 def pair_sort_value(column: Column) -> Callable[[Pair], Any]:
     """How pairs sort by ``column``: sums for the summed columns, each rate by its own."""
     if column.id == REVERSE_COLUMN.id:
-        return lambda pair: pair.reverse.flow.customer_kbps if pair.reverse else None
+        return lambda pair: pair[1].flow.customer_kbps if pair[1] is not None else None
     if column.id == FORWARD_COLUMN.id:
-        return lambda pair: pair.forward.flow.customer_kbps
+        return lambda pair: pair[0].flow.customer_kbps
     summed = _SUMMED.get(column.id)
     if summed is not None:
-        name = summed[0]
-        return lambda pair: _add(
-            getattr(pair.forward.flow, name),
-            getattr(pair.reverse.flow, name) if pair.reverse else None,
+        get = attrgetter(summed[0])
+        return lambda pair: (
+            get(pair[0].flow) if pair[1] is None else _add(get(pair[0].flow), get(pair[1].flow))
         )
     value = column.sort_value
-    return lambda pair: value(pair.forward.flow)
+    return lambda pair: value(pair[0].flow)
 
 
 def pair_heading(flow: Flow, named: str | None, arrow: str) -> str:

@@ -20,8 +20,8 @@ from flowtop.core.groups import (
     group_key,
 )
 from flowtop.core.model import Flow
-from flowtop.core.names import Naming
-from flowtop.core.pairs import pair_columns, pair_formatters, pair_records, pair_sort_value
+from flowtop.core.names import HOST_GROUPINGS, Naming
+from flowtop.core.pairs import pair_columns, pair_records, pair_sort_value, pair_texts
 from flowtop.core.store import FlowRecord
 
 FlowPredicate = Callable[[Flow], bool]
@@ -41,7 +41,7 @@ class Row:
         self,
         key: RowKey,
         item: Flow | Group,
-        formatters: Sequence[Callable[[Any], str]],
+        formatters: Sequence[Callable[..., str]],
         partner: FlowRecord | None = None,
     ) -> None:
         self.key = key
@@ -79,6 +79,22 @@ class Row:
         item = self.item
         label = item.value if isinstance(item, Group) else self.key.label()
         return f"Row({label})"
+
+
+class PairRow(Row):
+    """A row of pair mode: its cells are made from its flow and the other direction's."""
+
+    __slots__ = ()
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        cells = self._cells
+        if cells is None:
+            item = self.item
+            partner = self.partner
+            reverse = partner.flow if partner is not None else None
+            cells = self._cells = tuple([text(item, reverse) for text in self._formatters])
+        return cells
 
 
 @dataclass(slots=True)
@@ -205,14 +221,12 @@ class FlowView:
             pairs = sort_by(pairs, pair_sort_value(column), sort.descending)
         # The flow columns' texts (names where shown), then the two rates'.
         flow_texts = dict(zip([c.id for c in self.columns], self.formatters(), strict=True))
-        texts = [flow_texts.get(column.id, column.text) for column in columns]
-        rows: list[Row] = []
-        for pair in pairs:
-            reverse = pair.reverse
-            formatters = pair_formatters(columns, texts, reverse.flow if reverse else None)
-            rows.append(Row(pair.forward.key, pair.forward.flow, formatters, reverse))
+        texts = pair_texts(columns, [flow_texts.get(c.id, c.text) for c in columns])
+        rows: list[Row] = [
+            PairRow(forward.key, forward.flow, texts, reverse) for forward, reverse in pairs
+        ]
         result = self._result(rows, len(everything))
-        result.paired = sum(1 for pair in pairs if pair.reverse is not None)
+        result.paired = sum(1 for _, reverse in pairs if reverse is not None)
         return result
 
     def compute_groups(
@@ -240,6 +254,10 @@ class FlowView:
                 descending = sort.descending
             groups = sort_by(groups, column.sort_value, descending)
         formatters = [column.text for column in columns]
+        naming = self.naming
+        if naming is not None and naming.hosts and grouping.id in HOST_GROUPINGS:
+            # A host's group shows its name, once known.
+            formatters[0] = lambda group: naming.address(group.value)
         rows: list[Row] = [
             Row(group_key(grouping, group.value), group, formatters) for group in groups
         ]

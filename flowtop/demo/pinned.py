@@ -93,11 +93,13 @@ class PinnedDemoSource:
 
 
 def with_reverse_flows(flows: list[Flow], every: int) -> list[Flow]:
-    """``flows`` plus the other direction of every ``every``-th one: a quarter of its
-    rate, and for every other such flow a different path and DSCP (asymmetric routing)."""
+    """``flows`` plus the other direction of about one in ``every`` (chosen by port, so
+    the same flows from poll to poll): a quarter of its rate, and for every other such
+    flow a different path and DSCP (asymmetric routing)."""
     added: list[Flow] = []
-    for index, flow in enumerate(flows):
-        if index % every:
+    for flow in flows:
+        ports = (flow.src_port or 0) + (flow.dest_port or 0)
+        if ports % every:
             continue
         lan_to_wan = (flow.direction or "").casefold().startswith("lan")
         update: dict[str, Any] = {
@@ -110,7 +112,7 @@ def with_reverse_flows(flows: list[Flow], every: int) -> list[Flow]:
             "pps": round((flow.pps or 0.0) / 4, 3),
             "bytes": (flow.bytes or 0) // 4,
         }
-        if (index // every) % 2:
+        if (ports // every) % 2:
             update["path"] = "DC-LTE" if flow.path != "DC-LTE" else "DC-INET"
             update["ip_dscp"] = "default" if flow.ip_dscp != "default" else "af21"
         added.append(flow.model_copy(update=update))

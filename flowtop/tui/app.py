@@ -795,10 +795,16 @@ class FlowTopApp(App[int]):
     _FLEET_ACTIONS: ClassVar[frozenset[str]] = frozenset(
         {"quit", "help", "appliance", "command_palette", "suspend_process"}
     )
+    # The keys of names, conversations, columns and copying: the table's too.
+    _VIEW_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"copy_row", "toggle_pairs", "choose_columns", "toggle_host_names", "toggle_port_names"}
+    )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(self.screen, FleetScreen):
             return action in self._FLEET_ACTIONS
+        if action in self._VIEW_ACTIONS and isinstance(self.screen, EventsScreen):
+            return False
         return not (action in self._TABLE_ACTIONS and isinstance(self.screen, EventsScreen))
 
     def action_toggle_pause(self) -> None:
@@ -951,7 +957,9 @@ class FlowTopApp(App[int]):
             )  # fmt: skip
             return
         self.copy_to_clipboard(expression)
-        self.notify(expression, title="Copied as a filter", timeout=4, markup=False)
+        # A conversation's row: the expression is of the direction it shows.
+        one_way = " (this direction)" if row is not None and row.partner is not None else ""
+        self.notify(expression, title=f"Copied as a filter{one_way}", timeout=4, markup=False)
 
     def action_toggle_pairs(self) -> None:
         """One row per conversation (both directions), or one per flow."""

@@ -107,3 +107,20 @@ def test_the_column_choice_picks_orders_and_resets() -> None:
     assert choice.chosen() == ("gw",)
     choice.reset()
     assert choice.chosen() == DEFAULT_COLUMNS
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        '[profiles]\nlab.url = "https://10.0.0.1"  # dotted keys\n',
+        'profiles = { lab = { url = "https://10.0.0.1" } }\n',
+        '[profiles.other]\nurl = "https://10.0.0.2"\n',
+    ],
+)
+def test_profiles_written_any_way_get_the_keys(tmp_path: Path, written: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(written)
+    save_to_profile(SaveTarget(path, "lab"), {"columns": ["src", "kbps"]})
+    text = path.read_text()
+    assert "https://10.0.0." in text and ("# dotted keys" in text) == ("#" in written)
+    assert select_profile(load_config(path, {}, explicit=True), "lab").columns == ["src", "kbps"]

@@ -305,3 +305,21 @@ def test_the_demo_names_its_own_private_hosts_only() -> None:
     assert demo_lookup("8.8.8.8") == "dns.google"
     for unnamed in ("151.101.117.163", "2a04:4e42::1", "10.99.1.1", "fd00:ab::1", "nonsense"):
         assert demo_lookup(unnamed) is None
+
+
+def test_host_groups_show_names() -> None:
+    lookup = FakeLookup({"10.1.0.2": "pc.corp.example"})
+    resolver = NameResolver(lookup)
+    monitor = Monitor(resolver=resolver, group_by="src")
+    monitor.store.apply([flow(1), flow(2)], 1.0)
+    texts = sorted(row.cells[0] for row in monitor.frame().rows)
+    assert texts == ["10.1.0.2", "10.1.0.3"]
+    monitor.set_host_names(True)
+    monitor.frame()
+    assert resolver.wait(5)
+    rows = monitor.frame().rows
+    assert sorted(row.cells[0] for row in rows) == ["10.1.0.3", "pc.corp.example"]
+    # The drill-down still selects by address.
+    named = next(row for row in rows if row.cells[0] == "pc.corp.example")
+    assert named.group is not None
+    assert named.group.grouping.drill_filter(named.group.value) == "src:10.1.0.2"

@@ -96,8 +96,8 @@ def test_pairing_never_loses_a_flow() -> None:
         store = _store(flows)
         records = list(store.records.values())
         pairs = pair_records(records)
-        seen = [pair.forward.key for pair in pairs] + [
-            pair.reverse.key for pair in pairs if pair.reverse is not None
+        seen = [pair[0].key for pair in pairs] + [
+            pair[1].key for pair in pairs if pair[1] is not None
         ]
         assert sorted(seen) == sorted(record.key for record in records)
         assert len(set(seen)) == len(seen)

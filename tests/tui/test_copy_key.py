@@ -51,3 +51,18 @@ async def test_y_on_a_terminal_without_osc52_shows_the_expression_only(
     off = make_app(ScriptedSource(clock, [[flow(1)]]), clock, clipboard=False)
     monkeypatch.setenv("TERM", "xterm")
     assert off.clipboard_refusal == "clipboard = false in the profile"
+
+
+async def test_the_view_keys_do_nothing_over_the_events_view() -> None:
+    clock = Clock()
+    app = make_app(ScriptedSource(clock, [[flow(1)]]), clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count == 1)
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.set_focus(None)
+        await pilot.press("y", "c", "o", "n", "N")
+        await pilot.pause()
+        assert app.clipboard == ""
+        assert not app.monitor.pairs and not app.monitor.naming.hosts
+        assert not app.monitor.naming.ports

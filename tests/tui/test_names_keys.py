@@ -104,3 +104,31 @@ async def test_the_filter_matches_names_once_known() -> None:
         await pilot.pause()
         assert app.table.row_count == 1
         assert app.table.row_keys() == [_key(app, "10.1.0.2")]
+
+
+async def test_a_filter_on_names_typed_before_they_are_known_finds_them() -> None:
+    clock = Clock()
+    source = ScriptedSource(clock, [_flows()])
+    app = make_app(
+        source, clock, resolver=NameResolver(NAMES.get), filter_text="host:*.corp.example"
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: app.monitor.attempts > 0)
+        assert app.table.row_count == 0
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.table.row_count == 1)
+
+
+async def test_the_system_resolver_names_localhost_from_etc_hosts() -> None:
+    """The bar's case, with the real resolver: localhost is in /etc/hosts everywhere."""
+    clock = Clock()
+    # Every address is 127.0.0.1: the test asks no DNS server anything.
+    only = flow(1, src_ip="127.0.0.1", dest_ip="127.0.0.1", dest_port="443", lan_gw_ip="127.0.0.1")
+    source = ScriptedSource(clock, [[only]])
+    app = make_app(source, clock)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count == 1)
+        (key,) = app.table.row_keys()
+        await pilot.press("n", "N")
+        await wait_until(pilot, lambda: app.table.cell_text(key, "dst").startswith("localhost"))
+        assert app.table.cell_text(key, "dst").endswith(":https")

@@ -45,6 +45,12 @@ async def test_c_pairs_the_directions_and_the_count_adds_up(tmp_path: Path) -> N
         assert app.table.cell_text(out.key, "in") == "200k"
         fields = screen_text(app)
         assert "Other direction" in fields and "DC-LTE" in fields and "cs1" in fields
+        # y copies the direction the row shows, and says so.
+        app.clipboard_refusal = None  # whatever terminal the tests run in
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard.startswith("src:10.1.0.2 sport:40001 dst:192.0.2.10")
+        assert any("(this direction)" in (n.title or "") for n in app._notifications)
         # An export of the pairs writes every flow.
         await pilot.press("x", "j")
         await wait_until(pilot, lambda: any(tmp_path.iterdir()))
