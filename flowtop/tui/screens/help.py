@@ -116,7 +116,7 @@ LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
             _line(
                 "app.escape",
                 meaning="back: filter bar, full-screen pane, drill-down, "
-                "in group mode to flows, then the filter",
+                "in group mode to flows, then the filter, then (a fleet) the fleet screen",
             ),
         ),
     ),
@@ -178,6 +178,25 @@ LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
         ),
     ),
     (
+        "A fleet (--fleet, --profile twice)",
+        (
+            _line(
+                *(f"app.appliance({number})" for number in range(1, 10)),
+                meaning="the flow view of appliance 1 to 9, from anywhere",
+                joiner=" ",
+            ),
+            _line("fleet.open_selected", meaning="fleet screen: open the appliance's flow view"),
+            _line(
+                "fleet.sort_step(-1)",
+                "fleet.sort_step(1)",
+                meaning="fleet screen: sort by the column to the left / right",
+            ),
+            _line("fleet.invert", meaning="fleet screen: invert the sort"),
+            _line("fleet.filter", meaning="fleet screen: filter by any text of a row"),
+            _line("fleet.clear_filter", meaning="fleet screen: clear the filter"),
+        ),
+    ),
+    (
         "General",
         (
             _line("app.help", meaning="this help"),
@@ -211,6 +230,7 @@ def _bindings() -> dict[str, Sequence[BindingType]]:
     from flowtop.tui.screens.columns import ColumnScreen
     from flowtop.tui.screens.events import EventList, EventsScreen
     from flowtop.tui.screens.export import ExportScreen
+    from flowtop.tui.screens.fleet import FleetScreen
     from flowtop.tui.widgets.detail import DetailPane
     from flowtop.tui.widgets.flow_table import FlowTable
 
@@ -237,6 +257,7 @@ def _bindings() -> dict[str, Sequence[BindingType]]:
         "events_list": EventList.BINDINGS,
         "export": ExportScreen.BINDINGS,
         "columns": ColumnScreen.BINDINGS,
+        "fleet": FleetScreen.BINDINGS,
     }
 
 
