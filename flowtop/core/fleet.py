@@ -126,9 +126,23 @@ class OtherEnd:
     flow: Flow
     # The other end marks it with another DSCP (re-marking on the way).
     dscp_differs: bool
-    # The other end's path does not name this appliance's side the way this one's does
-    # (asymmetric routing); None when either path is unknown.
+    # The other end's path, as it names it.
     path: str
+    # True when the two paths are not each other's reverse (A->B here, B->A there):
+    # asymmetric routing.  None when either path is not of the form "A->B".
+    asymmetric: bool | None
+
+
+PATH_ARROW: Final = "->"
+
+
+def asymmetric(here: str | None, there: str | None) -> bool | None:
+    """Whether two ends' paths differ other than by direction; None when unknown."""
+    if not here or not there or PATH_ARROW not in here or PATH_ARROW not in there:
+        return None
+    ours = [part.strip().casefold() for part in here.split(PATH_ARROW)]
+    theirs = [part.strip().casefold() for part in there.split(PATH_ARROW)]
+    return ours != list(reversed(theirs))
 
 
 def conversation_key(flow: Flow) -> tuple[object, ...] | None:
@@ -288,6 +302,7 @@ class Fleet:
                     dscp_differs=bool(flow.ip_dscp and other.ip_dscp)
                     and flow.ip_dscp != other.ip_dscp,
                     path=other.path or "",
+                    asymmetric=asymmetric(flow.path, other.path),
                 )
             )
         return found

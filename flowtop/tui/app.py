@@ -26,9 +26,9 @@ from flowtop.core.copying import clipboard_refusal, row_expression
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, answer_failure
 from flowtop.core.export import ExportError, export_rows
 from flowtop.core.filter import FlowFilter
-from flowtop.core.fleet import Fleet, Member, state_of
+from flowtop.core.fleet import Fleet, Member, OtherEnd, state_of
 from flowtop.core.groups import Grouping, RowKey, resolve_grouping
-from flowtop.core.model import FlowKey
+from flowtop.core.model import Flow, FlowKey
 from flowtop.core.monitor import REPLAY_REBUILD_POLLS, Frame, Message, Monitor, run_polls
 from flowtop.core.names import NameResolver
 from flowtop.core.pairs import other_direction_rows, pair_heading
@@ -37,6 +37,7 @@ from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.signals import SIGNAL_EXIT_DEADLINE, StopSignals
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.store import FlowRecord, FlowStore
+from flowtop.core.units import format_count, format_rate
 from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.ascii import ASCII_CLASS, AsciiFilter
 from flowtop.tui.highlight import rule_styles, styles_by_key
@@ -78,6 +79,27 @@ def _is_terminal(fd: int) -> bool:
 
 # Terminals narrower than this get the compact footer, so that every main key shows.
 COMPACT_FOOTER_BELOW = 100
+
+
+def other_end_rows(flow: Flow, end: OtherEnd) -> list[tuple[str, str]]:
+    """The detail pane's rows of the same conversation at another appliance: its path,
+    service, DSCP and rates, with re-marking and path asymmetry called out."""
+    other = end.flow
+    none = glyphs.current().missing
+    path = end.path or "(none)"
+    if end.asymmetric:
+        path += "  (asymmetric: not this path reversed)"
+    dscp = other.ip_dscp or none
+    if end.dscp_differs:
+        dscp += f"  (re-marked: {flow.ip_dscp} here)"
+    return [
+        ("Path", path),
+        ("Service", other.service_name or none),
+        ("DSCP", dscp),
+        ("Direction", other.direction or none),
+        ("Rate", format_rate(other.customer_kbps)),
+        ("pps", format_count(other.pps)),
+    ]
 
 
 class FlowTopApp(App[int]):
@@ -628,6 +650,9 @@ class FlowTopApp(App[int]):
         if partner is not None:
             extra.append(("Other direction", other_direction_rows(record.flow, partner.flow)))
             heading = pair_heading(record.flow, heading, self.glyphs.arrow)
+        if self.fleet is not None and self.fleet.open_name is not None:
+            for end in self.fleet.other_ends(self.fleet.open_name, record.flow):
+                extra.append((f"Also seen at {end.appliance}", other_end_rows(record.flow, end)))
         return heading, extra
 
     def _now(self) -> float:

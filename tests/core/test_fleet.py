@@ -14,6 +14,7 @@ from flowtop.core.fleet import (
     Fleet,
     FleetPolicy,
     Member,
+    asymmetric,
     conversation_key,
     fleet_of,
     state_of,
@@ -207,6 +208,8 @@ async def test_the_other_end_of_a_conversation_is_found_with_re_marking() -> Non
     (other,) = fleet.other_ends("austin", branch_side)
     assert other.appliance == "dc" and other.path == "DC-MPLS->Austin-MPLS"
     assert other.dscp_differs
+    # Each end names the path from its side: the reverse is the same path.
+    assert other.asymmetric is False
     assert fleet.other_ends("dc", unrelated) == []
 
 
@@ -233,3 +236,10 @@ async def test_a_bounded_source_is_its_inner_source_with_a_turn() -> None:
     member = Member("dc", bounded, _monitor())
     member.polled(snapshot)
     assert member.rates[-1] == pytest.approx(8.0)
+
+
+def test_paths_are_asymmetric_when_not_each_others_reverse() -> None:
+    assert asymmetric("DC-MPLS->Austin-MPLS", "Austin-MPLS->DC-MPLS") is False
+    assert asymmetric("DC-MPLS->Austin-MPLS", "Austin-INET->DC-INET") is True
+    assert asymmetric("DC-INET", "Austin-INET->DC-INET") is None
+    assert asymmetric(None, "A->B") is None

@@ -130,3 +130,55 @@ def test_a_sparkline_scales_to_its_maximum() -> None:
     assert sparkline([0, 0], 8) == "▁▁"
     # The last four of twenty: 16 to 19 of a top of 19.
     assert sparkline(range(20), 4) == "▆▇▇█"
+
+
+class _Static:
+    """A source that answers the same flows every time."""
+
+    def __init__(self, name: str, flows: list[Any]) -> None:
+        self.name = name
+        self.flows = flows
+
+    @property
+    def description(self) -> str:
+        return f"viewer@{self.name}"
+
+    async def fetch(self, max_stats: int) -> Any:
+        import time
+
+        from flowtop.core.source import Snapshot
+
+        return Snapshot(flows=list(self.flows), received_at=time.time(), latency=0.01)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_detail_pane_shows_the_other_end_of_a_conversation() -> None:
+    from flowtop.core.fleet import Fleet, Member
+    from flowtop.core.monitor import Monitor
+    from tests.core.factories import flow
+
+    branch = flow(
+        1, src_ip="10.40.0.5", src_port="50000", dest_ip="10.1.0.9", dest_port="443",
+        ip_dscp="af21", path="Austin-MPLS->DC-MPLS",
+    )  # fmt: skip
+    dc = flow(
+        2, src_ip="10.1.0.9", src_port="443", dest_ip="10.40.0.5", dest_port="50000",
+        ip_dscp="default", path="DC-INET->Austin-INET", direction="WAN to LAN",
+    )  # fmt: skip
+    members = [
+        Member("dc", _Static("dc", [dc]), Monitor()),
+        Member("austin", _Static("austin", [branch]), Monitor()),
+    ]
+    app = FlowTopApp(members[0].source, fleet=Fleet(members), handle_signals=False)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot, lambda: all(member.polls >= 1 for member in members))
+        await pilot.press("2")
+        await settle(pilot, lambda: app.table.row_count == 1)
+        await pilot.pause()
+        # Words as they read, whatever the folding of long values.
+        text = " ".join(app.detail.text.split())
+        assert "Also seen at dc" in text
+        assert "DC-INET->Austin-INET (asymmetric: not this path reversed)" in text
+        assert "default (re-marked: af21 here)" in text
