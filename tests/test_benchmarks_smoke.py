@@ -184,3 +184,25 @@ def test_textual_floor_measures_a_bare_repaint_beside_the_stdlib_floor() -> None
     # The bare app ran and repainted (a Python process with textual spends CPU on it).
     assert 0 < float(bare.group(1)) < 1000
     assert 0 <= float(floor.group(1)) < 1000
+
+
+def test_fleet_cost_measures_a_fleet_beside_one_appliance() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWTOP_")}
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.fleet_cost",
+            "--appliances", "3", "--seconds", "2", "--warmup", "1",
+        ],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    alone = re.search(r"^one appliance, .*: (\d+\.\d) % of a core, (\d+) MiB$", done.stdout, re.M)
+    fleet = re.search(
+        r"^fleet of 3 .*: (\d+\.\d) % of a core \(.*x the one\), (\d+) MiB$", done.stdout, re.M
+    )
+    assert alone and fleet, done.stdout
+    # Both ran (a Python process with textual loaded, polling, spends CPU and memory).
+    assert float(alone.group(1)) > 0 and float(fleet.group(1)) > 0
+    assert 20 < int(fleet.group(2)) < 2000
+    assert "targets: under 15 % of a core: " in done.stdout
