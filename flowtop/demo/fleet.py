@@ -75,7 +75,7 @@ RATE_NOISE: Final = 0.02
 # About one mirrored flow in REMARK_EVERY has its DSCP re-marked between the ends.
 REMARK_EVERY: Final = 15
 # About one load-balanced mirrored flow in ASYMMETRY_EVERY is on another path at the branch.
-ASYMMETRY_EVERY: Final = 4
+ASYMMETRY_EVERY: Final = 6
 
 _MASK: Final = (1 << 64) - 1
 
