@@ -67,8 +67,8 @@ _NAMED_BRANCHES: Final = (
     ("Chicago", 0.25, ("MPLS", "INET", "LTE")),
     ("Denver", 0.15, ("INET", "LTE")),
 )
-# Branches after the named ones: 10.80.0.0/16 upwards.
-_GENERATED_NET: Final = 80
+# Branches after the named ones: 10.100.0.0/16 upwards.
+_GENERATED_NET: Final = 100
 
 # The branch's rate is the DC's times (1 +- RATE_NOISE), fresh each step.
 RATE_NOISE: Final = 0.02

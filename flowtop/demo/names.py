@@ -21,8 +21,8 @@ _SITES: Final = {
     60: "chicago",
     70: "denver",
 }
-# The fleet's generated branches: Branch05 is 10.80.0.0/16, Branch06 10.81.0.0/16, ...
-_GENERATED_FIRST_NET: Final = 80
+# The fleet's generated branches: Branch05 is 10.100.0.0/16, Branch06 10.101.0.0/16, ...
+_GENERATED_FIRST_NET: Final = 100
 _GENERATED_FIRST_NUMBER: Final = 5
 _GENERATED_COUNT: Final = 95
 

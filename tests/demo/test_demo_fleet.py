@@ -29,9 +29,11 @@ from flowtop.core.model import API_FIELDS, parse_flows
 from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
 from flowtop.demo.fleet import (
     DC_PROFILE,
+    MAX_BRANCHES,
     RATE_NOISE,
     DemoFleet,
     SiteView,
+    branch_site,
     demo_fleet,
     demo_fleet_sources,
     fleet_config,
@@ -436,8 +438,13 @@ def test_generated_branches_and_their_names() -> None:
     for name in BRANCHES:
         address = f"10.{fleet.site(name).net}.10.7"
         assert demo_lookup(address) == f"pc10-7.{name}.corp.example"
+    last = branch_site(MAX_BRANCHES - 1)
+    assert last.name == f"Branch{MAX_BRANCHES}"
+    assert demo_lookup(f"10.{last.net}.10.7") == f"pc10-7.branch{MAX_BRANCHES}.corp.example"
     with pytest.raises(ValueError):
         DemoFleet(branches=0, clock=clock)
+    with pytest.raises(ValueError):
+        branch_site(MAX_BRANCHES)
 
 
 def test_a_world_without_remote_sites_has_no_virtual_paths() -> None:
