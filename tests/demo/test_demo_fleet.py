@@ -39,7 +39,7 @@ from flowtop.demo.fleet import (
     fleet_config,
 )
 from flowtop.demo.names import demo_lookup
-from flowtop.demo.pinned import ManualClock
+from flowtop.demo.pinned import PINNED_START, ManualClock, PinnedDemoSource
 from flowtop.demo.server import run_demo_fleet_server
 from flowtop.demo.transport import DemoTransport
 from flowtop.demo.world import DemoWorld, Site
@@ -418,6 +418,26 @@ def test_an_appliance_answers_from_a_given_table() -> None:
     assert plain.table is plain.world
     shared = DemoAppliance(clock=clock, world=world)
     assert shared.world is world and shared.table is world
+
+
+async def test_pinned_sources_over_fleet_appliances() -> None:
+    """The scenes' pinned source takes a fleet site's appliance: each fetch moves the one
+    clock, latency is pinned, the description names the site."""
+    clock = ManualClock()
+    sources = [
+        PinnedDemoSource(clock, appliance=appliance, name=name, step=0.5)
+        for name, appliance in demo_fleet(seed=7, clock=clock, flows=200, branch_flows=50)
+    ]
+    try:
+        snapshots = [await source.fetch(50) for source in sources]
+    finally:
+        for source in sources:
+            await source.close()
+    assert [source.description for source in sources] == [
+        f"{DEMO_USERNAME}@{name}" for name in (DC_PROFILE, *BRANCHES)
+    ]
+    assert all(snapshot.latency == 0.012 and len(snapshot.flows) == 50 for snapshot in snapshots)
+    assert clock() == PINNED_START + 2.5
 
 
 # -- more branches, names --------------------------------------------------------------
