@@ -267,6 +267,13 @@ def build_demo_server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8080, help="port to listen on")
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated flows")
     parser.add_argument("--flows", type=int, default=1200, help="number of live flows")
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        metavar="N",
+        help="serve a demo fleet of N sites (a DC and N-1 branches), one port each from"
+        " --port on (0: any free ports), and print a config file that points at them",
+    )
     return parser
 
 
@@ -789,9 +796,13 @@ def _host_of(url: str | None) -> str:
 
 
 def _run_demo_server(argv: Sequence[str]) -> int:
-    from flowtop.demo.server import run_demo_server
+    from flowtop.demo.server import run_demo_fleet_server, run_demo_server
 
     args = build_demo_server_parser().parse_args(argv)
+    if args.fleet is not None:
+        return run_demo_fleet_server(
+            sites=args.fleet, host=args.host, port=args.port, seed=args.seed, flows=args.flows
+        )
     return run_demo_server(host=args.host, port=args.port, seed=args.seed, flows=args.flows)
 
 

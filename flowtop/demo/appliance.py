@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from flowtop.core.model import API_FIELDS
@@ -170,6 +170,21 @@ def _parse_query(query: str) -> _Query:
     return parsed
 
 
+class FlowTable(Protocol):
+    """What an appliance answers flows requests from: a :class:`DemoWorld`, or one site's
+    view of a demo fleet."""
+
+    def advance_to(self, now: float) -> int: ...
+
+    def encode(
+        self,
+        max_stats: int | None = None,
+        *,
+        where: Mapping[str, str] | None = None,
+        hostile: bool = False,
+    ) -> bytes: ...
+
+
 class DemoAppliance:
     """A simulated appliance answering the Nitro login and flows resources.
 
@@ -186,8 +201,14 @@ class DemoAppliance:
         password: str = DEMO_PASSWORD,
         clock: Callable[[], float] = time.monotonic,
         faults: Faults | None = None,
+        world: DemoWorld | None = None,
+        table: FlowTable | None = None,
     ) -> None:
-        self.world = DemoWorld(seed=seed, flows=flows, clock=clock)
+        """``world`` replaces the appliance's own simulated world (``seed`` and ``flows``
+        are then unused); ``table``, when given, answers the flows requests instead of
+        the world (a site of a demo fleet)."""
+        self.world = world if world is not None else DemoWorld(seed=seed, flows=flows, clock=clock)
+        self.table: FlowTable = table if table is not None else self.world
         self.faults = faults if faults is not None else Faults()
         self.username = username
         self.password = password
@@ -337,8 +358,8 @@ class DemoAppliance:
         elif faults.body is not None:
             response = DemoResponse(200, {"Content-Type": faults.content_type}, faults.body)
         else:
-            self.world.advance_to(self.clock())
-            body = self.world.encode(
+            self.table.advance_to(self.clock())
+            body = self.table.encode(
                 parsed.max_stats, where=parsed.where, hostile=faults.hostile_text
             )
             if faults.pad_to is not None:

@@ -11,7 +11,32 @@ from __future__ import annotations
 import ipaddress
 from typing import Final
 
-_SITES: Final = {1: "dc", 20: "branch", 30: "london", 40: "austin"}
+# The single demo's sites, then the demo fleet's branches (flowtop.demo.fleet).
+_SITES: Final = {
+    1: "dc",
+    20: "branch",
+    30: "london",
+    40: "austin",
+    50: "boston",
+    60: "chicago",
+    70: "denver",
+}
+# The fleet's generated branches: Branch05 is 10.100.0.0/16, Branch06 10.101.0.0/16, ...
+_GENERATED_FIRST_NET: Final = 100
+_GENERATED_FIRST_NUMBER: Final = 5
+_GENERATED_COUNT: Final = 95
+
+
+def _site(net: int) -> str | None:
+    named = _SITES.get(net)
+    if named is not None:
+        return named
+    number = net - _GENERATED_FIRST_NET + _GENERATED_FIRST_NUMBER
+    if _GENERATED_FIRST_NUMBER <= number < _GENERATED_FIRST_NUMBER + _GENERATED_COUNT:
+        return f"branch{number:02d}"
+    return None
+
+
 _KNOWN: Final = {
     "8.8.8.8": "dns.google",
     "1.1.1.1": "one.one.one.one",
@@ -32,9 +57,10 @@ def demo_lookup(address: str) -> str | None:
         return None
     if parsed.version == 4:
         first, second, third, fourth = (int(part) for part in address.split("."))
-        if first == 10 and second in _SITES:
+        site = _site(second) if first == 10 else None
+        if site is not None:
             role = "gw" if fourth == 1 else ("srv" if third == 40 else "pc")
-            return f"{role}{third}-{fourth}.{_SITES[second]}.corp.example"
+            return f"{role}{third}-{fourth}.{site}.corp.example"
         if first == 172 or (first == 192 and second == 168):
             return f"intranet-{third}-{fourth}.corp.example"
         return None
@@ -42,7 +68,7 @@ def demo_lookup(address: str) -> str | None:
     groups = parsed.exploded.split(":")
     if groups[0] != "fd00" or not (groups[1] + groups[2]).isdigit():
         return None
-    site = _SITES.get(int(groups[1]))
+    site = _site(int(groups[1]))
     if site is None:
         return None
     return f"v6-{int(groups[2])}-{groups[7].lstrip('0') or '0'}.{site}.corp.example"

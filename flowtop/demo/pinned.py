@@ -49,18 +49,27 @@ class PinnedDemoSource:
         step: float = 1.0,
         latency: float = 0.012,
         reverse_every: int = 0,
+        appliance: DemoAppliance | None = None,
+        name: str = "demo",
     ) -> None:
+        """``appliance`` (one site of a demo fleet, say, on the same ``clock``) replaces
+        the one built from ``seed``, ``flows`` and ``faults``; ``name`` is the host in the
+        description (``admin@demo``)."""
         self.clock = clock
         self.step = step
         self.latency = latency
-        self.appliance = DemoAppliance(seed=seed, flows=flows, clock=clock, faults=faults)
+        self.appliance = (
+            appliance
+            if appliance is not None
+            else DemoAppliance(seed=seed, flows=flows, clock=clock, faults=faults)
+        )
         client = NitroClient(
-            "http://demo.invalid",
+            "http://demo.invalid" if name == "demo" else f"http://{name}.demo.invalid",
             DEMO_USERNAME,
             DEMO_PASSWORD,
             transport=DemoTransport(self.appliance),
         )
-        self.inner = ClientSource(client, f"{DEMO_USERNAME}@demo")
+        self.inner = ClientSource(client, f"{DEMO_USERNAME}@{name}")
         self.fetches = 0
         self.closed = False
         # Every Nth flow also reported in its other direction (0: none), as appliances

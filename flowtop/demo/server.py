@@ -16,10 +16,12 @@ import socketserver
 import ssl
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Final, TextIO
 
+from flowtop.core.errors import UsageError
 from flowtop.core.settings import ENV_PASSWORD
 from flowtop.demo.appliance import (
     DEMO_PASSWORD,
@@ -309,24 +311,10 @@ def run_demo_server(
     try:
         server.start()
     except OSError as error:
-        reason = (
-            "address already in use"
-            if error.errno == errno.EADDRINUSE
-            else (error.strerror or str(error))
-        )
-        print(f"flowtop demo: cannot listen on {host}:{port}: {reason}", file=stream)
+        print(f"flowtop demo: cannot listen on {host}:{port}: {_reason(error)}", file=stream)
         return EXIT_PORT_UNAVAILABLE
 
-    stop = threading.Event()
-    previous_handler: Any = None
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    if in_main_thread:
-
-        def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
+    def announce() -> None:
         url = server.url
         login = json.dumps(
             {"login": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}},
@@ -349,14 +337,85 @@ def run_demo_server(
         print(f"  {flowtop_command(url)}", file=stream)
         print("Press Ctrl-C to stop.", file=stream)
         stream.flush()
+
+    _serve_until_stopped([server], announce)
+    return 0
+
+
+def _reason(error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return "address already in use"
+    return error.strerror or str(error)
+
+
+def _serve_until_stopped(servers: list[DemoServer], announce: Callable[[], None]) -> None:
+    """Announce, then serve until Ctrl-C or SIGTERM; the servers are stopped in the end."""
+    stop = threading.Event()
+    previous_handler: Any = None
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        announce()
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
         if in_main_thread:
             signal.signal(
                 signal.SIGTERM, signal.SIG_DFL if previous_handler is None else previous_handler
             )
+
+
+def run_demo_fleet_server(
+    *,
+    sites: int,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    seed: int = 1,
+    flows: int = DEFAULT_FLOWS,
+    out: TextIO | None = None,
+) -> int:
+    """Serve a demo fleet of ``sites`` sites (the DC and ``sites - 1`` branches), one port
+    each, until Ctrl-C or SIGTERM; the exit status to use.
+
+    The sites listen on ``port``, ``port + 1``, ... (each on a port of the system's
+    choosing when ``port`` is 0).  ``out`` gets a config file that points at them, all
+    of it valid TOML (the explanations are comments), or the one-line reason an address
+    could not be used (exit status 3).
+    """
+    from flowtop.demo.fleet import MAX_BRANCHES, DemoFleet, fleet_config
+
+    if not 2 <= sites <= MAX_BRANCHES + 1:
+        raise UsageError(f"--fleet: a demo fleet has 2 to {MAX_BRANCHES + 1} sites (got {sites})")
+    if not (port >= 0 and port + sites - 1 <= 65535):
+        raise UsageError(f"--port: {sites} ports from {port} on do not fit below 65536")
+    stream = sys.stdout if out is None else out
+    fleet = DemoFleet(seed=seed, branches=sites - 1, flows=flows, branch_flows=flows // 4)
+    servers: list[DemoServer] = []
+    for offset, (_, appliance) in enumerate(fleet.appliances()):
+        wanted = port + offset if port else 0
+        server = DemoServer(appliance, host=host, port=wanted)
+        try:
+            server.start()
+        except OSError as error:
+            for started in servers:
+                started.stop()
+            print(f"flowtop demo: cannot listen on {host}:{wanted}: {_reason(error)}", file=stream)
+            return EXIT_PORT_UNAVAILABLE
+        servers.append(server)
+
+    def announce() -> None:
+        urls = [(name, server.url) for name, server in zip(fleet.names, servers, strict=True)]
+        stream.write(fleet_config(urls, seed=seed))
+        stream.flush()
+
+    _serve_until_stopped(servers, announce)
     return 0

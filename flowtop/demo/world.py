@@ -145,17 +145,20 @@ _DC_LINKS: Final = ("MPLS", "INET", "LTE")
 
 
 @dataclass(frozen=True, slots=True)
-class _Site:
+class Site:
+    """A site of the simulated network: the appliance's own (its home) or a remote one."""
+
     name: str
-    share: float
+    share: float  # weight among the remote sites of virtual path flows
     net: int  # second octet of its 10.x.0.0/16 and second group of fd00:x::/32
     links: tuple[str, ...]
 
 
+DC_SITE: Final = Site(_DC, 1.0, _DC_NET, _DC_LINKS)
 _SITES: Final = (
-    _Site("Branch", 0.5, 20, ("MPLS", "INET", "LTE")),
-    _Site("London", 0.3, 30, ("MPLS", "INET")),
-    _Site("Austin", 0.2, 40, ("INET", "LTE")),
+    Site("Branch", 0.5, 20, ("MPLS", "INET", "LTE")),
+    Site("London", 0.3, 30, ("MPLS", "INET")),
+    Site("Austin", 0.2, 40, ("INET", "LTE")),
 )
 # Services that leave the DC on a single WAN link, and the links each may use.
 _SINGLE_LINK_CHOICES: Final = {
@@ -165,22 +168,20 @@ _SINGLE_LINK_CHOICES: Final = {
 _DNS_RESOLVERS_V4: Final = ("8.8.8.8", "1.1.1.1", "9.9.9.9")
 _DNS_RESOLVERS_V6: Final = ("2001:4860:4860::8888", "2606:4700:4700::1111")
 _INTRANET_NETS: Final = ("172.16", "172.20", "192.168")
-# The DC's internet edge, the LAN side of backhauled branch traffic.
-_EDGE_GW: Final = f"10.{_DC_NET}.0.1"
-_EDGE_GW_V6: Final = f"fd00:{_DC_NET}::1"
 
 
-def _site_pairs(site: _Site, down: str | None) -> list[tuple[tuple[str, str], float]]:
-    """The (DC link, site link) pairs of a site's virtual path with weights, avoiding ``down``.
+def site_pairs(home: Site, site: Site, down: str | None) -> list[tuple[tuple[str, str], float]]:
+    """The (home link, site link) pairs of a site's virtual path with weights, avoiding
+    ``down``.
 
     MPLS only reaches MPLS; internet and LTE links reach each other.
     """
     pairs = []
-    for dc_link in _DC_LINKS:
+    for dc_link in home.links:
         for remote in site.links:
             if (dc_link == "MPLS") != (remote == "MPLS"):
                 continue
-            if down in (f"{_DC}-{dc_link}", f"{site.name}-{remote}"):
+            if down in (f"{home.name}-{dc_link}", f"{site.name}-{remote}"):
                 continue
             pairs.append(((dc_link, remote), _LINK_WEIGHT[dc_link] * _LINK_WEIGHT[remote]))
     return pairs
@@ -226,7 +227,7 @@ class _Flow:
         self.text = text
         self.static_json = json.dumps(text, separators=(",", ":"))[1:-1]
         self.direction = text["direction"]
-        self.site: _Site | None = None
+        self.site: Site | None = None
         self.links: tuple[str, ...] = ()
         self.home: tuple[str, ...] | None = None  # links before a failover moved it
         self.path = ""
@@ -330,9 +331,34 @@ class DemoWorld:
         flows: int = DEFAULT_FLOWS,
         clock: Callable[[], float] = time.monotonic,
         max_catch_up_steps: int = MAX_CATCH_UP_STEPS,
+        home: Site = DC_SITE,
+        sites: Sequence[Site] = _SITES,
+        own_failovers: bool = True,
     ) -> None:
+        """``home`` is the appliance's own site and ``sites`` the remote ones its virtual
+        paths reach (none: no virtual path flows).  Without ``own_failovers`` no link fails
+        by itself; :meth:`fail_link` and :meth:`restore_links` drive failovers instead.
+        """
         if flows < 0:
             raise ValueError("flows must not be negative")
+        self.home = home
+        self.sites = tuple(sites)
+        self.own_failovers = own_failovers
+        self._site_weights = [site.share for site in self.sites]
+        self._service_mix = {
+            kind: tuple(
+                (service, weight)
+                for service, weight in mix
+                if self.sites or service != "Virtual Path"
+            )
+            for kind, mix in _SERVICE_MIX.items()
+        }
+        self._single_link_choices = {
+            service: tuple((link, weight) for link, weight in choices if link in home.links)
+            for service, choices in _SINGLE_LINK_CHOICES.items()
+        }
+        self._edge_gw = f"10.{home.net}.0.1"
+        self._edge_gw_v6 = f"fd00:{home.net}::1"
         self.target = flows
         self.clock = clock
         self.max_catch_up_steps = max_catch_up_steps
@@ -393,6 +419,16 @@ class DemoWorld:
             rows.append(hostile_row(row, flow.uid) if hostile else row)
         return rows
 
+    def site_flows(self, site: str) -> list[tuple[int, tuple[str, ...], dict[str, str]]]:
+        """The virtual path flows to the remote site named ``site``, table order: each
+        one's identity, its (home link, site link) and its row as :meth:`snapshot` has it."""
+        step = self._step
+        return [
+            (flow.uid, flow.links, flow.row(step))
+            for flow in self._flows
+            if flow.site is not None and flow.site.name == site
+        ]
+
     def encode(
         self,
         max_stats: int | None = None,
@@ -442,10 +478,15 @@ class DemoWorld:
         if due > self.max_catch_up_steps:
             self._origin += (due - self.max_catch_up_steps) * STEP_SECONDS
             due = self.max_catch_up_steps
-        for _ in range(due):
+        self.run_steps(due)
+        return due
+
+    def run_steps(self, count: int = 1) -> None:
+        """Run ``count`` steps now, whatever the clock says (a fleet steps its worlds
+        together this way)."""
+        for _ in range(count):
             self._run_step()
         self._cache.clear()
-        return due
 
     def advance(self) -> int:
         """:meth:`advance_to` the world's own clock."""
@@ -482,6 +523,8 @@ class DemoWorld:
         for _ in range(max(0, starts)):
             survivors.insert(rng.randrange(len(survivors) + 1), self._new_flow(initial=False))
         self._flows = survivors
+        if not self.own_failovers:
+            return
         if step == self._restore_at:
             self._restore()
         elif step >= self._next_failure and self.failed_link is None:
@@ -507,7 +550,9 @@ class DemoWorld:
         rng = self._rng
         if not self.failover_log:
             # The first one fails a busy DC link so that even a short demo shows a big move.
-            link = rng.choice((f"{_DC}-MPLS", f"{_DC}-INET"))
+            home = self.home
+            busy = tuple(f"{home.name}-{name}" for name in ("MPLS", "INET") if name in home.links)
+            link = rng.choice(busy or (f"{home.name}-{home.links[0]}",))
         else:
             usage: dict[str, int] = {}
             for flow in self._flows:
@@ -519,6 +564,26 @@ class DemoWorld:
                 return
             # Square roots keep the busiest link from failing nearly every time.
             link = rng.choices(names, weights=[math.sqrt(usage[name]) for name in names])[0]
+        self._move_off(link)
+        self._restore_at = self._step + rng.randint(20, 50)
+        self._schedule_next()
+
+    def fail_link(self, link: str) -> None:
+        """Fail WAN link ``link`` now (as ``"Austin-MPLS"``): most flows using it move to
+        another path.  A link already down is restored first."""
+        if self.failed_link is not None:
+            self.restore_links()
+        self._move_off(link)
+        self._cache.clear()
+
+    def restore_links(self) -> None:
+        """Bring the failed link back now; most moved flows return to their path."""
+        if self.failed_link is not None:
+            self._restore()
+        self._cache.clear()
+
+    def _move_off(self, link: str) -> None:
+        rng = self._rng
         self.failed_link = link
         moves: dict[tuple[str, str], int] = {}
         for flow in self._flows:
@@ -532,8 +597,6 @@ class DemoWorld:
             flow.set_links(new_links)
             moves[(old_path, flow.path)] = moves.get((old_path, flow.path), 0) + 1
         self._log(moves)
-        self._restore_at = self._step + rng.randint(20, 50)
-        self._schedule_next()
 
     def _schedule_next(self) -> None:
         earliest = (self._restore_at or self._step) + 10
@@ -562,15 +625,15 @@ class DemoWorld:
 
     def _reroute(self, flow: _Flow, down: str) -> tuple[str, ...] | None:
         if flow.site is not None:
-            pairs = _site_pairs(flow.site, down)
+            pairs = site_pairs(self.home, flow.site, down)
             if not pairs:
                 return None
             (dc_link, remote), _ = max(pairs, key=lambda pair: pair[1])
-            return (f"{_DC}-{dc_link}", f"{flow.site.name}-{remote}")
+            return (f"{self.home.name}-{dc_link}", f"{flow.site.name}-{remote}")
         service = flow.text["service_type"]
-        for link, _ in _SINGLE_LINK_CHOICES.get(service, ()):
-            if f"{_DC}-{link}" != down:
-                return (f"{_DC}-{link}",)
+        for link, _ in self._single_link_choices.get(service, ()):
+            if f"{self.home.name}-{link}" != down:
+                return (f"{self.home.name}-{link}",)
         return None
 
     # -- making flows --------------------------------------------------------------
@@ -593,10 +656,11 @@ class DemoWorld:
         """A host on a DC LAN segment and its gateway."""
         host = self._rng.randint(2, 250)
         if v6:
-            return f"fd00:{_DC_NET}:{vlan}::{host:x}", f"fd00:{_DC_NET}:{vlan}::1"
-        return f"10.{_DC_NET}.{vlan}.{host}", f"10.{_DC_NET}.{vlan}.1"
+            net = self.home.net
+            return f"fd00:{net}:{vlan}::{host:x}", f"fd00:{net}:{vlan}::1"
+        return f"10.{self.home.net}.{vlan}.{host}", f"10.{self.home.net}.{vlan}.1"
 
-    def _remote_host(self, site: _Site, v6: bool) -> str:
+    def _remote_host(self, site: Site, v6: bool) -> str:
         vlan = self._rng.choice(_USER_VLANS)
         host = self._rng.randint(2, 250)
         return f"fd00:{site.net}:{vlan}::{host:x}" if v6 else f"10.{site.net}.{vlan}.{host}"
@@ -606,12 +670,13 @@ class DemoWorld:
         weights = self._app_weights if initial else self._arrival_weights
         app_index = rng.choices(range(len(_APPS)), weights=weights)[0]
         app = _APPS[app_index]
-        service = self._pick(_SERVICE_MIX[app.kind])
+        service = self._pick(self._service_mix[app.kind])
         has_v6 = app.kind != "saas" or bool(self._server_pools[app.name][1])
         v6 = has_v6 and rng.random() < 0.12
-        site: _Site | None = None
+        site: Site | None = None
         if service == "Virtual Path":
-            site = _SITES[rng.choices(range(len(_SITES)), weights=[s.share for s in _SITES])[0]]
+            sites = self.sites
+            site = sites[rng.choices(range(len(sites)), weights=self._site_weights)[0]]
 
         client_ip, server_ip, server_local, local_gw = self._endpoints(app, service, site, v6)
         port = rng.choice(app.ports)
@@ -695,7 +760,7 @@ class DemoWorld:
         return flow
 
     def _endpoints(
-        self, app: _App, service: str, site: _Site | None, v6: bool
+        self, app: _App, service: str, site: Site | None, v6: bool
     ) -> tuple[str, str, bool, str]:
         """(client, server, whether the server is the end on this appliance's LAN, LAN gateway).
 
@@ -707,7 +772,8 @@ class DemoWorld:
             server = rng.choice(v6_pool if v6 and v6_pool else v4_pool)
             if site is not None:
                 # A branch's internet traffic backhauled to the DC's internet breakout.
-                return self._remote_host(site, v6), server, True, _EDGE_GW_V6 if v6 else _EDGE_GW
+                gateway = self._edge_gw_v6 if v6 else self._edge_gw
+                return self._remote_host(site, v6), server, True, gateway
             client, gateway = self._local_host(v6, rng.choice(_USER_VLANS))
             return client, server, False, gateway
         if app.kind == "dns":
@@ -734,36 +800,36 @@ class DemoWorld:
         host = self._rng.choice(self._dc_servers)
         if v6:
             return (
-                f"fd00:{_DC_NET}:{_SERVER_VLAN}::{host:x}",
-                f"fd00:{_DC_NET}:{_SERVER_VLAN}::1",
+                f"fd00:{self.home.net}:{_SERVER_VLAN}::{host:x}",
+                f"fd00:{self.home.net}:{_SERVER_VLAN}::1",
             )
-        return f"10.{_DC_NET}.{_SERVER_VLAN}.{host}", f"10.{_DC_NET}.{_SERVER_VLAN}.1"
+        return f"10.{self.home.net}.{_SERVER_VLAN}.{host}", f"10.{self.home.net}.{_SERVER_VLAN}.1"
 
     def _intranet_host(self, v6: bool) -> str:
         if v6:
             return f"fd10:{self._rng.randint(1, 0xFF):x}::{self._rng.randint(1, 0xFFFF):x}"
         return self._public_v4(self._rng.choice(_INTRANET_NETS))
 
-    @staticmethod
-    def _service_name(service: str, site: _Site | None) -> str:
+    def _service_name(self, service: str, site: Site | None) -> str:
         if site is not None:
-            return f"{_DC}-{site.name}"
+            return f"{self.home.name}-{site.name}"
         return {
-            "Internet": "DC-Internet",
+            "Internet": f"{self.home.name}-Internet",
             "Intranet": "Corp-Intranet",
             "Local": "Local",
             "Passthrough": "Passthrough",
         }[service]
 
-    def _links_for(self, service: str, site: _Site | None) -> tuple[str, ...]:
+    def _links_for(self, service: str, site: Site | None) -> tuple[str, ...]:
         down = self.failed_link
+        home = self.home.name
         if site is not None:
-            pairs = _site_pairs(site, down) or _site_pairs(site, None)
+            pairs = site_pairs(self.home, site, down) or site_pairs(self.home, site, None)
             choice = self._pick([(f"{a}|{b}", weight) for (a, b), weight in pairs])
             dc_link, remote = choice.split("|")
-            return (f"{_DC}-{dc_link}", f"{site.name}-{remote}")
-        options = _SINGLE_LINK_CHOICES.get(service)
-        if options is None:
+            return (f"{home}-{dc_link}", f"{site.name}-{remote}")
+        options = self._single_link_choices.get(service)
+        if not options:
             return ()
-        healthy = [(link, weight) for link, weight in options if f"{_DC}-{link}" != down]
-        return (f"{_DC}-{self._pick(healthy or options)}",)
+        healthy = [(link, weight) for link, weight in options if f"{home}-{link}" != down]
+        return (f"{home}-{self._pick(healthy or options)}",)
