@@ -730,17 +730,18 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
     def warn(text: str) -> None:
         sys.stderr.write(f"flowtop: warning: {text.removeprefix('warning: ')}\n")
 
-    if fleet_requested(args):
-        if args.demo:
-            raise UsageError("the demo fleet is not built yet: --demo watches one appliance")
+    source_for: Callable[[str, Settings], FlowSource] = _source_of_profile
+    if fleet_requested(args) and args.demo:
+        plan, source_for = _demo_fleet_plan(args, env)
+    elif fleet_requested(args):
         plan = plan_fleet(args, cli_layer(args), env, warn)
     else:
         settings = settings_from_arguments(args, env)
         name = _one_profile(args) or ("demo" if settings.demo else _host_of(settings.url))
         plan = FleetPlan(((name, settings),))
     if not (args.once or args.headless):
-        return run_fleet_tui(plan, build_fleet(plan, build_source), args.fleet or "")
-    fleet = build_fleet(plan, build_source, contain_bugs=not args.headless)
+        return run_fleet_tui(plan, build_fleet(plan, source_for), args.fleet or "demo")
+    fleet = build_fleet(plan, source_for, contain_bugs=not args.headless)
     if args.once:
         previous = glyphs.current()
         glyphs.select(use_ascii(plan.appliances[0][1], sys.stdout))
@@ -770,6 +771,27 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
     if stopped is not None:
         _stopped_by(stopped)
     return 0 if code is None else code
+
+
+def _source_of_profile(name: str, settings: Settings) -> FlowSource:
+    return build_source(settings)
+
+
+def _demo_fleet_plan(
+    args: argparse.Namespace, environ: dict[str, str]
+) -> tuple[FleetPlan, Callable[[str, Settings], FlowSource]]:
+    """``--demo --fleet``: the demo's data centre and branches, in process."""
+    if args.fleet:
+        raise UsageError("--demo --fleet is the demo's own fleet: it takes no fleet name")
+    if args.profile:
+        raise UsageError("--demo --fleet is the demo's own fleet: leave out --profile")
+    from flowtop.demo.fleet import demo_fleet_sources
+
+    settings = settings_from_arguments(args, environ)
+    seed = settings.demo_seed if settings.demo_seed is not None else 7
+    sources = dict(demo_fleet_sources(seed, timeout=settings.timeout))
+    plan = FleetPlan(tuple((name, settings) for name in sources))
+    return plan, lambda name, _settings: sources[name]
 
 
 def run_fleet_tui(plan: FleetPlan, fleet: Fleet, title: str) -> int:

@@ -101,7 +101,7 @@ def plan_fleet(
 
 def build_fleet(
     plan: FleetPlan,
-    source_for: Callable[[Settings], FlowSource],
+    source_for: Callable[[str, Settings], FlowSource],
     *,
     history: int = 300,
     contain_bugs: bool = True,
@@ -109,7 +109,7 @@ def build_fleet(
     """A monitor and a source per appliance; nothing is fetched yet."""
     members = []
     for name, settings in plan.appliances:
-        source = source_for(settings)
+        source = source_for(name, settings)
         monitor = Monitor(
             # The status line of its flow view names the appliance first.
             description=f"{name} {source.description}",
