@@ -128,8 +128,8 @@ class OtherEnd:
     dscp_differs: bool
     # The other end's path, as it names it.
     path: str
-    # True when the two paths are not each other's reverse (A->B here, B->A there):
-    # asymmetric routing.  None when either path is not of the form "A->B".
+    # True when the two ends' paths use different WAN links: asymmetric routing.
+    # None when either path is not of the form "A->B".
     asymmetric: bool | None
 
 
@@ -137,12 +137,18 @@ PATH_ARROW: Final = "->"
 
 
 def asymmetric(here: str | None, there: str | None) -> bool | None:
-    """Whether two ends' paths differ other than by direction; None when unknown."""
+    """Whether two ends' paths use different links; None when unknown.
+
+    An appliance names a path by its two WAN links, from its side or in the direction
+    of the traffic (``DC-MPLS->Austin-MPLS`` at both ends, or ``Austin-MPLS->DC-MPLS``
+    at the branch): the same two links either way.  Other links at the other end
+    (``Austin-INET->DC-INET``) mean the conversation goes one way and comes back
+    another."""
     if not here or not there or PATH_ARROW not in here or PATH_ARROW not in there:
         return None
-    ours = [part.strip().casefold() for part in here.split(PATH_ARROW)]
-    theirs = [part.strip().casefold() for part in there.split(PATH_ARROW)]
-    return ours != list(reversed(theirs))
+    ours = {part.strip().casefold() for part in here.split(PATH_ARROW)}
+    theirs = {part.strip().casefold() for part in there.split(PATH_ARROW)}
+    return ours != theirs
 
 
 def conversation_key(flow: Flow) -> tuple[object, ...] | None:

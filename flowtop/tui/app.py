@@ -88,7 +88,7 @@ def other_end_rows(flow: Flow, end: OtherEnd) -> list[tuple[str, str]]:
     none = glyphs.current().missing
     path = end.path or "(none)"
     if end.asymmetric:
-        path += "  (asymmetric: not this path reversed)"
+        path += "  (asymmetric: other links than here)"
     dscp = other.ip_dscp or none
     if end.dscp_differs:
         dscp += f"  (re-marked: {flow.ip_dscp} here)"

@@ -15,12 +15,13 @@ from typing import IO, Any
 
 from textual.pilot import Pilot
 
-from flowtop.core.fleet import Fleet, Member
+from flowtop.core.fleet import Fleet, FleetPolicy, Member
 from flowtop.core.model import FlowKey
 from flowtop.core.monitor import Monitor
 from flowtop.core.names import NameResolver
 from flowtop.core.recording import RecordedPoll, Recorder, Recording, ReplaySource
 from flowtop.demo.faults import Faults
+from flowtop.demo.fleet import demo_fleet
 from flowtop.demo.names import demo_lookup
 from flowtop.demo.pinned import ManualClock, PinnedDemoSource
 from flowtop.demo.world import DemoWorld
@@ -319,30 +320,35 @@ async def _copied(pilot: Pilot[Any]) -> None:
 
 # ---- a fleet ------------------------------------------------------------------------
 
-FLEET_SITES = (("dc", 7), ("austin", 11), ("boston", 13))
 
-
-def fleet_app(
-    sites: tuple[tuple[str, int], ...] = FLEET_SITES, refused: str = "boston"
-) -> FlowTopApp:
-    """A fleet of pinned demo appliances on one manual clock; ``refused`` has had its
-    password changed, so its log-in is refused."""
+def fleet_app(refused: str = "boston", *, everything: bool = False) -> FlowTopApp:
+    """The demo fleet's data centre and two branches, pinned on one manual clock;
+    ``refused`` has had its password changed, so its log-in is refused.  ``everything``:
+    the background polls fetch every flow (1000), so both ends of a conversation show."""
     clock = ManualClock()
     members = []
-    for name, seed in sites:
-        source = PinnedDemoSource(clock, seed=seed)
+    for name, appliance in demo_fleet(7, clock, branches=2):
+        source = PinnedDemoSource(clock, appliance=appliance, name=name)
         if name == refused:
             source.appliance.password = "changed-on-the-appliance"
         monitor = Monitor(description=f"{name} {source.description}", clock=clock)
         members.append(Member(name, source, monitor))
+    policy = FleetPolicy(background_max_stats=1000) if everything else None
+    if everything:
+        for member in members:
+            member.max_stats = 1000
     return FlowTopApp(
         members[0].source,
-        fleet=Fleet(members),
+        fleet=Fleet(members, policy),
         fleet_title="lab",
         clock=clock,
         handle_signals=False,
         wait_for_wake=_commands_only,
     )
+
+
+def _fleet_both_ends_app() -> FlowTopApp:
+    return fleet_app(refused="", everything=True)
 
 
 async def _fleet_loaded(pilot: Pilot[Any]) -> None:
@@ -351,6 +357,34 @@ async def _fleet_loaded(pilot: Pilot[Any]) -> None:
     fleet = app.fleet
     await settle(pilot, lambda: all(member.polls >= 1 for member in fleet.members))
     await pilot.pause(1.1)  # the fleet screen follows each second
+
+
+async def _fleet_both_ends(pilot: Pilot[Any]) -> None:
+    """austin's flow view, on a flow the data centre carries too."""
+    await _fleet_opened(pilot)
+    app = pilot.app
+    assert isinstance(app, FlowTopApp) and app.fleet is not None
+    fleet = app.fleet
+    shared = [
+        row.key
+        for row in (app.last_result.rows if app.last_result else [])
+        if isinstance(row.key, FlowKey)
+        and (record := app.store.get(row.key)) is not None
+        and any(
+            end.dscp_differs or end.asymmetric for end in fleet.other_ends("austin", record.flow)
+        )
+    ]
+    if not shared:
+        shared = [
+            row.key
+            for row in (app.last_result.rows if app.last_result else [])
+            if isinstance(row.key, FlowKey)
+            and (record := app.store.get(row.key)) is not None
+            and fleet.other_ends("austin", record.flow)
+        ]
+    if shared:
+        app.table.select_key(shared[0])
+    await pilot.pause()
 
 
 async def _fleet_opened(pilot: Pilot[Any]) -> None:
@@ -458,6 +492,13 @@ SCENES: dict[str, Scene] = {
             (160, 30),
             fleet_app,
             _fleet_opened,
+        ),
+        Scene(
+            "fleet-both-ends",
+            "A conversation austin and the data centre both carry: the other end",
+            (200, 55),
+            _fleet_both_ends_app,
+            _fleet_both_ends,
         ),
         Scene(
             "replay",

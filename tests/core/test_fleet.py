@@ -208,7 +208,7 @@ async def test_the_other_end_of_a_conversation_is_found_with_re_marking() -> Non
     (other,) = fleet.other_ends("austin", branch_side)
     assert other.appliance == "dc" and other.path == "DC-MPLS->Austin-MPLS"
     assert other.dscp_differs
-    # Each end names the path from its side: the reverse is the same path.
+    # Each end names the path from its side: the same two links.
     assert other.asymmetric is False
     assert fleet.other_ends("dc", unrelated) == []
 
@@ -240,6 +240,8 @@ async def test_a_bounded_source_is_its_inner_source_with_a_turn() -> None:
 
 def test_paths_are_asymmetric_when_not_each_others_reverse() -> None:
     assert asymmetric("DC-MPLS->Austin-MPLS", "Austin-MPLS->DC-MPLS") is False
+    # Named in the direction of the traffic at both ends: the same links.
+    assert asymmetric("DC-MPLS->Austin-MPLS", "DC-MPLS->Austin-MPLS") is False
     assert asymmetric("DC-MPLS->Austin-MPLS", "Austin-INET->DC-INET") is True
     assert asymmetric("DC-INET", "Austin-INET->DC-INET") is None
     assert asymmetric(None, "A->B") is None

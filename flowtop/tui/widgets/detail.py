@@ -404,8 +404,8 @@ class DetailPane(VerticalScroll):
         rows = flow_fields_rows(flow)
         if extra:
             rows = _extra_rows(extra) + rows
-        width = fields.content_region.width or DEFAULT_WIDTH
-        fields.set_texts(fields_lines(rows, width, self.app.console))
+        console = self.app.console
+        fields.set_layout(lambda width: fields_lines(rows, width, console))
 
 
 def _extra_rows(

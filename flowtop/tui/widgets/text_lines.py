@@ -9,7 +9,7 @@ only when the number of lines changes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.segment import Segment
@@ -40,6 +40,8 @@ class TextLines(Widget):
         super().__init__(id=id, classes=classes)
         self._wrap = wrap
         self._texts: list[Text] = []
+        # Makes the texts for a width (set_layout), or None for texts as given.
+        self._layout: Callable[[int], Sequence[Text]] | None = None
         # The lines as drawn (folded to the width), what each shows, and its strip.
         self._width = 0
         self._lines: list[Text] = []
@@ -61,10 +63,19 @@ class TextLines(Widget):
     def set_texts(self, texts: Sequence[Text]) -> None:
         """Show these texts; only the screen lines that change are repainted."""
         self._texts = list(texts)
+        self._layout = None
+        self._reflow()
+
+    def set_layout(self, layout: Callable[[int], Sequence[Text]]) -> None:
+        """Show the lines ``layout`` makes for the widget's width, made again whenever
+        the width changes (a scrollbar coming or going, a resize)."""
+        self._layout = layout
         self._reflow()
 
     def _reflow(self) -> None:
         width = self.content_region.width or DEFAULT_WIDTH
+        if self._layout is not None:
+            self._texts = list(self._layout(width))
         lines = self._fold(self._texts, width)
         keys = [text_key(line) for line in lines]
         if width != self._width or len(keys) != len(self._keys):
@@ -111,7 +122,8 @@ class TextLines(Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width != self._width and width > 0:
-            return len(self._fold(self._texts, width))
+            texts = self._layout(width) if self._layout is not None else self._texts
+            return len(self._fold(texts, width))
         return len(self._lines)
 
     def render_lines(self, crop: Region) -> list[Strip]:
