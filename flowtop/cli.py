@@ -724,8 +724,6 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
     the one-shot rows or the headless stream of every appliance."""
     env = dict(os.environ) if environ is None else environ
     _check_combinations(args)
-    if args.record:
-        raise UsageError("recording a fleet is not built yet: --record watches one appliance")
 
     def warn(text: str) -> None:
         sys.stderr.write(f"flowtop: warning: {text.removeprefix('warning: ')}\n")
@@ -739,9 +737,19 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
         settings = settings_from_arguments(args, env)
         name = _one_profile(args) or ("demo" if settings.demo else _host_of(settings.url))
         plan = FleetPlan(((name, settings),))
+    title = args.fleet or ("demo" if args.demo else ", ".join(name for name, _ in plan.appliances))
+    recorder = None
+    if args.record and not args.once:
+        recorder = Recorder(
+            args.record,
+            source=f"fleet {title}",
+            max_stats=plan.appliances[0][1].max_stats,
+            appliances=[name for name, _ in plan.appliances],
+        )
     if not (args.once or args.headless):
-        return run_fleet_tui(plan, build_fleet(plan, source_for), args.fleet or "demo")
-    fleet = build_fleet(plan, source_for, contain_bugs=not args.headless)
+        fleet = build_fleet(plan, source_for, recorder=recorder)
+        return run_fleet_tui(plan, fleet, title, recorder)
+    fleet = build_fleet(plan, source_for, contain_bugs=not args.headless, recorder=recorder)
     if args.once:
         previous = glyphs.current()
         glyphs.select(use_ascii(plan.appliances[0][1], sys.stdout))
@@ -761,10 +769,11 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
     code, stopped = run_stoppable(
         lambda: run_fleet_stream(
             fleet,
-            sys.stdout,
+            sys.stdout if args.format == "jsonl" else None,
             count=args.count,
             duration=args.duration,
             say=lambda line: write_failures([line]),
+            recorder=recorder,
         ),
         exit_code=lambda number: 0,
     )
@@ -794,7 +803,9 @@ def _demo_fleet_plan(
     return plan, lambda name, _settings: sources[name]
 
 
-def run_fleet_tui(plan: FleetPlan, fleet: Fleet, title: str) -> int:
+def run_fleet_tui(
+    plan: FleetPlan, fleet: Fleet, title: str, recorder: Recorder | None = None
+) -> int:
     """The live view of a fleet: the fleet screen first, each appliance's flow view."""
     from flowtop.tui.app import FlowTopApp
 
@@ -806,8 +817,33 @@ def run_fleet_tui(plan: FleetPlan, fleet: Fleet, title: str) -> int:
         on_ready=tune_garbage_collector,
         ascii_only=use_ascii(first, sys.__stderr__),
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        if recorder is not None:
+            recorder.close()
     return app.return_code or 0
+
+
+def fleet_replay(settings: Settings) -> tuple[FleetPlan, dict[str, ReplaySource]] | None:
+    """``--replay`` of a fleet's recording: a replay per appliance (None: not a fleet's)."""
+    assert settings.replay is not None
+    recording = Recording.load(settings.replay)
+    names = recording.appliances
+    recording.close()
+    if not names:
+        return None
+    replays = {}
+    for name in names:
+        try:
+            part = Recording.load(settings.replay, appliance=name)
+        except UsageError:
+            continue  # an appliance that never answered while recording
+        replays[name] = ReplaySource(part, speed=settings.speed)
+    if not replays:
+        raise UsageError(f"{settings.replay} holds no polls of its appliances")
+    plan = FleetPlan(tuple((name, settings) for name in replays))
+    return plan, replays
 
 
 def _host_of(url: str | None) -> str:
@@ -882,6 +918,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stopped is not None:
                 _stopped_by(stopped)
             return 0 if code is None else code
+        if settings.replay is not None:
+            replayed = fleet_replay(settings)
+            if replayed is not None:
+                plan, replays = replayed
+                fleet = build_fleet(plan, _source_of_profile, replays=replays)
+                return run_fleet_tui(plan, fleet, f"replay of {settings.replay}")
         return run_tui(settings, save_target_for(args))
     except FlowtopError as error:
         _report(error)

@@ -30,6 +30,7 @@ from flowtop.core.errors import FlowtopError, UsageError
 from flowtop.core.fleet import Fleet, FleetPolicy, Member
 from flowtop.core.model import Flow, valid_unicode
 from flowtop.core.monitor import Monitor
+from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.source import FlowSource, Snapshot
 
 # The field that says which appliance a row comes from, first in every fleet output.
@@ -105,11 +106,17 @@ def build_fleet(
     *,
     history: int = 300,
     contain_bugs: bool = True,
+    recorder: Recorder | None = None,
+    replays: Mapping[str, ReplaySource] | None = None,
 ) -> Fleet:
-    """A monitor and a source per appliance; nothing is fetched yet."""
+    """A monitor and a source per appliance; nothing is fetched yet.
+
+    ``recorder``: one file for the whole fleet, each poll tagged with its appliance.
+    ``replays``: the appliances' sources are these replays of a fleet's recording."""
     members = []
     for name, settings in plan.appliances:
-        source = source_for(name, settings)
+        replay = replays.get(name) if replays is not None else None
+        source = replay if replay is not None else source_for(name, settings)
         monitor = Monitor(
             # The status line of its flow view names the appliance first.
             description=f"{name} {source.description}",
@@ -121,6 +128,9 @@ def build_fleet(
             group_by=settings.group_by,
             history=history,
             contain_bugs=contain_bugs,
+            recorder=recorder,
+            replay=replay,
+            appliance=name,
         )
         members.append(Member(name, source, monitor))
     return Fleet(members, plan.policy)
@@ -226,14 +236,16 @@ def _stamp(at: float) -> str:
 
 async def run_fleet_stream(
     fleet: Fleet,
-    out: TextIO,
+    out: TextIO | None,
     *,
     count: int | None,
     duration: float | None,
     say: Callable[[str], None],
+    recorder: Recorder | None = None,
 ) -> int:
-    """``--headless --format jsonl``: every poll of every appliance as JSON lines on
-    ``out``; a failed poll is one line on stderr and the stream goes on."""
+    """``--headless``: every poll of every appliance as JSON lines on ``out`` (``--format
+    jsonl``) and in the fleet's recording (``--record``); a failed poll is one line on
+    stderr and the others go on."""
     failures: dict[str, FlowtopError] = {}
     written: dict[str, int] = {member.name: 0 for member in fleet.members}
 
@@ -242,18 +254,29 @@ async def run_fleet_stream(
             failures[member.name] = outcome
             say(f"{member.name}: poll failed: {outcome}")
             return
+        written[member.name] += 1
+        if out is None:
+            return
         # The filter applies, as in every other mode (--filter, a profile's filter).
         keep = member.monitor.flow_filter
         records = stream_record(member.name, outcome, None if keep.is_empty else keep)
         out.write("".join(_line(record) for record in records))
         out.flush()
-        written[member.name] += 1
 
     fleet.full_detail()
     try:
         await fleet.run(live=False, count=count, duration=duration, on_poll=heard)
     finally:
+        if recorder is not None:
+            # The file first: it must be complete even if logging out hangs.
+            recorder.close()
         await fleet.close()
+    if recorder is not None:
+        if recorder.last_error:
+            say(recorder.last_error)
+            return 5
+        polls, where = recorder.polls_written, recorder.path
+        say(f"recorded {polls} poll(s) of {len(fleet)} appliances to {where}")
     for member in fleet.members:
         if not written[member.name] and member.name in failures:
             # Nothing streamed from this appliance: exit as its failure would (first one).

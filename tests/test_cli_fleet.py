@@ -322,3 +322,75 @@ def test_the_fleet_view_runs_on_a_terminal_and_logs_out_of_every_appliance(
             reader.join(2)
         for name, appliance in appliances.items():
             assert ("DELETE", LOGIN_V1_PATH) in appliance.requests, name
+
+
+def test_a_fleet_is_recorded_in_one_file_each_poll_tagged_and_replays_per_appliance(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    from flowtop.cli import fleet_replay
+    from flowtop.core.config import Settings
+    from flowtop.core.recording import Recording
+
+    path = tmp_path / "fleet.jsonl.gz"
+    result = run_cli(
+        capsys,
+        "--config", str(config), "--fleet", "troubled", "--headless", "--record", str(path),
+        "--count", "2", "--interval", "0.5",
+    )  # fmt: skip
+    # Two appliances answered: the recording holds them; the others said why on stderr,
+    # and the exit code is the first of them's, as with --once ("dead": cannot connect).
+    assert result.code == 3, result.err
+    assert result.out == ""
+    assert "recorded 4 poll(s) of 4 appliances" in result.err
+    assert "dead: poll failed" in result.err and "refused: poll failed" in result.err
+    whole = Recording.load(path)
+    assert whole.appliances == ["dc", "dead", "refused", "austin"]
+    whole.close()
+    for name in ("dc", "austin"):
+        part = Recording.load(path, appliance=name)
+        assert len(part.polls) == 2
+        bodies = [json.loads(poll.body) for poll in part.polls]
+        assert all(body["flows"] for body in bodies)
+        part.close()
+    with pytest.raises(Exception, match="holds no polls of dead"):
+        Recording.load(path, appliance="dead")
+    plan, replays = fleet_replay(Settings(replay=str(path))) or (None, {})
+    assert plan is not None and [name for name, _ in plan.appliances] == ["dc", "austin"]
+    assert set(replays) == {"dc", "austin"}
+
+
+async def test_a_fleets_recording_replays_in_the_fleet_view(tmp_path: Path) -> None:
+    from flowtop.cli import _source_of_profile, fleet_replay
+    from flowtop.core.config import Settings
+    from flowtop.core.recording import Recorder
+    from flowtop.core.source import Snapshot
+    from flowtop.fleet_cli import build_fleet
+    from flowtop.tui.app import FlowTopApp
+    from flowtop.tui.scenes import settle
+    from flowtop.tui.screens.fleet import FleetScreen
+    from tests.core.factories import raw_flow
+
+    path = tmp_path / "fleet.jsonl"
+    recorder = Recorder(path, source="fleet lab", appliances=["dc", "austin"])
+    for number in range(3):
+        for name, flows in (("dc", 5), ("austin", 3)):
+            body = json.dumps({"flows": [raw_flow(n) for n in range(flows)]}).encode()
+            snapshot = Snapshot(flows=[], received_at=1000.0 + number, latency=0.01, raw=body)
+            assert recorder.write(snapshot, appliance=name)
+    recorder.close()
+    replayed = fleet_replay(Settings(replay=str(path), speed=100.0))
+    assert replayed is not None
+    plan, replays = replayed
+    fleet = build_fleet(plan, _source_of_profile, replays=replays)
+    app = FlowTopApp(fleet.members[0].source, fleet=fleet, handle_signals=False)
+    async with app.run_test(size=(160, 20)) as pilot:
+        await settle(pilot, lambda: all(member.polls >= 3 for member in fleet.members))
+        await pilot.pause(1.1)
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+        assert screen.shown_names == ["dc", "austin"]
+        flows = {name: fleet[name].monitor.store.flows() for name in ("dc", "austin")}
+        assert (len(flows["dc"]), len(flows["austin"])) == (5, 3)
+        await pilot.press("2")
+        await settle(pilot, lambda: app.table.row_count == 3)
+        await pilot.press("q")

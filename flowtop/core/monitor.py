@@ -131,8 +131,11 @@ class Monitor:
         resolver: NameResolver | None = None,
         host_names: bool = False,
         port_names: bool = False,
+        appliance: str | None = None,
     ) -> None:
         self.description = description
+        # In a fleet, the appliance's name: its polls are recorded under it.
+        self.appliance = appliance
         self.replay = replay
         self.clock = clock
         self.poll_state = PollState(interval=clamp_interval(interval))
@@ -269,7 +272,8 @@ class Monitor:
         recorder = self.recorder
         if recorder is None or self.replay is not None:
             return
-        if not recorder.write(snapshot, self.max_stats) and not self._recording_error_shown:
+        written = recorder.write(snapshot, self.max_stats, appliance=self.appliance)
+        if not written and not self._recording_error_shown:
             self._recording_error_shown = True
             self._tell(recorder.last_error or "recording stopped", "Recording", "error")
 

@@ -51,6 +51,9 @@ from flowtop.core.source import FlowSource, Snapshot
 
 RECORD_VERSION: Final = 1
 HEADER_KEY: Final = "flowtop_recording"
+# A fleet's recording: the header lists its appliances, each poll names its own.
+FLEET_KEY: Final = "fleet"
+APPLIANCE_KEY: Final = "appliance"
 
 # A recorded gap longer than the longest polling interval means recording was
 # interrupted (or sessions were appended); replaying it verbatim would look frozen.
@@ -357,7 +360,9 @@ class Recorder:
         source: str = "",
         max_stats: int = 100,
         clock: Callable[[], float] = time.time,
+        appliances: Sequence[str] = (),
     ) -> None:
+        """``appliances``: a fleet's, in profile order; each poll then names its own."""
         self.path = os.fspath(path)
         self.max_stats = max_stats
         self.last_error: str | None = None
@@ -368,6 +373,8 @@ class Recorder:
             "source": _scrub_source(source),
             "max_stats": max_stats,
         }
+        if appliances:
+            self._header[FLEET_KEY] = [_scrub_source(name) for name in appliances]
         # Written with the first poll, so a recording never holds a session without polls.
         self._header_written = False
         self._file: IO[bytes] | gzip.GzipFile | None = self._open()
@@ -455,8 +462,11 @@ class Recorder:
                 f"{self.path} is damaged at line {number} (truncated line); record to a new file"
             )
 
-    def write(self, snapshot: Snapshot, max_stats: int | None = None) -> bool:
-        """Append one poll; False (and :attr:`last_error` set) once writing has failed."""
+    def write(
+        self, snapshot: Snapshot, max_stats: int | None = None, appliance: str | None = None
+    ) -> bool:
+        """Append one poll (of ``appliance``, in a fleet's recording); False (and
+        :attr:`last_error` set) once writing has failed."""
         if self._file is None:
             return False
         record: dict[str, Any] = {
@@ -464,6 +474,8 @@ class Recorder:
             "latency": _finite(snapshot.latency),
             "max_stats": self.max_stats if max_stats is None else max_stats,
         }
+        if appliance is not None:
+            record[APPLIANCE_KEY] = appliance
         try:
             record["body"] = snapshot.raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -567,11 +579,14 @@ _HEADER: Final = "header"
 _BLANK: Final = "blank"
 
 
-def _classify(line: bytes, complete: bool, index: int, default_max_stats: int) -> Any:
+def _classify(
+    line: bytes, complete: bool, index: int, default_max_stats: int, appliance: str | None = None
+) -> Any:
     """What a line after the first is: a poll, a header's max_stats, blank, or damage.
 
     Returns a :class:`RecordedPoll`, ``(_HEADER, max_stats)``, ``_BLANK`` or the reason
-    the line is damaged (a str).
+    the line is damaged (a str).  With ``appliance``, the polls of the other appliances
+    of a fleet's recording are passed over as blank lines are.
     """
     if not line.strip():
         return _BLANK
@@ -583,6 +598,8 @@ def _classify(line: bytes, complete: bool, index: int, default_max_stats: int) -
         if _header_version(value) != RECORD_VERSION:
             return "unsupported header"
         return (_HEADER, _header_max_stats(value))
+    if appliance is not None and value.get(APPLIANCE_KEY) != appliance:
+        return _BLANK
     return _poll_from(value, index, default_max_stats)
 
 
@@ -619,9 +636,16 @@ class _StreamedPolls(Sequence[RecordedPoll]):
     """
 
     def __init__(
-        self, reader: _LineReader, index: _PollIndex, *, window_bytes: int, max_line: int
+        self,
+        reader: _LineReader,
+        index: _PollIndex,
+        *,
+        window_bytes: int,
+        max_line: int,
+        appliance: str | None = None,
     ) -> None:
         self._reader = reader
+        self._appliance = appliance
         self._index = index
         self._window_bytes = max(1, window_bytes)
         self._max_line = max_line
@@ -696,7 +720,9 @@ class _StreamedPolls(Sequence[RecordedPoll]):
                 raise _StreamDamage("the file ends early (was it changed?)")
             if line.data is None:
                 continue  # over-long, skipped as when it was loaded
-            kind = _classify(line.data, line.complete, self._next, self._default_max_stats)
+            kind = _classify(
+                line.data, line.complete, self._next, self._default_max_stats, self._appliance
+            )
             if kind == _BLANK:
                 continue
             if isinstance(kind, tuple):
@@ -749,6 +775,7 @@ class Recording:
         max_line: int = MAX_LINE_BYTES,
         window_bytes: int = REPLAY_WINDOW_BYTES,
         index_entries: int = _INDEX_ENTRIES,
+        appliance: str | None = None,
     ) -> Recording:
         """Index a recording; damage ends it and is described in :attr:`damage`.
 
@@ -760,11 +787,15 @@ class Recording:
         raw, gzipped = _open_recording(name)
         reader = _LineReader(raw, gzipped)
         try:
-            header, index, damage, warnings = cls._scan(name, reader, max_line, index_entries)
+            header, index, damage, warnings = cls._scan(
+                name, reader, max_line, index_entries, appliance
+            )
         except BaseException:
             reader.close()
             raise
-        polls = _StreamedPolls(reader, index, window_bytes=window_bytes, max_line=max_line)
+        polls = _StreamedPolls(
+            reader, index, window_bytes=window_bytes, max_line=max_line, appliance=appliance
+        )
         if not len(polls):
             polls.close()
             if damage is not None:
@@ -772,6 +803,8 @@ class Recording:
                 raise UsageError(
                     f"{name} is damaged at line {line} before its first poll: {reason}"
                 )
+            if appliance is not None:
+                raise UsageError(f"{name} holds no polls of {appliance}")
             raise UsageError(f"{name} holds no polls")
         recording = cls(polls, header, path=name, warnings=warnings)
         if damage is not None:
@@ -786,7 +819,11 @@ class Recording:
 
     @staticmethod
     def _scan(
-        name: str, reader: _LineReader, max_line: int, index_entries: int
+        name: str,
+        reader: _LineReader,
+        max_line: int,
+        index_entries: int,
+        appliance: str | None = None,
     ) -> tuple[dict[str, Any], _PollIndex, tuple[int, str] | None, list[str]]:
         """Read the file once: check it, index its polls, find its first damage."""
         try:
@@ -822,7 +859,7 @@ class Recording:
                         " skipped"
                     )
                 continue
-            kind = _classify(line.data, line.complete, index.count, default_max_stats)
+            kind = _classify(line.data, line.complete, index.count, default_max_stats, appliance)
             if kind == _BLANK:
                 continue
             if isinstance(kind, tuple):
@@ -835,6 +872,14 @@ class Recording:
         if skipped > _WARNINGS_LISTED:
             warnings.append(f"{skipped - _WARNINGS_LISTED} more over-long lines skipped")
         return header, index, damage, warnings
+
+    @property
+    def appliances(self) -> list[str]:
+        """A fleet's recording: its appliances in profile order (else empty)."""
+        names = self.header.get(FLEET_KEY)
+        if not isinstance(names, list):
+            return []
+        return [strip_control(name) for name in names if isinstance(name, str) and name]
 
     @property
     def source(self) -> str:
