@@ -14,6 +14,8 @@ from operator import attrgetter
 from typing import Any, Final, TypeAlias
 
 from flowtop.core.columns import NO_PATH, Column
+from flowtop.core.derived import PARTIAL_MARK, derived
+from flowtop.core.fields import resolve_field
 from flowtop.core.model import Flow, format_endpoint
 from flowtop.core.store import FlowRecord
 from flowtop.core.units import format_bytes, format_count, format_kbps, format_rate
@@ -122,6 +124,8 @@ def pair_texts(
         summed = _SUMMED.get(column.id)
         if summed is not None:
             texts.append(_summed_text(summed[0], summed[1], text))
+        elif column.id in _SUMMED_DERIVED:
+            texts.append(_summed_derived_text(column.id, text))
         elif column.id == REVERSE_COLUMN.id:
             texts.append(_reverse_rate)
         elif column.id == "dir":
@@ -129,6 +133,35 @@ def pair_texts(
         else:
             texts.append(_forward(text))
     return texts
+
+
+# Derived rates that add up over both directions (averages over the same window, rates
+# measured over the same polls); a peak does not (the peak of a sum is not a sum).
+_SUMMED_DERIVED: Final = frozenset(
+    {
+        f"{quantity}_{window}"
+        for quantity in ("rate", "pps")
+        for window in ("2s", "10s", "40s", "measured")
+    }
+)
+
+
+def _summed_derived_text(name: str, alone: Callable[[Any], str]) -> PairText:
+    field = resolve_field(name)
+    assert field is not None
+    formatter = field.formatter
+
+    def text(flow: Flow, reverse: Flow | None) -> str:
+        if reverse is None:
+            return alone(flow)
+        ours, theirs = derived(flow, name), derived(reverse, name)
+        if ours.value is None or theirs.value is None:
+            return alone(flow)
+        total = ours.value + theirs.value
+        shown = formatter(total) if formatter is not None else f"{total:g}"
+        return shown + (PARTIAL_MARK if ours.partial or theirs.partial else "")
+
+    return text
 
 
 def _summed_text(
@@ -160,6 +193,13 @@ def pair_sort_value(column: Column) -> Callable[[Pair], Any]:
         return lambda pair: pair[1].flow.customer_kbps if pair[1] is not None else None
     if column.id == FORWARD_COLUMN.id:
         return lambda pair: pair[0].flow.customer_kbps
+    if column.id in _SUMMED_DERIVED:
+        value_of = column.sort_value
+        return lambda pair: (
+            value_of(pair[0].flow)
+            if pair[1] is None
+            else _add(value_of(pair[0].flow), value_of(pair[1].flow))
+        )
     summed = _SUMMED.get(column.id)
     if summed is not None:
         get = attrgetter(summed[0])

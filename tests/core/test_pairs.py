@@ -113,3 +113,19 @@ def test_a_filtered_out_direction_leaves_the_other_single() -> None:
     frame = monitor.frame()
     assert [row.key for row in frame.rows] == [back.key]
     assert frame.rows[0].partner is None and frame.result.paired == 0
+
+
+def test_a_pairs_averages_and_measured_rates_are_both_directions_sums() -> None:
+    out = flow(1, customer_kbps="800", pps="10")
+    back = _reverse(out, customer_kbps=200.0, pps=5.0)
+    monitor = Monitor(columns=("src", "kbps", "rate_10s", "rate_peak", "pps_2s"))
+    monitor.store.apply([out, back], 1.0)
+    monitor.set_pairs(True)
+    (row,) = monitor.frame().rows
+    cells = dict(zip([column.id for column in monitor.frame().columns], row.cells, strict=True))
+    # One poll: each average is its reported rate, marked as covering less than its window.
+    assert cells["kbps"] == "1.00M"
+    assert cells["rate_10s"] == "1.00M*"
+    assert cells["pps_2s"] == "15*"
+    # A peak is not summed (the peak of a sum is no sum of peaks): this direction's.
+    assert cells["rate_peak"] == "800k"
