@@ -495,6 +495,27 @@ def test_a_world_without_own_failovers_keeps_its_links() -> None:
     assert world.failed_link is None
 
 
+def test_remote_link_failures_choose_remote_links() -> None:
+    """By default the DC's own, busier links fail most; with remote_link_failures = 1
+    every failover after the first fails a remote site's link."""
+
+    def failed_links(remote: float) -> list[str]:
+        clock = ManualClock()
+        world = DemoWorld(seed=5, flows=300, clock=clock, remote_link_failures=remote)
+        links = []
+        for _ in range(700):
+            world.run_steps(1)
+            if world.failed_link and (not links or links[-1] != world.failed_link):
+                links.append(world.failed_link)
+        return links
+
+    remote_only = failed_links(1.0)
+    assert len(remote_only) >= 4
+    assert remote_only[0].startswith("DC-")
+    assert not any(link.startswith("DC-") for link in remote_only[1:])
+    assert any(link.startswith("DC-") for link in failed_links(0.0)[1:])
+
+
 # -- the config and the servers -------------------------------------------------------
 
 
