@@ -3,7 +3,8 @@
 The appliance is a data-centre site ("DC") with three WAN links and virtual paths to
 three remote sites.  Flows start and end, their rates burst and calm, their counters
 and ages grow, and now and then a WAN link fails: most flows on paths using it move to
-another path, and move back when the link recovers.
+another path, and move back when the link recovers.  That is the default; the demo
+fleet (:mod:`flowtop.demo.fleet`) homes worlds at other sites and reaches other ones.
 
 Every random choice comes from one ``random.Random(seed)``, and time only enters through
 the number of whole steps elapsed, so the same seed and the same sequence of clock
