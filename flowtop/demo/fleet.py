@@ -77,6 +77,10 @@ REMARK_EVERY: Final = 15
 # About one load-balanced mirrored flow in ASYMMETRY_EVERY is on another path at the branch.
 ASYMMETRY_EVERY: Final = 6
 
+# After the first failover (a DC link: a big move at once), every other one or so fails a
+# branch's link, which moves that branch's paths at both ends.
+REMOTE_LINK_FAILURES: Final = 0.5
+
 _MASK: Final = (1 << 64) - 1
 
 
@@ -175,7 +179,13 @@ class DemoFleet:
         self.clock = clock
         self.max_catch_up_steps = max_catch_up_steps
         self.sites: tuple[Site, ...] = tuple(branch_site(index) for index in range(branches))
-        self.dc = DemoWorld(seed=seed, flows=flows, clock=clock, sites=self.sites)
+        self.dc = DemoWorld(
+            seed=seed,
+            flows=flows,
+            clock=clock,
+            sites=self.sites,
+            remote_link_failures=REMOTE_LINK_FAILURES,
+        )
         self.branch_worlds: dict[str, DemoWorld] = {
             profile_name(site): DemoWorld(
                 seed=seed * 1000 + index + 1,

@@ -366,8 +366,12 @@ def _serve_until_stopped(servers: list[DemoServer], announce: Callable[[], None]
     except KeyboardInterrupt:
         pass
     finally:
-        for server in servers:
-            server.stop()
+        # Side by side: each may wait a moment for its open connections to close.
+        stoppers = [threading.Thread(target=server.stop) for server in servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         if in_main_thread:
             signal.signal(
                 signal.SIGTERM, signal.SIG_DFL if previous_handler is None else previous_handler

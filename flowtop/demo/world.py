@@ -3,7 +3,8 @@
 The appliance is a data-centre site ("DC") with three WAN links and virtual paths to
 three remote sites.  Flows start and end, their rates burst and calm, their counters
 and ages grow, and now and then a WAN link fails: most flows on paths using it move to
-another path, and move back when the link recovers.
+another path, and move back when the link recovers.  That is the default; the demo
+fleet (:mod:`flowtop.demo.fleet`) homes worlds at other sites and reaches other ones.
 
 Every random choice comes from one ``random.Random(seed)``, and time only enters through
 the number of whole steps elapsed, so the same seed and the same sequence of clock
@@ -334,16 +335,21 @@ class DemoWorld:
         home: Site = DC_SITE,
         sites: Sequence[Site] = _SITES,
         own_failovers: bool = True,
+        remote_link_failures: float = 0.0,
     ) -> None:
         """``home`` is the appliance's own site and ``sites`` the remote ones its virtual
         paths reach (none: no virtual path flows).  Without ``own_failovers`` no link fails
         by itself; :meth:`fail_link` and :meth:`restore_links` drive failovers instead.
+        ``remote_link_failures`` is the share of failovers after the first that fail a
+        remote site's link rather than one of the home's (which carry more flows, so are
+        chosen more often otherwise).
         """
         if flows < 0:
             raise ValueError("flows must not be negative")
         self.home = home
         self.sites = tuple(sites)
         self.own_failovers = own_failovers
+        self.remote_link_failures = remote_link_failures
         self._site_weights = [site.share for site in self.sites]
         self._service_mix = {
             kind: tuple(
@@ -562,6 +568,9 @@ class DemoWorld:
             if not names:
                 self._schedule_next()
                 return
+            if self.remote_link_failures and rng.random() < self.remote_link_failures:
+                prefix = f"{self.home.name}-"
+                names = [name for name in names if not name.startswith(prefix)] or names
             # Square roots keep the busiest link from failing nearly every time.
             link = rng.choices(names, weights=[math.sqrt(usage[name]) for name in names])[0]
         self._move_off(link)

@@ -18,6 +18,7 @@ import tomllib
 from collections import Counter
 from typing import IO, Any
 
+import httpx
 import pytest
 
 from flowtop.cli import main
@@ -26,7 +27,14 @@ from flowtop.core.config.password import run_password_command
 from flowtop.core.config.schema import Profile
 from flowtop.core.errors import ApplianceError
 from flowtop.core.model import API_FIELDS, parse_flows
-from flowtop.demo.appliance import DEMO_PASSWORD, DEMO_USERNAME, DemoAppliance
+from flowtop.demo.appliance import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    FLOWS_PATH,
+    LOGIN_V1_PATH,
+    DemoAppliance,
+)
+from flowtop.demo.faults import HOSTILE_EXTRA_FIELD
 from flowtop.demo.fleet import (
     DC_PROFILE,
     MAX_BRANCHES,
@@ -40,11 +48,12 @@ from flowtop.demo.fleet import (
 )
 from flowtop.demo.names import demo_lookup
 from flowtop.demo.pinned import PINNED_START, ManualClock, PinnedDemoSource
-from flowtop.demo.server import run_demo_fleet_server
+from flowtop.demo.server import DemoServer, run_demo_fleet_server
 from flowtop.demo.transport import DemoTransport
 from flowtop.demo.world import DemoWorld, Site
 
 BRANCHES = ("austin", "boston", "chicago", "denver")
+CREDENTIALS = {"login": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}}
 Row = dict[str, Any]
 Key = tuple[str, str, str, str, str]
 LINK = r"(DC|Austin|Boston|Chicago|Denver)-(MPLS|INET|LTE)"
@@ -440,6 +449,65 @@ async def test_pinned_sources_over_fleet_appliances() -> None:
     assert clock() == PINNED_START + 2.5
 
 
+def test_sites_answer_concurrently_over_loopback() -> None:
+    """Every site on its own server, all asked at once: the shared fleet keeps each
+    answer whole and every session its own."""
+    fleet = DemoFleet(seed=7, flows=300, branch_flows=80)
+    servers = [DemoServer(appliance) for _, appliance in fleet.appliances()]
+    results: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def poll(name: str, url: str) -> None:
+        try:
+            with httpx.Client(base_url=url, timeout=10) as client:
+                login = client.post(LOGIN_V1_PATH, json=CREDENTIALS)
+                assert login.status_code == 200
+                counts = []
+                for _ in range(8):
+                    answer = client.get(FLOWS_PATH, params={"filter": "max_stats:1000"})
+                    assert answer.status_code == 200
+                    parsed = parse_flows(answer.content, "application/json")
+                    assert parsed.ignored_items == 0
+                    counts.append(len(parsed.flows))
+                client.delete(LOGIN_V1_PATH)
+            results[name] = counts
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    for server in servers:
+        server.start()
+    try:
+        threads = [
+            threading.Thread(target=poll, args=(name, server.url))
+            for name, server in zip(fleet.names, servers, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        for server in servers:
+            server.stop()
+    assert not errors, errors
+    assert sorted(results) == sorted(fleet.names)
+    assert all(all(count > 0 for count in counts) for counts in results.values())
+
+
+def test_hostile_text_at_a_branch() -> None:
+    clock = ManualClock()
+    appliances = dict(demo_fleet(seed=7, clock=clock, flows=300, branch_flows=80))
+    austin = appliances["austin"]
+    austin.faults.hostile_text = True
+    clock.advance(1)
+    austin.table.advance_to(clock())
+    body = austin.table.encode(1000, hostile=True)
+    parsed = parse_flows(body, "application/json")
+    assert len(parsed.flows) + parsed.ignored_items == len(json.loads(body)["flows"])
+    assert HOSTILE_EXTRA_FIELD in body.decode()
+    # The DC is not affected by Austin's faults.
+    assert HOSTILE_EXTRA_FIELD not in appliances["dc"].table.encode(1000).decode()
+
+
 # -- more branches, names --------------------------------------------------------------
 
 
@@ -493,6 +561,27 @@ def test_a_world_without_own_failovers_keeps_its_links() -> None:
     assert world.failover_log
     world.restore_links()
     assert world.failed_link is None
+
+
+def test_remote_link_failures_choose_remote_links() -> None:
+    """By default the DC's own, busier links fail most; with remote_link_failures = 1
+    every failover after the first fails a remote site's link."""
+
+    def failed_links(remote: float) -> list[str]:
+        clock = ManualClock()
+        world = DemoWorld(seed=5, flows=300, clock=clock, remote_link_failures=remote)
+        links = []
+        for _ in range(700):
+            world.run_steps(1)
+            if world.failed_link and (not links or links[-1] != world.failed_link):
+                links.append(world.failed_link)
+        return links
+
+    remote_only = failed_links(1.0)
+    assert len(remote_only) >= 4
+    assert remote_only[0].startswith("DC-")
+    assert not any(link.startswith("DC-") for link in remote_only[1:])
+    assert any(link.startswith("DC-") for link in failed_links(0.0)[1:])
 
 
 # -- the config and the servers -------------------------------------------------------
