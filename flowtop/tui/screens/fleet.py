@@ -54,7 +54,7 @@ class FleetColumn:
 
 
 # A state's reason is cut to this many cells in its row (the flow view shows it whole).
-REASON_WIDTH = 32
+REASON_WIDTH = 40
 
 
 def _state(summary: MemberSummary, number: int) -> Text:
