@@ -29,6 +29,7 @@ from flowtop.core.highlight import HighlightMatcher
 from flowtop.core.model import FlowKey
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.source import FlowSource, Snapshot
+from flowtop.core.steps import Steps, run_sliced, run_to_end
 from flowtop.core.store import Failover, FlowEvent, FlowStore, StoreUpdate
 from flowtop.core.view import FlowView, Row, ViewResult
 
@@ -162,6 +163,8 @@ class Monitor:
         self.stopped = False
         # Completed polls, failed or not: tests and scenes wait on it.
         self.attempts = 0
+        # Held while an answer goes into the store in steps: one at a time.
+        self._applying = asyncio.Lock()
 
     # ---- polls --------------------------------------------------------------------
 
@@ -184,14 +187,19 @@ class Monitor:
             outcome = FlowtopError(f"unexpected {type(error).__name__}: {error}")
             self.failed(outcome)
         else:
-            outcome = self.apply_guarded(snapshot)
+            # A large answer goes into the store in steps: keys are answered meanwhile.
+            async with self._applying:
+                outcome = await run_sliced(self._apply_guarded_steps(snapshot))
         self.attempts += 1
         return outcome
 
     def apply_guarded(self, snapshot: Snapshot) -> Snapshot | FlowtopError:
         """Apply a poll; a failure to use it marks the data stale with the reason."""
+        return run_to_end(self._apply_guarded_steps(snapshot))
+
+    def _apply_guarded_steps(self, snapshot: Snapshot) -> Steps[Snapshot | FlowtopError]:
         try:
-            self.apply(snapshot)
+            yield from self.apply_steps(snapshot)
         except ANSWER_FAILURES as error:
             failure = answer_failure(error)
             self.poll_state.failed(failure)
@@ -200,9 +208,15 @@ class Monitor:
 
     def apply(self, snapshot: Snapshot) -> StoreUpdate:
         """A poll's answer into the store; records it and updates the notices."""
+        return run_to_end(self.apply_steps(snapshot))
+
+    def apply_steps(self, snapshot: Snapshot) -> Steps[StoreUpdate]:
+        """:meth:`apply` in steps (see :mod:`flowtop.core.steps`)."""
         recovered = self.poll_state.stale and self.poll_state.last_success_at is not None
         capped = snapshot.capped(0 if self.replay is not None else self.max_stats)
-        update = self.store.apply(snapshot.flows, snapshot.received_at, capped=capped)
+        update = yield from self.store.apply_steps(
+            snapshot.flows, snapshot.received_at, capped=capped
+        )
         self.poll_state.succeeded(snapshot.received_at, snapshot.latency)
         self.last_snapshot = snapshot
         self._record(snapshot)
@@ -554,20 +568,25 @@ class Monitor:
         replay = self.replay
         assert replay is not None
         if target < replay.position:
-            self.store.clear()
-            self.view.reset()
-            start = max(0, target - REPLAY_REBUILD_POLLS)
-            replay.seek(start)
-            for _ in range(target - start):
-                try:
-                    snapshot = await replay.fetch(self.max_stats)
-                except FlowtopError:
-                    continue  # a damaged poll on the way: the target is what matters
-                self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
+            async with self._applying:
+                await self._rebuild(replay, target)
         replay.seek(target)
         await self.poll(replay)
         if self._replay_target == target:
             self._replay_target = None
+
+    async def _rebuild(self, replay: ReplaySource, target: int) -> None:
+        """The store as it was just before poll ``target``, from shortly before it."""
+        self.store.clear()
+        self.view.reset()
+        start = max(0, target - REPLAY_REBUILD_POLLS)
+        replay.seek(start)
+        for _ in range(target - start):
+            try:
+                snapshot = await replay.fetch(self.max_stats)
+            except FlowtopError:
+                continue  # a damaged poll on the way: the target is what matters
+            self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
 
 
 async def run_polls(

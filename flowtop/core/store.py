@@ -21,11 +21,14 @@ from typing import Final
 
 from flowtop.core.memory import fit_to_flows
 from flowtop.core.model import Flow, FlowKey
+from flowtop.core.steps import Steps, run_to_end
 
 DEFAULT_HISTORY: Final = 300
 DEFAULT_MAX_EVENTS: Final = 2000
 PATH_TIMELINE_LIMIT: Final = 32
 TRIM_EVERY: Final = 64
+# Flows a step of FlowStore.apply_steps takes (a few ms; see flowtop.core.steps).
+STEP_FLOWS: Final = 1000
 # A failover is "many flows moving from one path to the same other path in one poll".
 FAILOVER_MIN_FLOWS: Final = 5
 
@@ -141,6 +144,8 @@ class FlowRecord:
     path_changes: deque[PathChange] = field(
         default_factory=lambda: deque(maxlen=PATH_TIMELINE_LIMIT)
     )
+    # The view's row of this flow, kept for the next view (see FlowView.compute).
+    row: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -215,6 +220,17 @@ class FlowStore:
         ``capped`` is N when the answer was cut at max_stats = N (see
         :func:`capped_at`): flows missing from it left the top N, they did not end.
         """
+        return run_to_end(self.apply_steps(flows, at, capped=capped))
+
+    def apply_steps(
+        self, flows: Sequence[Flow], at: float, *, capped: int | None = None
+    ) -> Steps[StoreUpdate]:
+        """:meth:`apply` in steps of :data:`STEP_FLOWS` flows (see :mod:`flowtop.core.steps`).
+
+        Until the last step :attr:`records` is still the previous answer's dict, though
+        its flows are updated on the way: a frame computed between steps shows each
+        flow as of one answer or the other.  Only one apply may be under way at a time.
+        """
         fit_to_flows(len(flows))
         self.poll += 1
         self.poll_times.append(at)
@@ -227,7 +243,10 @@ class FlowStore:
         hidden_before = self.capped
         gap_ms = 0.0 if self.last_update is None else (at - self.last_update) * 1000.0
         nan = math.nan
-        for flow in flows:
+        step = STEP_FLOWS
+        for done, flow in enumerate(flows, 1):
+            if done % step == 0:
+                yield
             key = flow.key
             if key in current:
                 # The appliance repeated a key: keep both, told apart by occurrence.
@@ -272,6 +291,7 @@ class FlowStore:
             record.pps.data.append(nan if pps is None else pps)
             record.kbps.data.append(nan if kbps is None else kbps)
             current[key] = record
+        yield
         for key, record in previous.items():
             if key not in current:
                 update.removed.append(key)
@@ -285,9 +305,11 @@ class FlowStore:
         self.last_update = at
         self.capped = capped
         if self.poll % TRIM_EVERY == 0:
-            for record in current.values():
+            for done, record in enumerate(current.values(), 1):
                 record.pps.trim()
                 record.kbps.trim()
+                if done % step == 0:
+                    yield
         update.failovers = self._failovers(update.path_changes, at)
         self.failovers.extend(update.failovers)
         return update
