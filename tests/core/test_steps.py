@@ -64,14 +64,17 @@ def test_a_large_answer_is_parsed_in_pieces_with_the_same_flows(envelope: Any) -
         # Something else beside the array: the whole body decides, as before.
         json.dumps({"flows": [raw_flow(n) for n in range(200)], "more": [1, 2]}).encode(),
         # A bad value in one piece: that flow's value is kept as unparsed.
-        json.dumps([raw_flow(n, src_port="N/A" if n == 150 else str(n)) for n in range(200)])
-        .encode(),
+        json.dumps(
+            [raw_flow(n, src_port="N/A" if n == 150 else str(n)) for n in range(200)]
+        ).encode(),
         # Not an array of objects at all in a piece.
-        json.dumps([raw_flow(n) for n in range(100)] + [1, "x"] + [raw_flow(n) for n in range(99)])
-        .encode(),
+        json.dumps(
+            [raw_flow(n) for n in range(100)] + [1, "x"] + [raw_flow(n) for n in range(99)]
+        ).encode(),
         # A control character in a string of one piece.
-        json.dumps([raw_flow(n, application="\x1b[31m" if n == 120 else "x") for n in range(200)])
-        .encode(),
+        json.dumps(
+            [raw_flow(n, application="\x1b[31m" if n == 120 else "x") for n in range(200)]
+        ).encode(),
     ],
     ids=["extra-key", "bad-value", "not-objects", "control"],
 )
