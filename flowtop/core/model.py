@@ -34,6 +34,7 @@ from flowtop.core.fastpaths import (
     model_extra,
     new_tuple,
     remembered_address,
+    share_fields_sets,
 )
 from flowtop.core.steps import Steps, run_to_end
 
@@ -671,6 +672,7 @@ def parse_flow_steps(
             stop = end if cut is None else cut.start() + 1
             part = _piece_flows(b"[" + body[begin:stop] + b"]")
             if isinstance(part, list):
+                share_fields_sets(part)
                 flows.extend(part)
                 if cut is None:
                     trim_address_cache(len(flows))
@@ -688,9 +690,11 @@ def _parse_flows_at_once(body: bytes, content_type: str = "") -> ParsedFlows:
     if body_is_clean(body):
         flows = _parse_well_formed(body)
         if flows is not None:
+            share_fields_sets(flows)
             trim_address_cache(len(flows))
             return ParsedFlows(flows)
     document, clean = decode_json_checked(body, content_type)
     parsed = parse_items(unwrap_envelope(document), clean=clean)
+    share_fields_sets(parsed.flows)
     trim_address_cache(len(parsed.flows))
     return parsed

@@ -28,7 +28,7 @@ DEFAULT_MAX_EVENTS: Final = 2000
 PATH_TIMELINE_LIMIT: Final = 32
 TRIM_EVERY: Final = 64
 # Flows a step of FlowStore.apply_steps takes (a few ms; see flowtop.core.steps).
-STEP_FLOWS: Final = 1000
+STEP_FLOWS: Final = 500
 # A failover is "many flows moving from one path to the same other path in one poll".
 FAILOVER_MIN_FLOWS: Final = 5
 
@@ -141,9 +141,8 @@ class FlowRecord:
     first_poll: int
     pps: Ring
     kbps: Ring
-    path_changes: deque[PathChange] = field(
-        default_factory=lambda: deque(maxlen=PATH_TIMELINE_LIMIT)
-    )
+    # Most flows never change path: no deque (600 bytes) until one does.
+    path_changes: deque[PathChange] | tuple[()] = ()
     # The view's row of this flow, kept for the next view (see FlowView.compute).
     row: object = field(default=None, repr=False, compare=False)
 
@@ -236,6 +235,10 @@ class FlowStore:
         self.poll_times.append(at)
         update = StoreUpdate(poll=self.poll, at=at, capped=capped)
         previous = self.records
+        # What is left of it at the end is the flows gone (a copy: previous is still
+        # the records a frame between steps sees).  A dict copy keeps the keys'
+        # hashes, so nothing hashes a FlowKey again.
+        left = dict(previous)
         current: dict[FlowKey, FlowRecord] = {}
         first_poll = self.poll == 1
         # After a capped answer a flow seen for the first time may be an old one that
@@ -255,7 +258,7 @@ class FlowStore:
                 while key._replace(occurrence=occurrence) in current:
                     occurrence += 1
                 key = key._replace(occurrence=occurrence)
-            record = previous.get(key)
+            record = left.pop(key, None)
             if record is None:
                 record = FlowRecord(
                     key=key,
@@ -280,7 +283,10 @@ class FlowStore:
                 old_path = record.flow.path
                 if old_path != flow.path and old_path is not None and flow.path is not None:
                     change = PathChange(at, key, old_path, flow.path)
-                    record.path_changes.append(change)
+                    changes = record.path_changes
+                    if not isinstance(changes, deque):
+                        changes = record.path_changes = deque(maxlen=PATH_TIMELINE_LIMIT)
+                    changes.append(change)
                     update.path_changes.append(change)
                     self.events.append(
                         FlowEvent(at, self.poll, EventKind.PATH, key, flow, old_path, flow.path)
@@ -292,15 +298,14 @@ class FlowStore:
             record.kbps.data.append(nan if kbps is None else kbps)
             current[key] = record
         yield
-        for key, record in previous.items():
-            if key not in current:
-                update.removed.append(key)
-                if capped is None:
-                    self.events.append(FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow))
-                else:
-                    self.top_changes.append(
-                        FlowEvent(at, self.poll, EventKind.LEFT, key, record.flow, top=capped)
-                    )
+        for key, record in left.items():
+            update.removed.append(key)
+            if capped is None:
+                self.events.append(FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow))
+            else:
+                self.top_changes.append(
+                    FlowEvent(at, self.poll, EventKind.LEFT, key, record.flow, top=capped)
+                )
         self.records = current
         self.last_update = at
         self.capped = capped
