@@ -165,6 +165,8 @@ class Monitor:
         self.attempts = 0
         # Held while an answer goes into the store in steps: one at a time.
         self._applying = asyncio.Lock()
+        # The flow view computed in steps after a poll, and what it was computed from.
+        self._prepared: tuple[tuple[object, ...], ViewResult] | None = None
 
     # ---- polls --------------------------------------------------------------------
 
@@ -190,6 +192,9 @@ class Monitor:
             # A large answer goes into the store in steps: keys are answered meanwhile.
             async with self._applying:
                 outcome = await run_sliced(self._apply_guarded_steps(snapshot))
+                if outcome is snapshot and self.last_result is not None:
+                    # Frames are drawn: the next one's view, in steps too.
+                    await run_sliced(self._prepare_steps())
         self.attempts += 1
         return outcome
 
@@ -321,6 +326,28 @@ class Monitor:
         """The columns shown now: flow columns, or group columns when grouped."""
         return group_columns(self.grouping) if self.grouping else self.view.columns
 
+    def _view_inputs(self) -> tuple[object, ...]:
+        """What a flow view is computed from: a view prepared from the same is current."""
+        return (
+            self.store,
+            self.store.poll,
+            self.flow_filter,
+            self.sort,
+            self.view.columns,
+        )
+
+    def _prepare_steps(self) -> Steps[None]:
+        """Compute the next frame's flow view in steps, after a poll (see :meth:`frame`)."""
+        self._prepared = None
+        if self.grouping is not None:
+            return
+        predicate = None if self.flow_filter.is_empty else self.flow_filter
+        inputs = self._view_inputs()
+        result = yield from self.view.compute_steps(
+            self.store.records.values(), predicate, self.sort
+        )
+        self._prepared = (inputs, result)
+
     def frame(self, *, stale: bool | None = None) -> Frame:
         """Compute the view now: the rows, their highlights, the status, and what
         happened since the previous frame (new flows, the bell, messages)."""
@@ -330,9 +357,12 @@ class Monitor:
         records = self.store.records.values()
         new = self._new
         self._new = ()
+        prepared, self._prepared = self._prepared, None
         if self.grouping is not None:
             result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
             new = ()
+        elif prepared is not None and prepared[0] == self._view_inputs():
+            result = prepared[1]
         else:
             result = self.view.compute(records, predicate, self.sort)
         highlights: dict[FlowKey, int] = {}

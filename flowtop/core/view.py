@@ -22,6 +22,7 @@ from flowtop.core.groups import (
     group_key,
 )
 from flowtop.core.model import Flow, FlowKey
+from flowtop.core.steps import Steps, run_to_end
 from flowtop.core.store import FlowRecord
 
 FlowPredicate = Callable[[Flow], bool]
@@ -201,6 +202,21 @@ _flow_of: Final[Callable[[FlowRecord], Flow]] = attrgetter("flow")
 _key_of: Final[Callable[[FlowRecord], FlowKey]] = attrgetter("key")
 
 
+# Flows a step of FlowView.compute_steps takes where it calls Python per flow.
+STEP_ROWS: Final = 2000
+
+
+def _mapped_steps(function: Callable[[Flow], T], flows: list[Flow]) -> Steps[list[T]]:
+    """``list(map(function, flows))``, :data:`STEP_ROWS` flows a step."""
+    if len(flows) <= STEP_ROWS:
+        return list(map(function, flows))
+    out: list[T] = []
+    for start in range(0, len(flows), STEP_ROWS):
+        out.extend(map(function, flows[start : start + STEP_ROWS]))
+        yield
+    return out
+
+
 def _permuted(items: list[T], order: list[int]) -> list[T]:
     """``[items[i] for i in order]`` in one C call (itemgetter of many gives a tuple)."""
     if len(order) < 2:
@@ -242,19 +258,30 @@ class FlowView:
         sort: SortSpec | None = None,
     ) -> ViewResult:
         """Flow rows: the records that match, sorted."""
+        return run_to_end(self.compute_steps(records, predicate, sort))
+
+    def compute_steps(
+        self,
+        records: Iterable[FlowRecord],
+        predicate: FlowPredicate | None = None,
+        sort: SortSpec | None = None,
+    ) -> Steps[ViewResult]:
+        """:meth:`compute` in steps of :data:`STEP_ROWS` flows where it calls Python per
+        flow (filter and sort values; see :mod:`flowtop.core.steps`)."""
         everything = list(records)
         # Each flow is fetched once, in the store's order: in sorted order the same
         # fetches would jump about memory (a cache miss a flow at 50 000 flows).
         chosen = everything
         flows = list(map(_flow_of, everything))
         if predicate is not None:
-            matches = list(map(predicate, flows))
+            matches = yield from _mapped_steps(predicate, flows)
             chosen = list(compress(everything, matches))
             flows = list(compress(flows, matches))
         unsorted = chosen
         if sort is not None:
             column = resolve_column(sort.column)
-            order = sorted_positions(list(map(column.sort_value, flows)), sort.descending)
+            values = yield from _mapped_steps(column.sort_value, flows)
+            order = sorted_positions(values, sort.descending)
             chosen, flows = _permuted(chosen, order), _permuted(flows, order)
         formatters = tuple(column.text for column in self.columns)
         if formatters != self._formatters:
