@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 from flowtop import __version__
 from flowtop.core import glyphs
@@ -44,11 +44,13 @@ from flowtop.core.groups import (
 )
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.monitor import Monitor, run_polls
-from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.source import build_source as build_appliance_source
 from flowtop.core.units import format_bytes
+
+if TYPE_CHECKING:
+    from flowtop.core.recording import Recorder
 
 EXAMPLES = f"""\
 examples:
@@ -456,8 +458,17 @@ def headless_progress(settings: Settings, recorded: int, snapshot: Snapshot) -> 
     return f"flowtop: {recorded} {polls} recorded to {settings.record}{size}; last poll {flows}\n"
 
 
+async def record_headless(source: FlowSource, recorder: Recorder, **options: Any) -> int:
+    """:func:`flowtop.core.recording.record_headless`, imported when a mode records."""
+    from flowtop.core.recording import record_headless as record
+
+    return await record(source, recorder, **options)
+
+
 async def run_headless(settings: Settings, count: int | None, duration: float | None) -> int:
     """Record polls without a screen; errors of single polls are reported and survived."""
+    from flowtop.core.recording import Recorder
+
     assert settings.record is not None
     source = build_source(settings)
     recorder = Recorder(settings.record, source=source.description, max_stats=settings.max_stats)
@@ -601,6 +612,9 @@ def _stopped_by(number: int) -> None:
 def open_source(settings: Settings) -> FlowSource:
     """The live source, or a replay of a recording."""
     if settings.replay is not None:
+        # Imported where used: --once and the live view of an appliance do without.
+        from flowtop.core.recording import Recording, ReplaySource
+
         recording = Recording.load(settings.replay)
         for warning in recording.warnings:
             sys.stderr.write(f"flowtop: warning: {warning}\n")
@@ -617,6 +631,8 @@ def run_tui(settings: Settings) -> int:
     source = open_source(settings)
     recorder = None
     if settings.record is not None:
+        from flowtop.core.recording import Recorder
+
         recorder = Recorder(
             settings.record, source=source.description, max_stats=settings.max_stats
         )

@@ -570,15 +570,27 @@ def parse_items(items: Iterable[Any], *, clean: bool = False) -> ParsedFlows:
     return result
 
 
-class _FlowsObject(BaseModel):
-    flows: list[Flow]
+# The validators of whole answers, each built on first use: building one costs a few
+# ms of start-up, and a one-shot run of a small answer needs only one of them.
+@functools.cache
+def _flow_list() -> TypeAdapter[list[Flow]]:
+    return TypeAdapter(list[Flow])
 
 
-class _NestedFlowsObject(BaseModel):
-    flows: _FlowsObject
+@functools.cache
+def _flows_object() -> type[BaseModel]:
+    class FlowsObject(BaseModel):
+        flows: list[Flow]
+
+    return FlowsObject
 
 
-_FLOW_LIST = TypeAdapter(list[Flow])
+@functools.cache
+def _nested_flows_object() -> type[BaseModel]:
+    class NestedFlowsObject(BaseModel):
+        flows: _flows_object()  # type: ignore[valid-type]
+
+    return NestedFlowsObject
 
 
 def _parse_well_formed(body: bytes) -> list[Flow] | None:
@@ -590,12 +602,14 @@ def _parse_well_formed(body: bytes) -> list[Flow] | None:
     first = body[:64].lstrip()[:1]
     try:
         if first == b"[":
-            return _FLOW_LIST.validate_json(body)
+            return _flow_list().validate_json(body)
         if first == b"{":
             try:
-                return _FlowsObject.model_validate_json(body).flows
+                flows: list[Flow] = _flows_object().model_validate_json(body).flows  # type: ignore[attr-defined]
+                return flows
             except ValidationError:
-                return _NestedFlowsObject.model_validate_json(body).flows.flows
+                nested: list[Flow] = _nested_flows_object().model_validate_json(body).flows.flows  # type: ignore[attr-defined]
+                return nested
     except ValueError:
         # A ValidationError, or a number too long for int: the careful path decides.
         pass
@@ -638,7 +652,7 @@ def _piece_flows(piece: bytes) -> list[Flow] | str | None:
     if not body_is_clean(piece):
         return None
     try:
-        return _FLOW_LIST.validate_json(piece)
+        return _flow_list().validate_json(piece)
     except ValidationError as error:
         details = error.errors(include_url=False)
         return _CUT_INSIDE if details and details[0]["type"] == "json_invalid" else None
