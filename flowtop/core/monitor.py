@@ -26,12 +26,12 @@ from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answe
 from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
 from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
 from flowtop.core.highlight import HighlightMatcher
-from flowtop.core.model import FlowKey
+from flowtop.core.model import Flow, FlowKey
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.steps import Steps, run_sliced, run_to_end
 from flowtop.core.store import Failover, FlowEvent, FlowStore, StoreUpdate
-from flowtop.core.view import FlowView, Row, ViewResult
+from flowtop.core.view import FlowRows, FlowView, Row, ViewResult
 
 if TYPE_CHECKING:
     # recording.record_headless runs a Monitor: the types only, to import no cycle.
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 FAILOVER_NOTICE_SECONDS = 60.0
 # Stepping back in a replay rebuilds the store from this many polls before the target.
 REPLAY_REBUILD_POLLS = 60
+# Flows freed a step when the flows of a replaced view go (see Monitor._bury_steps).
+BURY_STEP = 1000
 # The wait while nothing can happen but a command (paused, stopped, end of a replay).
 IDLE_WAIT = 3600.0
 
@@ -167,12 +169,16 @@ class Monitor:
         self._applying = asyncio.Lock()
         # The flow view computed in steps after a poll, and what it was computed from.
         self._prepared: tuple[tuple[object, ...], ViewResult] | None = None
+        # Flows of views replaced, freed in steps at the next poll.
+        self._graveyard: list[list[Flow]] = []
 
     # ---- polls --------------------------------------------------------------------
 
     async def poll(self, source: FlowSource) -> Snapshot | FlowtopError:
         """One poll of ``source``, applied (or its failure noted); never raises but
         for a cancellation."""
+        if self._graveyard:
+            await run_sliced(self._bury_steps())
         try:
             snapshot = await source.fetch(self.max_stats)
         except FlowtopError as error:
@@ -326,6 +332,23 @@ class Monitor:
         """The columns shown now: flow columns, or group columns when grouped."""
         return group_columns(self.grouping) if self.grouping else self.view.columns
 
+    def _keep_until_next_poll(self, result: ViewResult | None) -> None:
+        """Keep the flows of the view being replaced until the next poll frees them in
+        steps: freeing 50 000 flows (some 25 objects each) at once holds the loop for
+        100 ms and more, wherever the last reference happens to go."""
+        if result is not None and isinstance(result.rows, FlowRows):
+            self._graveyard.append(result.rows.flows())
+
+    def _bury_steps(self) -> Steps[None]:
+        """Free the flows kept by :meth:`_keep_until_next_poll`, a step at a time."""
+        graveyard = self._graveyard
+        while graveyard:
+            flows = graveyard[-1]
+            while flows:
+                del flows[-BURY_STEP:]
+                yield
+            graveyard.pop()
+
     def _view_inputs(self) -> tuple[object, ...]:
         """What a flow view is computed from: a view prepared from the same is current."""
         return (
@@ -363,6 +386,7 @@ class Monitor:
             new = ()
         elif prepared is not None and prepared[0] == self._view_inputs():
             result = prepared[1]
+            self._keep_until_next_poll(self.last_result)
         else:
             result = self.view.compute(records, predicate, self.sort)
         highlights: dict[FlowKey, int] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
-from operator import attrgetter, itemgetter
+from operator import attrgetter, is_, itemgetter
 from typing import Any, Final, TypeVar, overload
 
 from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec, resolve_column
@@ -114,7 +114,7 @@ class FlowRows(Sequence[Row]):
     them even after the store has moved on.
     """
 
-    __slots__ = ("_flows", "_formatters", "_records")
+    __slots__ = ("_flows", "_formatters", "_keys", "_records")
 
     def __init__(
         self,
@@ -125,6 +125,7 @@ class FlowRows(Sequence[Row]):
         self._records = records
         self._flows = flows
         self._formatters = formatters
+        self._keys: list[FlowKey] | None = None
 
     def __len__(self) -> int:
         return len(self._records)
@@ -159,9 +160,15 @@ class FlowRows(Sequence[Row]):
             row = record.row = Row(record.key, flow, self._formatters)
         return row
 
+    def flows(self) -> list[Flow]:
+        """The rows' flows, in order (a new list)."""
+        return list(self._flows)
+
     def keys(self) -> list[FlowKey]:
-        """The rows' keys, in order (without building the rows)."""
-        return list(map(_key_of, self._records))
+        """The rows' keys, in order (without building the rows; the same list each time)."""
+        if self._keys is None:
+            self._keys = list(map(_key_of, self._records))
+        return self._keys
 
     def index_of(self, key: RowKey) -> int | None:
         try:
@@ -217,6 +224,11 @@ def _mapped_steps(function: Callable[[Flow], T], flows: list[Flow]) -> Steps[lis
     return out
 
 
+def _same(these: list[Any], those: list[Any]) -> bool:
+    """The same objects in the same order (identity: no __eq__ of flows)."""
+    return len(these) == len(those) and all(map(is_, these, those))
+
+
 def _permuted(items: list[T], order: list[int]) -> list[T]:
     """``[items[i] for i in order]`` in one C call (itemgetter of many gives a tuple)."""
     if len(order) < 2:
@@ -236,6 +248,8 @@ class FlowView:
         self.columns: tuple[Column, ...] = tuple(resolve_column(name) for name in columns)
         # The previous group rows' keys, in their order (a dict keeps it; a set would not).
         self._previous: Mapping[RowKey, object] = {}
+        # Sort orders of one set of flows, by sort (see _sorted_before).
+        self._orders: dict[SortSpec, tuple[list[FlowRecord], list[Flow], list[int]]] = {}
         # The previous flow rows' records, in their order and in the store's.
         self._previous_records: list[FlowRecord] = []
         self._previous_unsorted: list[FlowRecord] = []
@@ -250,6 +264,7 @@ class FlowView:
         self._previous = {}
         self._previous_records = []
         self._previous_unsorted = []
+        self._orders = {}
 
     def compute(
         self,
@@ -280,8 +295,13 @@ class FlowView:
         unsorted = chosen
         if sort is not None:
             column = resolve_column(sort.column)
-            values = yield from _mapped_steps(column.sort_value, flows)
-            order = sorted_positions(values, sort.descending)
+            order = self._sorted_before(sort, unsorted, flows)
+            if order is None:
+                values = yield from _mapped_steps(column.sort_value, flows)
+                yield
+                order = sorted_positions(values, sort.descending)
+                self._orders[sort] = (unsorted, flows, order)
+                yield
             chosen, flows = _permuted(chosen, order), _permuted(flows, order)
         formatters = tuple(column.text for column in self.columns)
         if formatters != self._formatters:
@@ -289,12 +309,26 @@ class FlowView:
         else:
             formatters = self._formatters
         rows = FlowRows(chosen, flows, formatters)
-        diff = self._flow_diff(chosen, unsorted)
+        yield
+        diff = yield from self._flow_diff(chosen, unsorted)
         self._previous_records = chosen
         self._previous_unsorted = unsorted
         return ViewResult(rows, diff, len(everything))
 
-    def _flow_diff(self, chosen: list[FlowRecord], unsorted: list[FlowRecord]) -> ViewDiff:
+    def _sorted_before(
+        self, sort: SortSpec, records: list[FlowRecord], flows: list[Flow]
+    ) -> list[int] | None:
+        """The order this sort gave the same flows, if it was computed since they came:
+        sorting the same flows the same way again (a user switching sorts between
+        polls) is then a lookup.  The cache holds the orders of one set of flows."""
+        cached = self._orders.get(sort)
+        if cached is not None and _same(cached[0], records) and _same(cached[1], flows):
+            return cached[2]
+        if cached is not None or any(not _same(o[1], flows) for o in self._orders.values()):
+            self._orders.clear()
+        return None
+
+    def _flow_diff(self, chosen: list[FlowRecord], unsorted: list[FlowRecord]) -> Steps[ViewDiff]:
         """Which flow rows came and went since the previous view.
 
         By record (a flow keeps its record while it lives): the same records in the
@@ -302,18 +336,25 @@ class FlowView:
         else an id hashes at once where a FlowKey tuple hashes its seven fields on
         every lookup.  The previous records are kept, so no new one takes their ids.
         """
-        if unsorted == self._previous_unsorted and not self._previous:
+        if _same(unsorted, self._previous_unsorted) and not self._previous:
             return ViewDiff([], [])
-        current = set(map(id, chosen))
-        previous = self._previous_records
+        # In the store's order (the previous and the current one): the records lie
+        # in memory about in that order, sorted they would be fetched at random.
+        previous = self._previous_unsorted
+        current = set(map(id, unsorted))
+        yield
         came = current.difference(map(id, previous))
         went = (
             set(map(id, previous)).difference(current)
             if len(previous) + len(came) > len(current)
             else set()
         )
+        yield
+        # Keys in the order of the rows they belong to.
         added: list[RowKey] = [r.key for r in chosen if id(r) in came] if came else []
-        gone: list[RowKey] = [r.key for r in previous if id(r) in went] if went else []
+        gone: list[RowKey] = (
+            [r.key for r in self._previous_records if id(r) in went] if went else []
+        )
         if added and gone:
             # A flow that ended and came back has a new record but the same key: it
             # is neither added nor removed.

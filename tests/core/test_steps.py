@@ -191,3 +191,21 @@ def test_a_flow_that_ended_and_came_back_between_views_is_neither_added_nor_remo
     result = view.compute(store.records.values())
     assert result.diff.added == [flow(3).key]
     assert result.diff.removed == []
+
+
+def test_a_sort_of_the_same_flows_is_reused_and_new_flows_are_sorted_anew() -> None:
+    store = FlowStore()
+    store.apply([flow(n, pps=str(n)) for n in range(30)], 1.0)
+    view = FlowView()
+    by_pps = view.compute(store.records.values(), None, SortSpec("pps"))
+    view.compute(store.records.values(), None, SortSpec("bytes"))
+    again = view.compute(store.records.values(), None, SortSpec("pps"))
+    assert again.rows.keys() == by_pps.rows.keys()  # type: ignore[attr-defined]
+    assert SortSpec("pps") in view._orders and SortSpec("bytes") in view._orders
+    # The same keys with new rates: a new order, not the remembered one.
+    store.apply([flow(n, pps=str(100 - n)) for n in range(30)], 2.0)
+    moved = view.compute(store.records.values(), None, SortSpec("pps"))
+    assert [row.flow.pps for row in moved.rows] == sorted(
+        (float(100 - n) for n in range(30)), reverse=True
+    )
+    assert list(view._orders) == [SortSpec("pps")]
