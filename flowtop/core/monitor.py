@@ -195,13 +195,19 @@ class Monitor:
             outcome = FlowtopError(f"unexpected {type(error).__name__}: {error}")
             self.failed(outcome)
         else:
-            # A large answer goes into the store in steps: keys are answered meanwhile.
-            async with self._applying:
-                outcome = await run_sliced(self._apply_guarded_steps(snapshot))
-                if outcome is snapshot and self.last_result is not None:
-                    # Frames are drawn: the next one's view, in steps too.
-                    await run_sliced(self._prepare_steps())
+            # Shielded: a poll cancelled (ctrl+z, quitting) while its answer goes into
+            # the store would leave the store half updated; the steps finish instead.
+            outcome = await asyncio.shield(self._apply_in_steps(snapshot))
         self.attempts += 1
+        return outcome
+
+    async def _apply_in_steps(self, snapshot: Snapshot) -> Snapshot | FlowtopError:
+        """Apply a poll in steps (keys are answered meanwhile), one at a time."""
+        async with self._applying:
+            outcome = await run_sliced(self._apply_guarded_steps(snapshot))
+            if outcome is snapshot and self.last_result is not None:
+                # Frames are drawn: the next one's view, in steps too.
+                await run_sliced(self._prepare_steps())
         return outcome
 
     def apply_guarded(self, snapshot: Snapshot) -> Snapshot | FlowtopError:

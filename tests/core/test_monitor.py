@@ -295,3 +295,31 @@ async def test_a_command_after_the_poll_computes_its_own_view() -> None:
     monitor.sort_by("app")
     frame = monitor.frame()
     assert [row.flow.application for row in frame.rows] == ["Office365", "Zoom", "Zoom"]
+
+
+async def test_a_poll_cancelled_while_its_answer_goes_in_leaves_a_whole_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowtop.core import monitor as monitor_module
+    from flowtop.core.steps import run_sliced
+
+    async def every_step(steps: object) -> object:
+        return await run_sliced(steps, slice_seconds=0.0)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(monitor_module, "run_sliced", every_step)
+    clock = Clock()
+    many = [flow(n) for n in range(3000)]
+    source = ListSource(clock, [many[:2000], many])
+    monitor = Monitor(clock=clock)
+    await monitor.poll(source)
+    task = asyncio.ensure_future(monitor.poll(source))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with monitor._applying:  # the shielded steps finish
+        pass
+    assert len(monitor.store) == 3000
+    assert monitor.store.poll == 2
+    assert {len(record.pps) for record in monitor.store.records.values()} == {1, 2}
