@@ -168,7 +168,7 @@ class Monitor:
         # Held while an answer goes into the store in steps: one at a time.
         self._applying = asyncio.Lock()
         # The flow view computed in steps after a poll, and what it was computed from.
-        self._prepared: tuple[tuple[object, ...], ViewResult] | None = None
+        self._prepared: tuple[tuple[object, ...], ViewResult | Exception] | None = None
         # Flows of views replaced, freed in steps at the next poll.
         self._graveyard: list[list[Flow]] = []
 
@@ -372,10 +372,16 @@ class Monitor:
             return
         predicate = None if self.flow_filter.is_empty else self.flow_filter
         inputs = self._view_inputs()
-        result = yield from self.view.compute_steps(
-            self.store.records.values(), predicate, self.sort
-        )
-        self._prepared = (inputs, result)
+        try:
+            result = yield from self.view.compute_steps(
+                self.store.records.values(), predicate, self.sort
+            )
+        except Exception as error:
+            # A view that cannot be computed is the frame's failure (the live view
+            # marks the data stale with the reason), not the poll's.
+            self._prepared = (inputs, error)
+        else:
+            self._prepared = (inputs, result)
 
     def frame(self, *, stale: bool | None = None) -> Frame:
         """Compute the view now: the rows, their highlights, the status, and what
@@ -391,6 +397,8 @@ class Monitor:
             result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
             new = ()
         elif prepared is not None and prepared[0] == self._view_inputs():
+            if isinstance(prepared[1], Exception):
+                raise prepared[1]
             result = prepared[1]
             self._keep_until_next_poll(self.last_result)
         else:
