@@ -3,7 +3,7 @@
 A 50 000-flow answer costs the better part of a second to decode, store and sort.
 Done in one go on the event loop, a key pressed meanwhile waits for all of it.
 Threads would not help (the work holds the interpreter lock), and a worker process
-would have to send the flows back (pickling 50 000 flows costs more than parsing
+would have to send the flows back (pickling and unpickling them costs more than parsing
 them) or own the store, so the work is cut into steps instead: a *step function* is
 a generator that yields between bounded pieces of work and returns its result.
 :func:`run_to_end` runs one at once (library and tests: the same code, no event
