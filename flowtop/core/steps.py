@@ -26,6 +26,10 @@ Steps = Generator[None, None, T]
 # The longest the event loop is held before other tasks get a turn.  A step is a
 # few ms of work; steps run back to back until this much time has passed.
 SLICE_SECONDS: Final = 0.008
+# The pause between slices.  Not 0: a key goes through several callbacks of the loop
+# (driver, app, screen, action, refresh) before the screen changes, and with a
+# pause of 0 the steps would take a slice between each two of them.
+PAUSE_SECONDS: Final = 0.001
 
 
 def run_to_end(steps: Steps[T]) -> T:
@@ -54,7 +58,7 @@ async def run_sliced(steps: Steps[T], slice_seconds: float = SLICE_SECONDS) -> T
                 result: T = stop.value
                 return result
             if clock() >= deadline:
-                await asyncio.sleep(0)
+                await asyncio.sleep(PAUSE_SECONDS if slice_seconds > 0 else 0)
                 deadline = clock() + slice_seconds
     finally:
         steps.close()

@@ -209,3 +209,28 @@ def test_a_sort_of_the_same_flows_is_reused_and_new_flows_are_sorted_anew() -> N
         (float(100 - n) for n in range(30)), reverse=True
     )
     assert list(view._orders) == [SortSpec("pps")]
+
+
+async def test_between_slices_the_loop_is_left_a_moment_for_callbacks_in_a_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key reaches the screen through several loop callbacks in a row; a pause of 0
+    would run a slice of the steps between each two of them."""
+    from flowtop.core import steps as steps_module
+
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(steps_module.asyncio, "sleep", recording_sleep)
+
+    def steps() -> Any:
+        for _ in range(3):
+            yield
+        return None
+
+    await run_sliced(steps(), slice_seconds=1e-9)
+    assert pauses and all(pause == steps_module.PAUSE_SECONDS > 0 for pause in pauses)
