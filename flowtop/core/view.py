@@ -249,7 +249,7 @@ class FlowView:
         # The previous group rows' keys, in their order (a dict keeps it; a set would not).
         self._previous: Mapping[RowKey, object] = {}
         # Sort orders of one set of flows, by sort (see _sorted_before).
-        self._orders: dict[SortSpec, tuple[list[FlowRecord], list[Flow], list[int]]] = {}
+        self._orders: dict[SortSpec, tuple[list[FlowRecord], list[Flow], FlowRows]] = {}
         # The previous flow rows' records, in their order and in the store's.
         self._previous_records: list[FlowRecord] = []
         self._previous_unsorted: list[FlowRecord] = []
@@ -293,22 +293,29 @@ class FlowView:
             chosen = list(compress(everything, matches))
             flows = list(compress(flows, matches))
         unsorted = chosen
-        if sort is not None:
-            column = resolve_column(sort.column)
-            order = self._sorted_before(sort, unsorted, flows)
-            if order is None:
-                values = yield from _mapped_steps(column.sort_value, flows)
-                yield
-                order = sorted_positions(values, sort.descending)
-                self._orders[sort] = (unsorted, flows, order)
-                yield
-            chosen, flows = _permuted(chosen, order), _permuted(flows, order)
         formatters = tuple(column.text for column in self.columns)
         if formatters != self._formatters:
             self._formatters = formatters
         else:
             formatters = self._formatters
-        rows = FlowRows(chosen, flows, formatters)
+        if sort is None:
+            rows = FlowRows(chosen, flows, formatters)
+        else:
+            before = self._sorted_before(sort, unsorted, flows)
+            if before is not None:
+                # The rows this sort gave these flows (with their keys): no new list.
+                rows = before
+                if before._formatters is not formatters:
+                    rows = FlowRows(before._records, before._flows, formatters)
+            else:
+                column = resolve_column(sort.column)
+                values = yield from _mapped_steps(column.sort_value, flows)
+                yield
+                order = sorted_positions(values, sort.descending)
+                yield
+                rows = FlowRows(_permuted(chosen, order), _permuted(flows, order), formatters)
+            self._orders[sort] = (unsorted, flows, rows)
+            chosen = rows._records
         yield
         diff = yield from self._flow_diff(chosen, unsorted)
         self._previous_records = chosen
@@ -317,10 +324,10 @@ class FlowView:
 
     def _sorted_before(
         self, sort: SortSpec, records: list[FlowRecord], flows: list[Flow]
-    ) -> list[int] | None:
-        """The order this sort gave the same flows, if it was computed since they came:
+    ) -> FlowRows | None:
+        """The rows this sort gave the same flows, if it was computed since they came:
         sorting the same flows the same way again (a user switching sorts between
-        polls) is then a lookup.  The cache holds the orders of one set of flows."""
+        polls) is then a lookup.  The cache holds the sorts of one set of flows."""
         cached = self._orders.get(sort)
         if cached is not None and _same(cached[0], records) and _same(cached[1], flows):
             return cached[2]
