@@ -10,7 +10,7 @@ import shutil
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 from flowtop import __version__
@@ -38,7 +38,6 @@ from flowtop.core.config import (
     parse_highlight_argument,
     resolve_settings,
 )
-from flowtop.core.config.save import SaveTarget
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
 from flowtop.core.fleet import Fleet
 from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
@@ -50,7 +49,6 @@ from flowtop.core.groups import (
 from flowtop.core.memory import tune_garbage_collector
 from flowtop.core.monitor import Monitor, run_polls
 from flowtop.core.names import LOOKUP_TIMEOUT, NameResolver
-from flowtop.core.recording import Recorder, Recording, ReplaySource, record_headless
 from flowtop.core.signals import StopSignals, signal_exit_code, signal_name
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.source import build_source as build_appliance_source
@@ -65,6 +63,10 @@ from flowtop.fleet_cli import (
     run_fleet_stream,
     write_failures,
 )
+
+if TYPE_CHECKING:
+    from flowtop.core.config.save import SaveTarget
+    from flowtop.core.recording import Recorder, ReplaySource
 
 EXAMPLES = f"""\
 examples:
@@ -519,8 +521,17 @@ def headless_progress(settings: Settings, recorded: int, snapshot: Snapshot) -> 
     return f"flowtop: {recorded} {polls} recorded to {settings.record}{size}; last poll {flows}\n"
 
 
+async def record_headless(source: FlowSource, recorder: Recorder, **options: Any) -> int:
+    """:func:`flowtop.core.recording.record_headless`, imported when a mode records."""
+    from flowtop.core.recording import record_headless as record
+
+    return await record(source, recorder, **options)
+
+
 async def run_headless(settings: Settings, count: int | None, duration: float | None) -> int:
     """Record polls without a screen; errors of single polls are reported and survived."""
+    from flowtop.core.recording import Recorder
+
     assert settings.record is not None
     source = build_source(settings)
     recorder = Recorder(settings.record, source=source.description, max_stats=settings.max_stats)
@@ -664,6 +675,9 @@ def _stopped_by(number: int) -> None:
 def open_source(settings: Settings) -> FlowSource:
     """The live source, or a replay of a recording."""
     if settings.replay is not None:
+        # Imported where used: --once and the live view of an appliance do without.
+        from flowtop.core.recording import Recording, ReplaySource
+
         recording = Recording.load(settings.replay)
         for warning in recording.warnings:
             sys.stderr.write(f"flowtop: warning: {warning}\n")
@@ -680,6 +694,9 @@ def save_target_for(args: argparse.Namespace, environ: dict[str, str] | None = N
     config = load_config(
         Path(args.config) if args.config else None, env, explicit=bool(args.config)
     )
+    # Only the live view saves: the TOML writer is not loaded before.
+    from flowtop.core.config.save import SaveTarget
+
     return SaveTarget(config.path, _one_profile(args) or config.default_profile)
 
 
@@ -690,6 +707,8 @@ def run_tui(settings: Settings, save_target: SaveTarget | None = None) -> int:
     source = open_source(settings)
     recorder = None
     if settings.record is not None:
+        from flowtop.core.recording import Recorder
+
         recorder = Recorder(
             settings.record, source=source.description, max_stats=settings.max_stats
         )
@@ -740,6 +759,8 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
     title = args.fleet or ("demo" if args.demo else ", ".join(name for name, _ in plan.appliances))
     recorder = None
     if args.record and not args.once:
+        from flowtop.core.recording import Recorder
+
         recorder = Recorder(
             args.record,
             source=f"fleet {title}",
@@ -827,6 +848,8 @@ def run_fleet_tui(
 
 def fleet_replay(settings: Settings) -> tuple[FleetPlan, dict[str, ReplaySource]] | None:
     """``--replay`` of a fleet's recording: a replay per appliance (None: not a fleet's)."""
+    from flowtop.core.recording import Recording, ReplaySource
+
     assert settings.replay is not None
     recording = Recording.load(settings.replay)
     names = recording.appliances

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from flowtop.core import glyphs
 from flowtop.core.batch import (
@@ -30,8 +30,11 @@ from flowtop.core.errors import FlowtopError, UsageError
 from flowtop.core.fleet import Fleet, FleetPolicy, Member
 from flowtop.core.model import Flow, valid_unicode
 from flowtop.core.monitor import Monitor
-from flowtop.core.recording import Recorder, ReplaySource
 from flowtop.core.source import FlowSource, Snapshot
+
+if TYPE_CHECKING:
+    # Types only: a mode that records or replays imports the module.
+    from flowtop.core.recording import Recorder, ReplaySource
 
 # The field that says which appliance a row comes from, first in every fleet output.
 APPLIANCE_FIELD: Final = "appliance"

@@ -170,3 +170,37 @@ def test_demo_server_prints_the_flowtop_line_that_works_against_it(tmp_path: Pat
     finally:
         server.terminate()
         server.wait(TIMEOUT)
+
+
+# ---- what a one-shot run loads ------------------------------------------------------------
+
+ONCE_THEN_MODULES = (
+    "import sys\n"
+    "from flowtop import cli\n"
+    "code = cli.main(sys.argv[1:])\n"
+    "sys.stdout.flush()\n"
+    "sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
+    "sys.exit(code)\n"
+)
+
+
+def test_once_loads_nothing_of_the_live_view_nor_of_recordings(tmp_path: Path) -> None:
+    """--once is a quick look: no Textual, no recording module, no TOML reader without
+    a config file, and no regex engine without a regex in the filter (issue 11)."""
+    done = subprocess.run(
+        [sys.executable, "-c", ONCE_THEN_MODULES, "--demo", "--once", "--filter", "app:zoom"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=tmp_path,
+        env=_environment(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Zoom" in done.stdout
+    listed = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
+    modules = set(listed[0].split()[1:])
+    assert "flowtop.core.monitor" in modules  # the list is real
+    for absent in ("textual", "flowtop.tui", "flowtop.core.recording", "tomllib", "re2"):
+        assert absent not in modules, absent
+    assert not any(name.startswith("textual.") for name in modules)

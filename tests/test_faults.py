@@ -755,8 +755,10 @@ async def test_app_draws_details_and_exports_unrepresentable_values(
 
 
 def _failing_once(monkeypatch: pytest.MonkeyPatch, error: Exception, times: int = 1) -> None:
-    """The view fails to compute ``times`` times, as a bug drawing one answer would."""
+    """The view fails to compute ``times`` times, as a bug drawing one answer would
+    (at once, or in steps after a poll)."""
     compute = FlowView.compute
+    compute_steps = FlowView.compute_steps
     left = [times]
 
     def failing(self: FlowView, *args: Any, **kwargs: Any) -> Any:
@@ -765,7 +767,14 @@ def _failing_once(monkeypatch: pytest.MonkeyPatch, error: Exception, times: int 
             raise error
         return compute(self, *args, **kwargs)
 
+    def failing_steps(self: FlowView, *args: Any, **kwargs: Any) -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            raise error
+        return (yield from compute_steps(self, *args, **kwargs))
+
     monkeypatch.setattr(FlowView, "compute", failing)
+    monkeypatch.setattr(FlowView, "compute_steps", failing_steps)
 
 
 async def test_app_failure_while_showing_an_answer_goes_stale_and_recovers(

@@ -60,7 +60,7 @@ from flowtop.core.errors import (
     UnreadableAnswer,
     UsageError,
 )
-from flowtop.core.model import ParsedFlows, describe_body, parse_flows, strip_control
+from flowtop.core.model import ParsedFlows, describe_body, parse_flow_steps, strip_control
 from flowtop.core.network import (
     DeadlineBackend,
     Proxy,
@@ -70,6 +70,7 @@ from flowtop.core.network import (
     retry_after_seconds,
     tls_context,
 )
+from flowtop.core.steps import run_sliced
 from flowtop.core.urls import DEFAULT_PORTS, normalize_base_url
 
 __all__ = [
@@ -424,7 +425,8 @@ class NitroClient:
     async def get_flows(self, max_stats: int = 100) -> tuple[RawAnswer, ParsedFlows]:
         """The flows answer and its parsed flows; UnreadableAnswer when it is no flows list."""
         answer = await self.fetch_flows(max_stats)
-        return answer, parse_flows(answer.body, answer.content_type)
+        # A large answer is parsed in pieces, so that keys are answered meanwhile.
+        return answer, await run_sliced(parse_flow_steps(answer.body, answer.content_type))
 
     async def close(self) -> None:
         """Log out (best effort, short timeout) and release connections; idempotent."""

@@ -6,6 +6,7 @@ Shared by the live table and batch output, so both show the same thing.
 from __future__ import annotations
 
 import ipaddress
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -67,10 +68,8 @@ def _folded(name: str) -> Callable[[Flow], Any]:
 
 
 def _attr(name: str) -> Callable[[Flow], Any]:
-    def value(flow: Flow) -> Any:
-        return getattr(flow, name)
-
-    return value
+    # In C: sorting 50 000 flows calls it for each one.
+    return operator.attrgetter(name)
 
 
 def _service(flow: Flow) -> str:

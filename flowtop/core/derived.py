@@ -44,6 +44,7 @@ from typing import Final
 from flowtop.core.fastpaths import model_values
 from flowtop.core.fields import BY_NAME, DERIVED_NAMES
 from flowtop.core.model import Flow
+from flowtop.core.steps import Steps, run_to_end
 from flowtop.core.store import LIVE_STORES, FlowRecord, FlowStore, Ring
 from flowtop.core.units import format_bytes, format_count, format_rate, format_seconds
 
@@ -100,6 +101,8 @@ class Derived:
 
 
 _UNKNOWN: Final = Derived(None)
+# Flows counted per step after a poll (see CounterTracker.after_poll_steps).
+COUNT_STEP: Final = 2000
 
 
 def window_weights(times: Iterable[float], window: float) -> list[float]:
@@ -471,6 +474,11 @@ class CounterTracker:
 
     def after_poll(self, store: FlowStore) -> None:
         """Count the poll ``store`` just applied (call once after each apply)."""
+        run_to_end(self.after_poll_steps(store))
+
+    def after_poll_steps(self, store: FlowStore) -> Steps[None]:
+        """:meth:`after_poll` in steps of :data:`COUNT_STEP` flows (a 50 000-flow answer
+        must not hold the event loop; see :mod:`flowtop.core.steps`)."""
         poll = store.poll
         at = store.last_update
         if at is None:
@@ -492,7 +500,9 @@ class CounterTracker:
         values_of = model_values
         before = poll - 1
         # Per flow per poll: keep this loop lean (one C call for the values, few writes).
-        for record in store.records.values():
+        for number, record in enumerate(store.records.values(), 1):
+            if not number % COUNT_STEP:
+                yield
             nbytes, npackets, pps, kbps, direction, age = counters_of(values_of(record.flow))
             index = classify(direction)
             if index is None:

@@ -34,7 +34,9 @@ from flowtop.core.fastpaths import (
     model_extra,
     new_tuple,
     remembered_address,
+    share_fields_sets,
 )
+from flowtop.core.steps import Steps, run_to_end
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -568,15 +570,27 @@ def parse_items(items: Iterable[Any], *, clean: bool = False) -> ParsedFlows:
     return result
 
 
-class _FlowsObject(BaseModel):
-    flows: list[Flow]
+# The validators of whole answers, each built on first use: building one costs a few
+# ms of start-up, and a one-shot run of a small answer needs only one of them.
+@functools.cache
+def _flow_list() -> TypeAdapter[list[Flow]]:
+    return TypeAdapter(list[Flow])
 
 
-class _NestedFlowsObject(BaseModel):
-    flows: _FlowsObject
+@functools.cache
+def _flows_object() -> type[BaseModel]:
+    class FlowsObject(BaseModel):
+        flows: list[Flow]
+
+    return FlowsObject
 
 
-_FLOW_LIST = TypeAdapter(list[Flow])
+@functools.cache
+def _nested_flows_object() -> type[BaseModel]:
+    class NestedFlowsObject(BaseModel):
+        flows: _flows_object()  # type: ignore[valid-type]
+
+    return NestedFlowsObject
 
 
 def _parse_well_formed(body: bytes) -> list[Flow] | None:
@@ -588,26 +602,113 @@ def _parse_well_formed(body: bytes) -> list[Flow] | None:
     first = body[:64].lstrip()[:1]
     try:
         if first == b"[":
-            return _FLOW_LIST.validate_json(body)
+            return _flow_list().validate_json(body)
         if first == b"{":
             try:
-                return _FlowsObject.model_validate_json(body).flows
+                flows: list[Flow] = _flows_object().model_validate_json(body).flows  # type: ignore[attr-defined]
+                return flows
             except ValidationError:
-                return _NestedFlowsObject.model_validate_json(body).flows.flows
+                nested: list[Flow] = _nested_flows_object().model_validate_json(body).flows.flows  # type: ignore[attr-defined]
+                return nested
     except ValueError:
         # A ValidationError, or a number too long for int: the careful path decides.
         pass
     return None
 
 
+# A large answer is validated in pieces of about this many bytes (some 200 flows, a
+# few ms each), so that the event loop gets a turn between them (see core.steps).
+PIECE_BYTES: Final = 128 * 1024
+# The envelopes a large answer is cut in pieces in: a bare array, {"flows": [...]}
+# and {"flows": {"flows": [...]}}, with nothing else around the array.
+_ARRAY_HEAD: Final = re.compile(rb'[ \t\n\r]*(?:\{[ \t\n\r]*"flows"[ \t\n\r]*:[ \t\n\r]*){0,2}\[')
+_ARRAY_TAIL: Final = re.compile(rb"\][ \t\n\r]*(?:\}[ \t\n\r]*){0,2}\Z")
+# Where one flow object ends and the next begins.
+_BETWEEN_OBJECTS: Final = re.compile(rb"\}[ \t\n\r]*,[ \t\n\r]*\{")
+
+
+def _array_bounds(body: bytes) -> tuple[int, int] | None:
+    """Where the flows array's items start and end in a plain envelope, else None."""
+    head = _ARRAY_HEAD.match(body)
+    tail = _ARRAY_TAIL.search(body, max(0, len(body) - 64))
+    if head is None or tail is None or head.end() > tail.start():
+        return None
+    # The braces before the array must match those after it (no "[...]}" mix-ups).
+    if body.count(b"{", 0, head.end()) != body.count(b"}", tail.start()):
+        return None
+    return head.end(), tail.start()
+
+
+# A piece whose cut fell inside a string or a nested object: not JSON on its own.
+_CUT_INSIDE: Final = "cut inside"
+# How many times a piece may take in the next one before the whole body is parsed
+# at once: a body that is no valid JSON would otherwise be re-read piece after piece.
+MAX_PIECE_MERGES: Final = 4
+
+
+def _piece_flows(piece: bytes) -> list[Flow] | str | None:
+    """The flows of one piece (a JSON array), :data:`_CUT_INSIDE`, or None when it
+    needs the careful parse of the whole body."""
+    if not body_is_clean(piece):
+        return None
+    try:
+        return _flow_list().validate_json(piece)
+    except ValidationError as error:
+        details = error.errors(include_url=False)
+        return _CUT_INSIDE if details and details[0]["type"] == "json_invalid" else None
+    except ValueError:
+        return None
+
+
 def parse_flows(body: bytes, content_type: str = "") -> ParsedFlows:
     """Parse a raw flows answer. Raises :class:`UnreadableAnswer` only for the whole body."""
+    return run_to_end(parse_flow_steps(body, content_type))
+
+
+def parse_flow_steps(
+    body: bytes, content_type: str = "", piece_bytes: int = PIECE_BYTES
+) -> Steps[ParsedFlows]:
+    """:func:`parse_flows` in steps (see :mod:`flowtop.core.steps`): a large
+    well-formed answer is validated a piece of ``piece_bytes`` at a time, with a
+    step between pieces; anything else is parsed at once, as :func:`parse_flows`."""
+    bounds = _array_bounds(body) if len(body) > piece_bytes else None
+    if bounds is not None:
+        # Cut between flow objects, each piece validated as a JSON array of its own.
+        # When every piece is a valid array, the array is exactly their items in
+        # order (JSON values delimit themselves), so the cuts never change what is
+        # parsed.  A cut inside a string or a nested object that holds "},{" makes
+        # its piece invalid: that piece takes in the next one and is tried again.
+        begin, end = bounds
+        flows: list[Flow] = []
+        reach, merges = piece_bytes, 0
+        while True:
+            cut = _BETWEEN_OBJECTS.search(body, begin + reach, end)
+            stop = end if cut is None else cut.start() + 1
+            part = _piece_flows(b"[" + body[begin:stop] + b"]")
+            if isinstance(part, list):
+                share_fields_sets(part)
+                flows.extend(part)
+                if cut is None:
+                    trim_address_cache(len(flows))
+                    return ParsedFlows(flows)
+                begin, reach, merges = cut.end() - 1, piece_bytes, 0
+                yield
+                continue
+            if part is None or cut is None or merges >= MAX_PIECE_MERGES:
+                break
+            reach, merges = cut.end() - begin, merges + 1
+    return _parse_flows_at_once(body, content_type)
+
+
+def _parse_flows_at_once(body: bytes, content_type: str = "") -> ParsedFlows:
     if body_is_clean(body):
         flows = _parse_well_formed(body)
         if flows is not None:
+            share_fields_sets(flows)
             trim_address_cache(len(flows))
             return ParsedFlows(flows)
     document, clean = decode_json_checked(body, content_type)
     parsed = parse_items(unwrap_envelope(document), clean=clean)
+    share_fields_sets(parsed.flows)
     trim_address_cache(len(parsed.flows))
     return parsed

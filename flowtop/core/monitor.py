@@ -27,13 +27,14 @@ from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answe
 from flowtop.core.filter import MATCH_ALL, FlowFilter, compile_filter
 from flowtop.core.groups import GROUP_CYCLE, Grouping, group_columns, resolve_grouping
 from flowtop.core.highlight import HighlightMatcher
-from flowtop.core.model import FlowKey
+from flowtop.core.model import Flow, FlowKey
 from flowtop.core.names import HOST_GROUPINGS, NameResolver, Naming
 from flowtop.core.pairs import PAIR_COLUMN_IDS, pair_columns
 from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_interval
 from flowtop.core.source import FlowSource, Snapshot
+from flowtop.core.steps import Steps, run_sliced, run_to_end
 from flowtop.core.store import Failover, FlowEvent, FlowRecord, FlowStore, StoreUpdate
-from flowtop.core.view import FlowView, Row, ViewResult
+from flowtop.core.view import FlowRows, FlowView, Row, ViewResult
 
 if TYPE_CHECKING:
     # recording.record_headless runs a Monitor: the types only, to import no cycle.
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 FAILOVER_NOTICE_SECONDS = 60.0
 # Stepping back in a replay rebuilds the store from this many polls before the target.
 REPLAY_REBUILD_POLLS = 60
+# Flows freed a step when the flows of a replaced view go (see Monitor._bury_steps).
+BURY_STEP = 1000
 # The wait while nothing can happen but a command (paused, stopped, end of a replay).
 IDLE_WAIT = 3600.0
 
@@ -183,12 +186,20 @@ class Monitor:
         self.stopped = False
         # Completed polls, failed or not: tests and scenes wait on it.
         self.attempts = 0
+        # Held while an answer goes into the store in steps: one at a time.
+        self._applying = asyncio.Lock()
+        # The flow view computed in steps after a poll, and what it was computed from.
+        self._prepared: tuple[tuple[object, ...], ViewResult | Exception] | None = None
+        # Flows of views replaced, freed in steps at the next poll.
+        self._graveyard: list[list[Flow]] = []
 
     # ---- polls --------------------------------------------------------------------
 
     async def poll(self, source: FlowSource) -> Snapshot | FlowtopError:
         """One poll of ``source``, applied (or its failure noted); never raises but
         for a cancellation."""
+        if self._graveyard:
+            await run_sliced(self._bury_steps())
         try:
             snapshot = await source.fetch(self.max_stats)
         except FlowtopError as error:
@@ -205,14 +216,28 @@ class Monitor:
             outcome = FlowtopError(f"unexpected {type(error).__name__}: {error}")
             self.failed(outcome)
         else:
-            outcome = self.apply_guarded(snapshot)
+            # Shielded: a poll cancelled (ctrl+z, quitting) while its answer goes into
+            # the store would leave the store half updated; the steps finish instead.
+            outcome = await asyncio.shield(self._apply_in_steps(snapshot))
         self.attempts += 1
+        return outcome
+
+    async def _apply_in_steps(self, snapshot: Snapshot) -> Snapshot | FlowtopError:
+        """Apply a poll in steps (keys are answered meanwhile), one at a time."""
+        async with self._applying:
+            outcome = await run_sliced(self._apply_guarded_steps(snapshot))
+            if outcome is snapshot and self.last_result is not None:
+                # Frames are drawn: the next one's view, in steps too.
+                await run_sliced(self._prepare_steps())
         return outcome
 
     def apply_guarded(self, snapshot: Snapshot) -> Snapshot | FlowtopError:
         """Apply a poll; a failure to use it marks the data stale with the reason."""
+        return run_to_end(self._apply_guarded_steps(snapshot))
+
+    def _apply_guarded_steps(self, snapshot: Snapshot) -> Steps[Snapshot | FlowtopError]:
         try:
-            self.apply(snapshot)
+            yield from self.apply_steps(snapshot)
         except ANSWER_FAILURES as error:
             failure = answer_failure(error)
             self.poll_state.failed(failure)
@@ -221,10 +246,16 @@ class Monitor:
 
     def apply(self, snapshot: Snapshot) -> StoreUpdate:
         """A poll's answer into the store; records it and updates the notices."""
+        return run_to_end(self.apply_steps(snapshot))
+
+    def apply_steps(self, snapshot: Snapshot) -> Steps[StoreUpdate]:
+        """:meth:`apply` in steps (see :mod:`flowtop.core.steps`)."""
         recovered = self.poll_state.stale and self.poll_state.last_success_at is not None
         capped = snapshot.capped(0 if self.replay is not None else self.max_stats)
-        update = self.store.apply(snapshot.flows, snapshot.received_at, capped=capped)
-        self.counters.after_poll(self.store)
+        update = yield from self.store.apply_steps(
+            snapshot.flows, snapshot.received_at, capped=capped
+        )
+        yield from self.counters.after_poll_steps(self.store)
         self.poll_state.succeeded(snapshot.received_at, snapshot.latency)
         self.last_snapshot = snapshot
         self._record(snapshot)
@@ -333,6 +364,54 @@ class Monitor:
             return group_columns(self.grouping)
         return pair_columns(self.view.columns) if self.pairs else self.view.columns
 
+    def _keep_until_next_poll(self, result: ViewResult | None) -> None:
+        """Keep the flows of the view being replaced until the next poll frees them in
+        steps: freeing 50 000 flows (some 25 objects each) at once holds the loop for
+        100 ms and more, wherever the last reference happens to go."""
+        if result is not None and isinstance(result.rows, FlowRows):
+            self._graveyard.append(result.rows.flows())
+
+    def _bury_steps(self) -> Steps[None]:
+        """Free the flows kept by :meth:`_keep_until_next_poll`, a step at a time."""
+        graveyard = self._graveyard
+        while graveyard:
+            flows = graveyard[-1]
+            while flows:
+                del flows[-BURY_STEP:]
+                yield
+            graveyard.pop()
+
+    def _view_inputs(self) -> tuple[object, ...]:
+        """What a flow view is computed from: a view prepared from the same is current."""
+        return (
+            self.store,
+            self.store.poll,
+            self.flow_filter,
+            self.sort,
+            self.view.columns,
+            # Names on or off change the cells.
+            self.naming.hosts,
+            self.naming.ports,
+        )
+
+    def _prepare_steps(self) -> Steps[None]:
+        """Compute the next frame's flow view in steps, after a poll (see :meth:`frame`)."""
+        self._prepared = None
+        if self.grouping is not None or self.pairs:
+            return
+        predicate = None if self.flow_filter.is_empty else self.flow_filter
+        inputs = self._view_inputs()
+        try:
+            result = yield from self.view.compute_steps(
+                self.store.records.values(), predicate, self.sort
+            )
+        except Exception as error:
+            # A view that cannot be computed is the frame's failure (the live view
+            # marks the data stale with the reason), not the poll's.
+            self._prepared = (inputs, error)
+        else:
+            self._prepared = (inputs, result)
+
     def frame(self, *, stale: bool | None = None) -> Frame:
         """Compute the view now: the rows, their highlights, the status, and what
         happened since the previous frame (new flows, the bell, messages)."""
@@ -342,11 +421,17 @@ class Monitor:
         records = self.store.records.values()
         new = self._new
         self._new = ()
+        prepared, self._prepared = self._prepared, None
         if self.grouping is not None:
             result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
             new = ()
         elif self.pairs:
             result = self.view.compute_pairs(records, predicate, self.sort)
+        elif prepared is not None and prepared[0] == self._view_inputs():
+            if isinstance(prepared[1], Exception):
+                raise prepared[1]
+            result = prepared[1]
+            self._keep_until_next_poll(self.last_result)
         else:
             result = self.view.compute(records, predicate, self.sort)
         if self.naming.hosts and self.naming.resolver is not None:
@@ -696,21 +781,26 @@ class Monitor:
         replay = self.replay
         assert replay is not None
         if target < replay.position:
-            self.store.clear()
-            self.view.reset()
-            start = max(0, target - REPLAY_REBUILD_POLLS)
-            replay.seek(start)
-            for _ in range(target - start):
-                try:
-                    snapshot = await replay.fetch(self.max_stats)
-                except FlowtopError:
-                    continue  # a damaged poll on the way: the target is what matters
-                self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
-                self.counters.after_poll(self.store)
+            async with self._applying:
+                await self._rebuild(replay, target)
         replay.seek(target)
         await self.poll(replay)
         if self._replay_target == target:
             self._replay_target = None
+
+    async def _rebuild(self, replay: ReplaySource, target: int) -> None:
+        """The store as it was just before poll ``target``, from shortly before it."""
+        self.store.clear()
+        self.view.reset()
+        start = max(0, target - REPLAY_REBUILD_POLLS)
+        replay.seek(start)
+        for _ in range(target - start):
+            try:
+                snapshot = await replay.fetch(self.max_stats)
+            except FlowtopError:
+                continue  # a damaged poll on the way: the target is what matters
+            self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
+            self.counters.after_poll(self.store)
 
 
 async def run_polls(

@@ -12,9 +12,7 @@ which has no type information.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
-
-import re2
+from typing import Any, Final
 
 Search = Callable[[str], bool]
 
@@ -33,8 +31,15 @@ class RegexError(ValueError):
     """A pattern RE2 cannot compile; the message is one line for a person."""
 
 
+def _re2() -> Any:
+    # Imported on the first pattern: a run without one (most --once runs) saves its load.
+    import re2
+
+    return re2
+
+
 def _options() -> object:
-    options = re2.Options()
+    options = _re2().Options()
     options.case_sensitive = False
     # RE2 would otherwise print every parse error on stderr, over the terminal UI.
     options.log_errors = False
@@ -63,6 +68,7 @@ def compile_search(pattern: str) -> Search:
     Raises :class:`RegexError` when the pattern is invalid or uses a construct RE2
     lacks (backreferences, lookahead, lookbehind).
     """
+    re2 = _re2()
     try:
         compiled = re2.compile(pattern, _options())
     except re2.error as error:

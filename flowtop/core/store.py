@@ -22,11 +22,14 @@ from typing import Final
 
 from flowtop.core.memory import fit_to_flows
 from flowtop.core.model import Flow, FlowKey
+from flowtop.core.steps import Steps, run_to_end
 
 DEFAULT_HISTORY: Final = 300
 DEFAULT_MAX_EVENTS: Final = 2000
 PATH_TIMELINE_LIMIT: Final = 32
 TRIM_EVERY: Final = 64
+# Flows a step of FlowStore.apply_steps takes (a few ms; see flowtop.core.steps).
+STEP_FLOWS: Final = 500
 # A failover is "many flows moving from one path to the same other path in one poll".
 FAILOVER_MIN_FLOWS: Final = 5
 
@@ -139,9 +142,10 @@ class FlowRecord:
     first_poll: int
     pps: Ring
     kbps: Ring
-    path_changes: deque[PathChange] = field(
-        default_factory=lambda: deque(maxlen=PATH_TIMELINE_LIMIT)
-    )
+    # Most flows never change path: no deque (600 bytes) until one does.
+    path_changes: deque[PathChange] | tuple[()] = ()
+    # The view's row of this flow, kept for the next view (see FlowView.compute).
+    row: object = field(default=None, repr=False, compare=False)
     # Kept by flowtop.core.derived.CounterTracker after each poll: (poll, bytes,
     # packets) of the last poll counted and of the one before, what the flow moved
     # since flowtop first saw it, and its peak rates.
@@ -246,11 +250,26 @@ class FlowStore:
         ``capped`` is N when the answer was cut at max_stats = N (see
         :func:`capped_at`): flows missing from it left the top N, they did not end.
         """
+        return run_to_end(self.apply_steps(flows, at, capped=capped))
+
+    def apply_steps(
+        self, flows: Sequence[Flow], at: float, *, capped: int | None = None
+    ) -> Steps[StoreUpdate]:
+        """:meth:`apply` in steps of :data:`STEP_FLOWS` flows (see :mod:`flowtop.core.steps`).
+
+        Until the last step :attr:`records` is still the previous answer's dict, though
+        its flows are updated on the way: a frame computed between steps shows each
+        flow as of one answer or the other.  Only one apply may be under way at a time.
+        """
         fit_to_flows(len(flows))
         self.poll += 1
         self.poll_times.append(at)
         update = StoreUpdate(poll=self.poll, at=at, capped=capped)
         previous = self.records
+        # What is left of it at the end is the flows gone (a copy: previous is still
+        # the records a frame between steps sees).  A dict copy keeps the keys'
+        # hashes, so nothing hashes a FlowKey again.
+        left = dict(previous)
         current: dict[FlowKey, FlowRecord] = {}
         first_poll = self.poll == 1
         # After a capped answer a flow seen for the first time may be an old one that
@@ -258,7 +277,10 @@ class FlowStore:
         hidden_before = self.capped
         gap_ms = 0.0 if self.last_update is None else (at - self.last_update) * 1000.0
         nan = math.nan
-        for flow in flows:
+        step = STEP_FLOWS
+        for done, flow in enumerate(flows, 1):
+            if done % step == 0:
+                yield
             key = flow.key
             if key in current:
                 # The appliance repeated a key: keep both, told apart by occurrence.
@@ -267,7 +289,7 @@ class FlowStore:
                 while key._replace(occurrence=occurrence) in current:
                     occurrence += 1
                 key = key._replace(occurrence=occurrence)
-            record = previous.get(key)
+            record = left.pop(key, None)
             if record is None:
                 record = FlowRecord(
                     key=key,
@@ -292,7 +314,10 @@ class FlowStore:
                 old_path = record.flow.path
                 if old_path != flow.path and old_path is not None and flow.path is not None:
                     change = PathChange(at, key, old_path, flow.path)
-                    record.path_changes.append(change)
+                    changes = record.path_changes
+                    if not isinstance(changes, deque):
+                        changes = record.path_changes = deque(maxlen=PATH_TIMELINE_LIMIT)
+                    changes.append(change)
                     update.path_changes.append(change)
                     self.events.append(
                         FlowEvent(at, self.poll, EventKind.PATH, key, flow, old_path, flow.path)
@@ -303,22 +328,24 @@ class FlowStore:
             record.pps.data.append(nan if pps is None else pps)
             record.kbps.data.append(nan if kbps is None else kbps)
             current[key] = record
-        for key, record in previous.items():
-            if key not in current:
-                update.removed.append(key)
-                if capped is None:
-                    self.events.append(FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow))
-                else:
-                    self.top_changes.append(
-                        FlowEvent(at, self.poll, EventKind.LEFT, key, record.flow, top=capped)
-                    )
+        yield
+        for key, record in left.items():
+            update.removed.append(key)
+            if capped is None:
+                self.events.append(FlowEvent(at, self.poll, EventKind.ENDED, key, record.flow))
+            else:
+                self.top_changes.append(
+                    FlowEvent(at, self.poll, EventKind.LEFT, key, record.flow, top=capped)
+                )
         self.records = current
         self.last_update = at
         self.capped = capped
         if self.poll % TRIM_EVERY == 0:
-            for record in current.values():
+            for done, record in enumerate(current.values(), 1):
                 record.pps.trim()
                 record.kbps.trim()
+                if done % step == 0:
+                    yield
         update.failovers = self._failovers(update.path_changes, at)
         self.failovers.extend(update.failovers)
         return update

@@ -259,3 +259,67 @@ async def test_once_polls_a_single_time_without_waiting() -> None:
 
     assert await run_polls(source, monitor, clock=clock, sleep=sleep, count=1) == 1
     assert len(monitor.frame().rows) == 3
+
+
+async def test_after_a_poll_the_next_frame_is_the_view_prepared_in_steps() -> None:
+    clock = Clock()
+    many = [flow(n, customer_kbps=str(n % 13)) for n in range(2500)]
+    fewer = many[:2400] + [flow(n) for n in range(3000, 3050)]
+    source = ListSource(clock, [many, fewer])
+    monitor = Monitor(clock=clock)
+    await monitor.poll(source)
+    first = monitor.frame()  # no frame drawn before: nothing prepared
+    await monitor.poll(source)
+    assert monitor._prepared is not None
+    prepared = monitor._prepared[1]
+    frame = monitor.frame()
+    assert frame.result is prepared
+    assert monitor._prepared is None
+    assert len(frame.result.diff.added) == 50 and len(frame.result.diff.removed) == 100
+    # The same view computed at once.
+    again = Monitor(clock=clock)
+    again.apply(Snapshot(many, 1.0, 0.1))
+    again.frame()
+    again.apply(Snapshot(fewer, 2.0, 0.1))
+    assert [r.key for r in again.frame().rows] == [r.key for r in frame.rows]
+    assert first.rows[0].key != frame.rows[-1].key
+
+
+async def test_a_command_after_the_poll_computes_its_own_view() -> None:
+    clock = Clock()
+    source = ListSource(clock, [_flows()])
+    monitor = Monitor(clock=clock)
+    await monitor.poll(source)
+    monitor.frame()
+    await monitor.poll(source)
+    monitor.sort_by("app")
+    frame = monitor.frame()
+    assert [row.flow.application for row in frame.rows] == ["Office365", "Zoom", "Zoom"]
+
+
+async def test_a_poll_cancelled_while_its_answer_goes_in_leaves_a_whole_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowtop.core import monitor as monitor_module
+    from flowtop.core.steps import run_sliced
+
+    async def every_step(steps: object) -> object:
+        return await run_sliced(steps, slice_seconds=0.0)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(monitor_module, "run_sliced", every_step)
+    clock = Clock()
+    many = [flow(n) for n in range(3000)]
+    source = ListSource(clock, [many[:2000], many])
+    monitor = Monitor(clock=clock)
+    await monitor.poll(source)
+    task = asyncio.ensure_future(monitor.poll(source))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with monitor._applying:  # the shielded steps finish
+        pass
+    assert len(monitor.store) == 3000
+    assert monitor.store.poll == 2
+    assert {len(record.pps) for record in monitor.store.records.values()} == {1, 2}

@@ -32,7 +32,6 @@ import json
 import os
 import re
 import shlex
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -215,6 +214,8 @@ def _read_text(path: Path, *, explicit: bool) -> str | None:
 
 def _parse(path: Path, text: str) -> dict[str, Any] | str:
     """The TOML data, or the message for a syntax error."""
+    import tomllib  # only when there is a file to read: a run without one saves its load
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
