@@ -323,3 +323,29 @@ async def test_a_poll_cancelled_while_its_answer_goes_in_leaves_a_whole_store(
     assert len(monitor.store) == 3000
     assert monitor.store.poll == 2
     assert {len(record.pps) for record in monitor.store.records.values()} == {1, 2}
+
+
+async def test_what_the_steps_keep_between_polls_stays_bounded_over_many_polls() -> None:
+    """RSS flat over hours: the flows kept for freeing in steps and the sorts kept for
+    reuse are one poll's worth, however many polls and sort switches go by."""
+    clock = Clock()
+    polls: list[list[Flow] | FlowtopError] = [
+        [flow(n + shift, pps=str((n * 7 + shift) % 11)) for n in range(300)]
+        for shift in range(0, 60, 3)
+    ]
+    source = ListSource(clock, polls)
+    monitor = Monitor(clock=clock)
+    for _ in polls:
+        await monitor.poll(source)
+        monitor.frame()
+        for column in ("pps", "bytes", "age", "pps"):
+            monitor.sort_by(column)
+            monitor.frame()
+        assert len(monitor._graveyard) <= 1
+        # The sorts used since this poll (rate, pps, bytes, age, pps ascending), no more.
+        assert len(monitor.view._orders) <= 5
+        current = {id(record) for record in monitor.store.records.values()}
+        for records, _, _ in monitor.view._orders.values():
+            assert {id(record) for record in records} == current
+        assert sum(record.row is not None for record in monitor.store.records.values()) <= 300
+    assert len(monitor.store) == 300
