@@ -488,19 +488,19 @@ def _render_once(
             return render_records_json(records, ascii_only=glyphs.current().ascii)
         if output_format == "csv":
             return render_records_csv(records, GROUP_JSON_FIELDS)
-        return render_table(result.rows, group_columns(grouping), width)
+        return render_table(result.rows, group_columns(grouping), width, monitor.sort.column)
     flows = [row.flow for row in result.rows]
     if output_format == "json":
         return render_json(flows, ascii_only=glyphs.current().ascii)
     if output_format == "csv":
         return render_csv(flows)
     if notes is not None and tuple(settings.columns) != tuple(DEFAULT_COLUMNS):
-        dropped = dropped_columns(result.rows, view.columns, width)
+        dropped = dropped_columns(result.rows, view.columns, width, monitor.sort.column)
         if dropped:
             notes.append(
                 f"too narrow for column(s) {', '.join(dropped)}: use --width N (0: no limit)"
             )
-    return render_table(result.rows, view.columns, width)
+    return render_table(result.rows, view.columns, width, monitor.sort.column)
 
 
 # --headless --record says how it goes after the first poll and every this many.

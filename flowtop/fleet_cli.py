@@ -200,7 +200,8 @@ def _render(members: Sequence[Member], output_format: str, width: int) -> str:
         if grouped:
             header = list(dict.fromkeys(header))
         return render_records_csv(records, header)
-    return render_table(table_rows, (APPLIANCE_COLUMN, *columns), width)
+    sort = members[0].monitor.sort.column if members else None
+    return render_table(table_rows, (APPLIANCE_COLUMN, *columns), width, sort)
 
 
 @dataclass(frozen=True, slots=True)

@@ -394,3 +394,16 @@ async def test_a_fleets_recording_replays_in_the_fleet_view(tmp_path: Path) -> N
         await pilot.press("2")
         await settle(pilot, lambda: app.table.row_count == 3)
         await pilot.press("q")
+
+
+@pytest.mark.parametrize(("sort", "title"), [(None, "bit/s"), ("bytes", "Bytes"), ("pps", "pps")])
+def test_once_at_80_columns_keeps_the_column_it_is_sorted_by(
+    capsys: pytest.CaptureFixture[str], sort: str | None, title: str
+) -> None:
+    # Piped output is 80 columns: the rows' order must be visible in them.
+    argv = ["--demo", "--once", "--width", "80"] + (["--sort", sort] if sort else [])
+    result = run_cli(capsys, *argv)
+    assert result.code == 0, result.err
+    header = result.out.splitlines()[0]
+    assert title in header.split(), header
+    assert all(len(line) <= 80 for line in result.out.splitlines())

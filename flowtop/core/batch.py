@@ -32,20 +32,33 @@ def _longest(rows: Sequence[Row], columns: Sequence[Column]) -> list[int]:
     ]
 
 
-def dropped_columns(rows: Sequence[Row], columns: Sequence[Column], width: int) -> list[str]:
+def dropped_columns(
+    rows: Sequence[Row], columns: Sequence[Column], width: int, sort: str | None = None
+) -> list[str]:
     """The ids of the columns :func:`render_table` leaves out at this width."""
-    kept = {index for index, _ in fit_columns(columns, width, never_cut=_longest(rows, columns))}
+    kept = {index for index, _ in _fit(rows, columns, width, sort)}
     return [column.id for index, column in enumerate(columns) if index not in kept]
 
 
-def render_table(rows: Sequence[Row], columns: Sequence[Column], width: int) -> str:
+def _fit(
+    rows: Sequence[Row], columns: Sequence[Column], width: int, sort: str | None
+) -> list[tuple[int, int]]:
+    ids = [column.id for column in columns]
+    keep = ids.index(sort) if sort in ids else None
+    return fit_columns(columns, width, keep=keep, never_cut=_longest(rows, columns))
+
+
+def render_table(
+    rows: Sequence[Row], columns: Sequence[Column], width: int, sort: str | None = None
+) -> str:
     """A plain aligned table, like ``top -b``: no colour, nothing but text.
 
-    ``width`` 0 means no limit.  With the ASCII glyph set every character is ASCII.
+    ``width`` 0 means no limit.  The column ``sort`` (an id) is never the one left out
+    for want of room, as on screen: rows in an order nobody can see read as disorder.
+    With the ASCII glyph set every character is ASCII.
     """
     layout = [
-        (index, size, columns[index].numeric)
-        for index, size in fit_columns(columns, width, never_cut=_longest(rows, columns))
+        (index, size, columns[index].numeric) for index, size in _fit(rows, columns, width, sort)
     ]
     lines = [SEPARATOR.join(fit_cell(columns[i].title, w, right) for i, w, right in layout)]
     for row in rows:
