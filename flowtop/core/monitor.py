@@ -667,7 +667,17 @@ class Monitor:
         if not self.sort_applies(wanted.column):
             return f"groups have no {resolve_column(wanted.column).title} to sort by"
         self.sort = self.sort.inverted() if wanted.column == self.sort.column else wanted
+        self._show_sorted_column()
         return None
+
+    def _show_sorted_column(self) -> None:
+        """Sorting by a flow column that is not among the chosen ones (``--columns``)
+        adds it at the end: rows in an order nobody can see read as disorder."""
+        if self.grouping is not None or self.sort.column in PAIR_COLUMN_IDS:
+            return
+        ids = [column.id for column in self.view.columns]
+        if self.sort.column not in ids:
+            self.set_columns([*ids, self.sort.column])
 
     def invert_sort(self) -> None:
         self.sort = self.sort.inverted()

@@ -751,10 +751,14 @@ class FlowTopApp(App[int]):
         self._render()
 
     def action_sort_by(self, column: str) -> None:
+        columns = self.columns
         refused = self.monitor.sort_by(column)
         if refused:
             self.notify(refused, timeout=3, markup=False)
             return
+        if self.columns != columns:
+            # The sorted column was not shown: it is now.
+            self.table.set_columns(self.columns)
         self._render()
 
     def action_invert_sort(self) -> None:

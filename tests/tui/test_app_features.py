@@ -216,3 +216,18 @@ async def test_down_then_enter_typed_together_drills_into_the_row_moved_to() -> 
         app.post_message(events.Key("enter", "\r"))
         await wait_until(pilot, lambda: app.grouping is None)
         assert {row.flow.application for row in app.last_result.rows} == {second.value}  # type: ignore[union-attr]
+
+
+async def test_sorting_by_a_column_not_chosen_shows_it() -> None:
+    from tests.tui.helpers import Clock, DemoSource, make_app, wait_until
+
+    clock = Clock()
+    app = make_app(DemoSource(clock), clock, columns=("src", "dst", "kbps", "rate_10s"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count > 0)
+        await pilot.press("B")
+        await pilot.pause()
+        assert app.sort.column == "bytes"
+        # Added at the end of the chosen columns, and on screen (the sorted one is kept).
+        assert [column.id for column in app.columns][-1] == "bytes"
+        assert "bytes" in app.table.shown_column_ids()
