@@ -121,8 +121,9 @@ def build_fleet(
         replay = replays.get(name) if replays is not None else None
         source = replay if replay is not None else source_for(name, settings)
         monitor = Monitor(
-            # The status line of its flow view names the appliance first.
-            description=f"{name} {source.description}",
+            # The status line of its flow view names the appliance (the fleet screen
+            # says who it logs in as, where).
+            description=name,
             interval=settings.interval,
             max_stats=settings.max_stats,
             filter_text=settings.filter,

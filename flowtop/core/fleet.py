@@ -27,6 +27,7 @@ from typing import Final
 from flowtop.core.errors import FlowtopError
 from flowtop.core.model import Flow
 from flowtop.core.monitor import Monitor, run_polls
+from flowtop.core.pairs import asymmetric
 from flowtop.core.poller import PollPhase
 from flowtop.core.source import FlowSource, Snapshot
 
@@ -116,6 +117,8 @@ class MemberSummary:
     foreground: bool
     interval: float
     max_stats: int
+    # It has answered at least once: its figures are data, not zeros for want of any.
+    answered: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,24 +134,6 @@ class OtherEnd:
     # True when the two ends' paths use different WAN links: asymmetric routing.
     # None when either path is not of the form "A->B".
     asymmetric: bool | None
-
-
-PATH_ARROW: Final = "->"
-
-
-def asymmetric(here: str | None, there: str | None) -> bool | None:
-    """Whether two ends' paths use different links; None when unknown.
-
-    An appliance names a path by its two WAN links, from its side or in the direction
-    of the traffic (``DC-MPLS->Austin-MPLS`` at both ends, or ``Austin-MPLS->DC-MPLS``
-    at the branch): the same two links either way.  Other links at the other end
-    (``Austin-INET->DC-INET``) mean the conversation goes one way and comes back
-    another."""
-    if not here or not there or PATH_ARROW not in here or PATH_ARROW not in there:
-        return None
-    ours = {part.strip().casefold() for part in here.split(PATH_ARROW)}
-    theirs = {part.strip().casefold() for part in there.split(PATH_ARROW)}
-    return ours != theirs
 
 
 def conversation_key(flow: Flow) -> tuple[object, ...] | None:
@@ -216,6 +201,7 @@ def summarize(member: Member, now: float) -> MemberSummary:
         foreground=member.foreground,
         interval=monitor.poll_state.interval,
         max_stats=monitor.max_stats,
+        answered=monitor.poll_state.last_success_at is not None,
     )
 
 

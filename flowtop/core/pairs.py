@@ -224,13 +224,34 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+PATH_ARROW: Final = "->"
+
+
+def asymmetric(here: str | None, there: str | None) -> bool | None:
+    """Whether two ends' paths use different links; None when unknown.
+
+    An appliance names a path by its two WAN links, from its side or in the direction
+    of the traffic (``DC-MPLS->Austin-MPLS`` at both ends, or ``Austin-MPLS->DC-MPLS``
+    at the branch): the same two links either way.  Other links at the other end
+    (``Austin-INET->DC-INET``) mean the conversation goes one way and comes back
+    another."""
+    if not here or not there or PATH_ARROW not in here or PATH_ARROW not in there:
+        return None
+    ours = {part.strip().casefold() for part in here.split(PATH_ARROW)}
+    theirs = {part.strip().casefold() for part in there.split(PATH_ARROW)}
+    return ours != theirs
+
+
 def other_direction_rows(forward: Flow, reverse: Flow) -> list[tuple[str, str]]:
     """The detail pane's "Other direction" rows: what the reverse flow does, its path and
     DSCP first (they may differ from this direction's, and that is worth seeing)."""
 
     def differs(name: str) -> str:
         mine, theirs = getattr(forward, name), getattr(reverse, name)
-        return "" if mine == theirs else f"  (this way: {_text(mine) or NO_PATH})"
+        if mine == theirs or (name == "path" and asymmetric(mine, theirs) is False):
+            # The same two links, named either way round: the same path.
+            return ""
+        return f"  (this way: {_text(mine) or NO_PATH})"
 
     return [
         ("Direction", _text(reverse.direction)),

@@ -77,6 +77,8 @@ def _is_terminal(fd: int) -> bool:
         return False
 
 
+# The name the fleet screen is installed under.
+FLEET_SCREEN = "fleet"
 # Terminals narrower than this get the compact footer, so that every main key shows.
 COMPACT_FOOTER_BELOW = 100
 
@@ -377,7 +379,9 @@ class FlowTopApp(App[int]):
         if self._on_ready is not None:
             self._on_ready()
         if self.fleet is not None:
-            self.push_screen(FleetScreen(self._fleet_title))
+            # Installed: it keeps its sort, filter and cursor while an appliance is open.
+            self.install_screen(FleetScreen(self._fleet_title), FLEET_SCREEN)
+            self.push_screen(FLEET_SCREEN)
             self._refresh_fleet()
         self._poll_loop()
 
@@ -535,7 +539,7 @@ class FlowTopApp(App[int]):
         assert self.fleet is not None
         self.fleet.open(None)
         if not isinstance(self.screen, FleetScreen):
-            self.push_screen(FleetScreen(self._fleet_title))
+            self.push_screen(FLEET_SCREEN)
         self._refresh_fleet()
 
     @on(FleetScreen.Opened)

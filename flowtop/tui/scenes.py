@@ -331,7 +331,7 @@ def fleet_app(refused: str = "boston", *, everything: bool = False) -> FlowTopAp
         source = PinnedDemoSource(clock, appliance=appliance, name=name)
         if name == refused:
             source.appliance.password = "changed-on-the-appliance"
-        monitor = Monitor(description=f"{name} {source.description}", clock=clock)
+        monitor = Monitor(description=name, clock=clock)
         members.append(Member(name, source, monitor))
     policy = FleetPolicy(background_max_stats=1000) if everything else None
     if everything:

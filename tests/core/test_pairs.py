@@ -129,3 +129,13 @@ def test_a_pairs_averages_and_measured_rates_are_both_directions_sums() -> None:
     assert cells["pps_2s"] == "15*"
     # A peak is not summed (the peak of a sum is no sum of peaks): this direction's.
     assert cells["rate_peak"] == "800k"
+
+
+def test_the_other_direction_over_the_same_links_is_no_other_path() -> None:
+    out = flow(1, path="SiteB-INET->SiteC-BBAND")
+    back = _reverse(out, path="SiteC-BBAND->SiteB-INET")
+    assert dict(other_direction_rows(out, back))["Path"] == "SiteC-BBAND->SiteB-INET"
+    other_links = _reverse(out, path="SiteC-MPLS->SiteB-MPLS")
+    assert dict(other_direction_rows(out, other_links))["Path"].endswith(
+        "(this way: SiteB-INET->SiteC-BBAND)"
+    )

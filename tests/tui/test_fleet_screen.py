@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.text import Text
 
+from flowtop.core import glyphs
 from flowtop.core.fleet import DEFAULT_BACKGROUND_INTERVAL, DEFAULT_BACKGROUND_MAX_STATS
 from flowtop.tui.app import FlowTopApp
 from flowtop.tui.scenes import fleet_app, settle
@@ -183,3 +184,30 @@ async def test_the_detail_pane_shows_the_other_end_of_a_conversation() -> None:
         assert "Also seen at dc" in text
         assert "DC-INET->Austin-INET (asymmetric: other links than here)" in text
         assert "default (re-marked: af21 here)" in text
+
+
+async def test_the_fleet_screen_keeps_its_sort_and_filter_while_an_appliance_is_open() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(200, 20)) as pilot:
+        screen = await _loaded(pilot, app)
+        await settle(pilot, lambda: len(screen.shown_names) == 3)
+        await pilot.press("greater_than_sign", "i", "slash", "a", "enter")
+        assert screen.shown_names == ["dc", "boston", "austin"]
+        await pilot.press("enter")
+        await settle(pilot, lambda: not isinstance(app.screen, FleetScreen))
+        await pilot.press("escape")
+        await settle(pilot, lambda: isinstance(app.screen, FleetScreen))
+        assert app.screen is screen
+        assert screen.shown_names == ["dc", "boston", "austin"]
+
+
+async def test_an_appliance_that_never_answered_shows_unknown_figures_not_zeros() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(200, 20)) as pilot:
+        screen = await _loaded(pilot, app)
+        await settle(pilot, lambda: len(screen.shown_names) == 3)
+        cells = screen.table.get_row_at(screen.shown_names.index("boston"))
+        texts = [cell.plain for cell in cells]
+        assert "0" not in texts and "0 b/s" not in texts
+        assert texts.count(glyphs.current().missing) >= 5
+        assert texts[-1] == "Invalid username or password"

@@ -43,6 +43,11 @@ def sparkline(values: Sequence[float], width: int) -> str:
     return "".join(bars[min(len(bars) - 1, int(value / top * (len(bars) - 1)))] for value in shown)
 
 
+def _known(value: Callable[[MemberSummary], Any]) -> Callable[[MemberSummary], Any]:
+    """A sort value that is missing (sorts last) until the appliance has answered."""
+    return lambda summary: value(summary) if summary.answered else None
+
+
 @dataclass(frozen=True, slots=True)
 class FleetColumn:
     key: str
@@ -58,23 +63,36 @@ REASON_WIDTH = 40
 
 
 def _state(summary: MemberSummary, number: int) -> Text:
-    text = Text()
-    text.append(f" {summary.state} ", STATE_STYLES.get(summary.state, "bold"))
-    if summary.reason:
-        # The last part says why ("...: Invalid username or password"); the appliance's
-        # flow view shows it whole.
-        reason = Text(" " + strip_control(summary.reason).rsplit(": ", 1)[-1], "red")
-        reason.truncate(REASON_WIDTH, overflow="ellipsis")
-        text.append_text(reason)
-    return text
+    return Text(f" {summary.state} ", STATE_STYLES.get(summary.state, "bold"))
+
+
+def _why(summary: MemberSummary, number: int) -> Text:
+    """The last part of the error says why ("...: Invalid username or password"); the
+    appliance's flow view shows it whole."""
+    if not summary.reason:
+        return Text("")
+    reason = Text(strip_control(summary.reason).rsplit(": ", 1)[-1], "red")
+    reason.truncate(REASON_WIDTH, overflow="ellipsis")
+    return reason
+
+
+def _figure(text: Callable[[MemberSummary], str]) -> Callable[[MemberSummary, int], Text]:
+    """A number of the appliance's flows: unknown (not 0) until it has answered."""
+
+    def cell(summary: MemberSummary, number: int) -> Text:
+        if not summary.answered:
+            return Text(glyphs.current().missing, "dim")
+        return Text(text(summary))
+
+    return cell
 
 
 def _name(summary: MemberSummary, number: int) -> Text:
     return Text(strip_control(summary.name), "bold")
 
 
-def _flows(summary: MemberSummary, number: int) -> Text:
-    return Text(f"{summary.flows}{'+' if summary.capped is not None else ''}")
+def _flows(summary: MemberSummary) -> str:
+    return f"{summary.flows}{'+' if summary.capped is not None else ''}"
 
 
 def _rate_on(summary: MemberSummary, number: int) -> Text:
@@ -88,25 +106,33 @@ COLUMNS: tuple[FleetColumn, ...] = (
     FleetColumn("name", "Appliance", _name, lambda s: s.name),
     FleetColumn("state", "State", _state, lambda s: s.state),
     FleetColumn("host", "Host", lambda s, n: Text(strip_control(s.source)), lambda s: s.source),
-    FleetColumn("flows", "Flows", _flows, lambda s: s.flows, numeric=True),
+    FleetColumn("flows", "Flows", _figure(_flows), _known(lambda s: s.flows), numeric=True),
     FleetColumn(
-        "pps", "pps", lambda s, n: Text(format_count(s.pps)), lambda s: s.pps, numeric=True
+        "pps",
+        "pps",
+        _figure(lambda s: format_count(s.pps)),
+        _known(lambda s: s.pps),
+        numeric=True,
     ),
     FleetColumn(
-        "rate", "Rate", lambda s, n: Text(format_rate(s.kbps)), lambda s: s.kbps, numeric=True
+        "rate",
+        "Rate",
+        _figure(lambda s: format_rate(s.kbps)),
+        _known(lambda s: s.kbps),
+        numeric=True,
     ),
     FleetColumn(
         "out",
         "LAN>WAN",
-        lambda s, n: Text(format_rate(s.lan_to_wan_kbps)),
-        lambda s: s.lan_to_wan_kbps,
+        _figure(lambda s: format_rate(s.lan_to_wan_kbps)),
+        _known(lambda s: s.lan_to_wan_kbps),
         numeric=True,
     ),
     FleetColumn(
         "in",
         "WAN>LAN",
-        lambda s, n: Text(format_rate(s.wan_to_lan_kbps)),
-        lambda s: s.wan_to_lan_kbps,
+        _figure(lambda s: format_rate(s.wan_to_lan_kbps)),
+        _known(lambda s: s.wan_to_lan_kbps),
         numeric=True,
     ),
     FleetColumn(
@@ -144,6 +170,7 @@ COLUMNS: tuple[FleetColumn, ...] = (
         lambda s: s.kbps,
     ),
     FleetColumn("every", "Polls", _rate_on, lambda s: (not s.foreground, s.interval)),
+    FleetColumn("why", "Why", _why, lambda s: s.reason or None),
 )
 
 
@@ -167,7 +194,7 @@ class FleetScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # A priority binding: the table's own enter would only select the row.
-        Binding("enter", "open_selected", "Open", priority=True),
+        Binding("enter", "open_selected", "Open", priority=True, key_display="enter"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("less_than_sign", "sort_step(-1)", "Sort left", show=False, key_display="<"),
         Binding("greater_than_sign", "sort_step(1)", "Sort right", show=False, key_display=">"),
