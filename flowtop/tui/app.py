@@ -346,6 +346,8 @@ class FlowTopApp(App[int]):
         if footer.compact != compact:
             footer.compact = compact
             footer.show_command_palette = not compact
+            # The palette key is composed, not drawn: it comes and goes with a recompose.
+            footer.refresh(recompose=True)
         if not wide and visible:
             self.detail.focus()
         elif self.focused is None or self.focused is self.detail:
@@ -726,6 +728,8 @@ class FlowTopApp(App[int]):
             table.action_cursor_down()
         else:
             table.action_cursor_up()
+        # The pane keeps to the flow stepped to, on the first row too.
+        table.follow_selected()
 
     @on(FlowTable.SortRequested)
     def _sort_requested(self, event: FlowTable.SortRequested) -> None:
@@ -915,6 +919,10 @@ class FlowTopApp(App[int]):
             self._grouping_changed()
             return
         self._detail_wanted = not self.detail_visible
+        if self._detail_wanted:
+            # The pane shows one flow: the cursor keeps to it, not to whichever flow
+            # is the top talker on row 1 by the next poll.
+            self.table.follow_selected()
         self._apply_layout()
         self._update_detail()
 

@@ -231,3 +231,23 @@ async def test_sorting_by_a_column_not_chosen_shows_it() -> None:
         # Added at the end of the chosen columns, and on screen (the sorted one is kept).
         assert [column.id for column in app.columns][-1] == "bytes"
         assert "bytes" in app.table.shown_column_ids()
+
+
+async def test_the_full_screen_detail_pane_keeps_to_its_flow_across_polls() -> None:
+    from tests.core.factories import flow
+    from tests.tui.helpers import Clock, ScriptedSource, make_app, poll_now, wait_until
+
+    clock = Clock()
+    # The top talker changes between the two polls: flow 2 overtakes flow 1.
+    first = [flow(1, customer_kbps="900"), flow(2, customer_kbps="100")]
+    second = [flow(1, customer_kbps="100"), flow(2, customer_kbps="900")]
+    source = ScriptedSource(clock, [first, second])
+    app = make_app(source, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.table.row_count == 2)
+        shown = app.table.selected_key
+        await pilot.press("d")
+        await poll_now(pilot, app, source)
+        # On the first row without the pane, the cursor would now be on flow 2.
+        assert app.table.selected_key == shown
+        assert str(first[0].src_ip) in app.detail.text.splitlines()[0]

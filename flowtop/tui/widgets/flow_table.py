@@ -290,6 +290,11 @@ class FlowTable(Widget, can_focus=True):
         if self._selected != old_key:
             self.post_message(self.FlowHighlighted(self, self._selected))
 
+    def follow_selected(self) -> None:
+        """Keep the cursor on its flow across refreshes, even on the first row (which
+        otherwise stays on whichever flow is the top talker)."""
+        self._following = True
+
     def reset(self) -> None:
         """Forget the rows shown (another appliance's flows are coming): the next
         :meth:`apply` is a first fill, the cursor back on the first row."""
