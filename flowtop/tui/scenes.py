@@ -328,7 +328,9 @@ def fleet_app(refused: str = "boston", *, everything: bool = False) -> FlowTopAp
     clock = ManualClock()
     members = []
     for name, appliance in demo_fleet(7, clock, branches=2):
-        source = PinnedDemoSource(clock, appliance=appliance, name=name)
+        # Time moves only when a scene moves it: the sites poll concurrently, and a
+        # fetch that moved the shared clock would make their order show.
+        source = PinnedDemoSource(clock, appliance=appliance, name=name, step=0.0)
         if name == refused:
             source.appliance.password = "changed-on-the-appliance"
         monitor = Monitor(description=name, clock=clock)
@@ -389,10 +391,15 @@ async def _fleet_both_ends(pilot: Pilot[Any]) -> None:
 
 async def _fleet_opened(pilot: Pilot[Any]) -> None:
     await _fleet_loaded(pilot)
-    await pilot.press("2")
     app = pilot.app
-    assert isinstance(app, FlowTopApp)
-    await settle(pilot, lambda: app.table.row_count > 0)
+    assert isinstance(app, FlowTopApp) and app.fleet is not None
+    # A second later austin's flow view opens, and it polls again.
+    source = app.fleet["austin"].source
+    assert isinstance(source, PinnedDemoSource)
+    source.clock.advance(1.0)
+    await pilot.press("2")
+    member = app.fleet["austin"]
+    await settle(pilot, lambda: app.table.row_count > 0 and member.polls >= 2)
     await pilot.pause()
 
 

@@ -86,9 +86,11 @@ def test_rate_history_takes_four_bytes_a_sample() -> None:
 
 def test_memory_per_flow_with_full_history_stays_under_6_kib() -> None:
     """What one live flow costs (README, Performance): 4.3 KiB with 300 samples of history
-    when measured; a flow's own fields set (2.2 KiB) or a deque per record would pass 6."""
+    when measured; a flow's own fields set (2.2 KiB) or a deque per record would pass 6.
+    A parsed flow is 1.3 KiB with the pydantic of the lock and 2.4 KiB with the oldest
+    one declared; with a fields set of its own it would be 3.4 KiB or more."""
     from benchmarks.memory import measure
 
     result = measure(400, history=300)
-    assert result.parsed < 2 * 1024
+    assert result.parsed < 3 * 1024
     assert result.per_flow < 6 * 1024

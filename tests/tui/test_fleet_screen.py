@@ -211,3 +211,4 @@ async def test_an_appliance_that_never_answered_shows_unknown_figures_not_zeros(
         assert "0" not in texts and "0 b/s" not in texts
         assert texts.count(glyphs.current().missing) >= 5
         assert texts[-1] == "Invalid username or password"
+        await pilot.press("q")
