@@ -351,8 +351,13 @@ class Fleet:
                 wait_for_wake=wait_for_wake,
             )
 
-        attempts = await asyncio.gather(*(one(member) for member in self.members))
-        return dict(zip(self.names, attempts, strict=True))
+        # A task group, not gather: cancelled (the app quits), it cancels every
+        # appliance's loop and waits for them, so none is left pending.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(member)) for member in self.members]
+        return {
+            member.name: task.result() for member, task in zip(self.members, tasks, strict=True)
+        }
 
     async def close(self) -> None:
         """Close every source (each logs out), at once: a slow one does not hold the rest."""
