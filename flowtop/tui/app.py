@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -1037,7 +1038,16 @@ class FlowTopApp(App[int]):
         self.monitor.stop()
         for member in self.fleet.members if self.fleet is not None else ():
             member.monitor.stop()
+        polling = [worker for worker in self.workers if worker.group == "poll"]
         self.workers.cancel_group(self, "poll")
+        if self.fleet is not None:
+            # Every appliance's loop ends before the app does (a loop left pending
+            # breaks the exit on older Textual).
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(worker.wait() for worker in polling)),
+                    timeout=SIGNAL_CLOSE_TIMEOUT,
+                )
         closing = self.fleet.close() if self.fleet is not None else self.source.close()
         try:
             await asyncio.wait_for(
