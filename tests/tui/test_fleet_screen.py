@@ -48,6 +48,8 @@ async def test_the_fleet_screen_shows_every_appliance_by_name_and_state() -> Non
         # Flows with the capped mark, and the background rate each row polls at.
         assert "100+" in rows["dc"]
         assert f"{DEFAULT_BACKGROUND_INTERVAL:g}s/{DEFAULT_BACKGROUND_MAX_STATS}" in rows["dc"]
+        # Leave as a user does: q ends every poll loop first.
+        await pilot.press("q")
 
 
 async def test_enter_opens_an_appliance_esc_comes_back_and_numbers_jump() -> None:
@@ -74,7 +76,8 @@ async def test_enter_opens_an_appliance_esc_comes_back_and_numbers_jump() -> Non
         # Straight from one flow view to another.
         await pilot.press("2")
         await settle(pilot, lambda: app.monitor is app.fleet["austin"].monitor)  # type: ignore[index]
-        del screen
+        # Leave as a user does: q ends every poll loop first.
+        await pilot.press("q")
 
 
 async def test_flow_keys_do_nothing_on_the_fleet_screen() -> None:
@@ -85,6 +88,8 @@ async def test_flow_keys_do_nothing_on_the_fleet_screen() -> None:
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, FleetScreen), key
+        # Leave as a user does: q ends every poll loop first.
+        await pilot.press("q")
 
 
 async def test_the_fleet_screen_sorts_and_filters() -> None:
@@ -103,6 +108,8 @@ async def test_the_fleet_screen_sorts_and_filters() -> None:
         assert screen.table.has_focus
         await pilot.press("escape")
         assert len(screen.shown_names) == 3
+        # Leave as a user does: q ends every poll loop first.
+        await pilot.press("q")
 
 
 async def test_a_failover_anywhere_is_announced_with_the_appliances_name() -> None:
@@ -125,6 +132,8 @@ async def test_a_failover_anywhere_is_announced_with_the_appliances_name() -> No
         await pilot.pause()
         notices = [n.message for n in app._notifications]
         assert any(message.startswith("austin: failover, ") for message in notices), notices
+        # Leave as a user does: q ends every poll loop first.
+        await pilot.press("q")
 
 
 def test_a_sparkline_scales_to_its_maximum() -> None:
@@ -184,6 +193,8 @@ async def test_the_detail_pane_shows_the_other_end_of_a_conversation() -> None:
         assert "Also seen at dc" in text
         assert "DC-INET->Austin-INET (asymmetric: other links than here)" in text
         assert "default (re-marked: af21 here)" in text
+        # Leave as a user does: q ends every poll loop first.
+        await pilot.press("q")
 
 
 async def test_the_fleet_screen_keeps_its_sort_and_filter_while_an_appliance_is_open() -> None:
@@ -199,6 +210,8 @@ async def test_the_fleet_screen_keeps_its_sort_and_filter_while_an_appliance_is_
         await settle(pilot, lambda: isinstance(app.screen, FleetScreen))
         assert app.screen is screen
         assert screen.shown_names == ["dc", "boston", "austin"]
+        # Leave as a user does: q ends every poll loop first.
+        await pilot.press("q")
 
 
 async def test_an_appliance_that_never_answered_shows_unknown_figures_not_zeros() -> None:
@@ -211,4 +224,6 @@ async def test_an_appliance_that_never_answered_shows_unknown_figures_not_zeros(
         assert "0" not in texts and "0 b/s" not in texts
         assert texts.count(glyphs.current().missing) >= 5
         assert texts[-1] == "Invalid username or password"
+        await pilot.press("q")
+        # Leave as a user does: q ends every poll loop first.
         await pilot.press("q")
