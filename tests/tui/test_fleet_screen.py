@@ -55,7 +55,7 @@ async def test_the_fleet_screen_shows_every_appliance_by_name_and_state() -> Non
 async def test_enter_opens_an_appliance_esc_comes_back_and_numbers_jump() -> None:
     app = fleet_app()
     async with app.run_test(size=(160, 30)) as pilot:
-        screen = await _loaded(pilot, app)
+        await _loaded(pilot, app)
         assert app.fleet is not None
         await pilot.press("down", "enter")
         await settle(pilot, lambda: not isinstance(app.screen, FleetScreen))
