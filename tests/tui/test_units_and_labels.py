@@ -178,3 +178,16 @@ async def test_a_narrow_terminal_gets_a_compact_footer_with_every_main_key() -> 
         await pilot.resize_terminal(160, 45)
         await pilot.pause()
         assert not footer.compact and footer.show_command_palette
+
+
+def test_a_long_filter_is_cut_short_not_left_out_and_the_appliance_stays() -> None:
+    # A fleet's flow view at 80 columns: which appliance, and that a filter is in force.
+    info = _info(
+        source="austin",
+        filter="ip:10.40.20.53|10.40.20.124|10.40.20.125 app:zoom",
+        capped=100,
+    )
+    line = status_text(info, 80).plain
+    assert len(line) <= 80
+    assert " austin " in line and "3s ago" in line
+    assert "filter ip:10.40.20.53|" in line and "…" in line

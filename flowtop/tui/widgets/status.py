@@ -71,23 +71,41 @@ _PRIORITY_COUNT: Final = 1
 _PRIORITY_CAPPED: Final = 1
 _PRIORITY_RECORDING: Final = 2
 _PRIORITY_ROW: Final = 4
-_PRIORITY_FILTER: Final = 1
-_PRIORITY_AGE: Final = 2
-_PRIORITY_SOURCE: Final = 3
+# A filter is cut short (never left out) before the appliance name goes.
+_PRIORITY_FILTER: Final = 2
+_PRIORITY_AGE: Final = 1
+# The appliance's name goes after the age, before the sort: in a fleet it says which.
+_PRIORITY_SOURCE: Final = 2
 _PRIORITY_SORT: Final = 4
 _PRIORITY_INTERVAL: Final = 5
 _PRIORITY_LATENCY: Final = 6
 
 
-def _fit_parts(parts: list[tuple[int, Text]], width: int | None) -> Text:
-    """The parts, in order, without the least important ones that do not fit ``width``."""
+# The fewest cells a cut filter keeps ("  filter ip:10.4…").
+MIN_CUT: Final = 16
+
+
+def _fit_parts(
+    parts: list[tuple[int, Text]], width: int | None, cut: Text | None = None
+) -> Text:
+    """The parts, in order, without the least important ones that do not fit ``width``.
+
+    ``cut`` (one of the parts: the filter) is cut short, down to :data:`MIN_CUT` cells,
+    before it is left out: a filter in force must show that it is."""
     kept = list(parts)
     if width is not None:
-        while sum(part.cell_len for _, part in kept) > width:
+        while (excess := sum(part.cell_len for _, part in kept) - width) > 0:
             droppable = [i for i, (priority, _) in enumerate(kept) if priority != _KEEP]
             if not droppable:
                 break
             victim = max(droppable, key=lambda i: (kept[i][0], i))
+            part = kept[victim][1]
+            if part is cut and part.cell_len - excess >= MIN_CUT:
+                shorter = part.copy()
+                shorter.truncate(part.cell_len - excess - 1, overflow="crop")
+                shorter.append(glyphs.current().ellipsis, "bold yellow")
+                kept[victim] = (kept[victim][0], shorter)
+                break
             del kept[victim]
     line = Text(no_wrap=True, overflow="crop")
     for _, part in kept:
@@ -204,6 +222,7 @@ def status_text(info: StatusInfo, width: int | None = None) -> Text:
             )
         parts.append((_PRIORITY_RECORDING, rec))
     parts.append((_PRIORITY_SOURCE, _part((" ", ""), (strip_control(info.source), "bold"))))
+    filter_part: Text | None = None
     if info.groups:
         count = _part(("  ", ""), (f"{info.shown}", "bold"), (" groups of ", "dim"))
         if info.capped is not None:
@@ -224,12 +243,8 @@ def status_text(info: StatusInfo, width: int | None = None) -> Text:
     if info.row is not None and info.shown:
         parts.append((_PRIORITY_ROW, _part((f"  row {info.row}/{info.shown}", "dim"))))
     if info.filter:
-        parts.append(
-            (
-                _PRIORITY_FILTER,
-                _part(("  filter ", ""), (strip_control(info.filter), "bold yellow")),
-            )
-        )
+        filter_part = _part(("  filter ", ""), (strip_control(info.filter), "bold yellow"))
+        parts.append((_PRIORITY_FILTER, filter_part))
     parts.append((_PRIORITY_SORT, _part((f"  sort {info.sort}", "dim"))))
     if info.since_update is not None:
         parts.append((_PRIORITY_AGE, _part(("  ", ""), (f"{_ago(info.since_update)} ago", "bold"))))
@@ -239,7 +254,7 @@ def status_text(info: StatusInfo, width: int | None = None) -> Text:
         # A replay shows what was recorded, when it was: neither applies to it.
         every = f"  every {format_seconds(info.interval)}  max {info.max_stats}"
         parts.append((_PRIORITY_INTERVAL, _part((every, "dim"))))
-    text = _fit_parts(parts, width)
+    text = _fit_parts(parts, width, filter_part)
     if info.error:
         text.append("\n")
         text.append_text(_error_line(info, width))
