@@ -389,6 +389,9 @@ async def test_a_fleets_recording_replays_in_the_fleet_view(tmp_path: Path) -> N
         screen = app.screen
         assert isinstance(screen, FleetScreen)
         assert screen.shown_names == ["dc", "austin"]
+        # A recording's appliances are not LIVE: REPLAY, or PAUSED at its end.
+        states = {summary.state for summary in fleet.summaries()}
+        assert states <= {"REPLAY", "PAUSED"} and "LIVE" not in states
         flows = {name: fleet[name].monitor.store.flows() for name in ("dc", "austin")}
         assert (len(flows["dc"]), len(flows["austin"])) == (5, 3)
         await pilot.press("2")

@@ -147,13 +147,16 @@ def conversation_key(flow: Flow) -> tuple[object, ...] | None:
 
 
 def state_of(monitor: Monitor) -> tuple[str, str]:
-    """The state word of an appliance (LIVE, STALE, STOPPED, PAUSED, CONNECTING), and why."""
+    """The state word of an appliance (LIVE, STALE, STOPPED, PAUSED, CONNECTING, and
+    REPLAY for a recording's), and why."""
     poll = monitor.poll_state
     reason = str(poll.last_error) if poll.last_error is not None else ""
     if poll.phase is PollPhase.STOPPED:
         return "STOPPED", reason
     if poll.paused or poll.phase is PollPhase.PAUSED:
         return "PAUSED", ""
+    if monitor.replay is not None and poll.last_success_at is not None:
+        return "REPLAY", ""
     if poll.phase is PollPhase.CONNECTING and poll.last_success_at is None:
         return ("STALE", reason) if reason else ("CONNECTING", "")
     if poll.stale:

@@ -550,7 +550,11 @@ class FlowTopApp(App[int]):
         self.open_appliance(event.name)
 
     def action_appliance(self, number: int) -> None:
-        if self.fleet is None or not 1 <= number <= len(self.fleet):
+        if self.fleet is None:
+            self.notify("1-9 open the appliances of a fleet (--fleet)", timeout=3, markup=False)
+            return
+        if not 1 <= number <= len(self.fleet):
+            self.notify(f"no appliance {number}: the fleet has {len(self.fleet)}", markup=False)
             return
         self.open_appliance(self.fleet.names[number - 1])
 

@@ -227,3 +227,14 @@ async def test_an_appliance_that_never_answered_shows_unknown_figures_not_zeros(
         await pilot.press("q")
         # Leave as a user does: q ends every poll loop first.
         await pilot.press("q")
+
+
+async def test_a_number_past_the_fleet_says_so() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        await _loaded(pilot, app)
+        await pilot.press("9")
+        await pilot.pause()
+        assert isinstance(app.screen, FleetScreen)
+        assert any("no appliance 9: the fleet has 3" in n.message for n in app._notifications)
+        await pilot.press("q")

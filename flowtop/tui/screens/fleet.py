@@ -30,7 +30,10 @@ STATE_STYLES = {
     "STOPPED": "bold white on red",
     "PAUSED": "bold black on yellow",
     "CONNECTING": "bold black on cyan",
+    "REPLAY": "bold black on cyan",
 }
+# The states of an appliance whose figures are current (a replay's are as recorded).
+ANSWERING = frozenset({"LIVE", "REPLAY"})
 
 
 def sparkline(values: Sequence[float], width: int) -> str:
@@ -270,7 +273,7 @@ class FleetScreen(Screen[None]):
         self._draw_status()
 
     def _draw_status(self) -> None:
-        live = sum(1 for s in self._summaries if s.state == "LIVE")
+        live = sum(1 for s in self._summaries if s.state in ANSWERING)
         text = Text()
         text.append(" FLEET ", "bold black on cyan")
         text.append(f" {strip_control(self._title)}  ", "bold")
