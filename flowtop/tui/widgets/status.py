@@ -85,9 +85,7 @@ _PRIORITY_LATENCY: Final = 6
 MIN_CUT: Final = 16
 
 
-def _fit_parts(
-    parts: list[tuple[int, Text]], width: int | None, cut: Text | None = None
-) -> Text:
+def _fit_parts(parts: list[tuple[int, Text]], width: int | None, cut: Text | None = None) -> Text:
     """The parts, in order, without the least important ones that do not fit ``width``.
 
     ``cut`` (one of the parts: the filter) is cut short, down to :data:`MIN_CUT` cells,
