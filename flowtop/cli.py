@@ -786,6 +786,13 @@ def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = No
             return signal_exit_code(stopped or 0)
         write_output(sys.stdout, outcome.text)
         write_failures(outcome.failures)
+        if outcome.capped and args.format == "table":
+            # For the person reading the table, as with one appliance; scripts' formats
+            # stay quiet (their row counts say the same).
+            for name, limit in outcome.capped:
+                sys.stderr.write(
+                    f"flowtop: {name}: " + capped_note(limit).removeprefix("flowtop: ")
+                )
         return outcome.exit_code
     code, stopped = run_stoppable(
         lambda: run_fleet_stream(

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     # Types only: a mode that records or replays imports the module.
     from flowtop.core.recording import Recorder, ReplaySource
 
+# A fleet's headless recording says how it goes every this many polls of each appliance.
+PROGRESS_EVERY: Final = 10
+
 # The field that says which appliance a row comes from, first in every fleet output.
 APPLIANCE_FIELD: Final = "appliance"
 
@@ -142,11 +145,13 @@ def build_fleet(
 
 @dataclass
 class FleetOutcome:
-    """What a one-shot fleet run prints: the rows, a line per failed appliance, the code."""
+    """What a one-shot fleet run prints: the rows, a line per failed appliance, the code,
+    and the appliances whose answer filled max_stats (name, N), for the table's reader."""
 
     text: str
     failures: list[str]
     exit_code: int
+    capped: list[tuple[str, int]] = field(default_factory=list)
 
 
 async def run_fleet_once(fleet: Fleet, output_format: str, width: int) -> FleetOutcome:
@@ -172,7 +177,13 @@ async def run_fleet_once(fleet: Fleet, output_format: str, width: int) -> FleetO
             exit_code = exit_code or error.exit_code
             continue
         answered.append(member)
-    return FleetOutcome(_render(answered, output_format, width), failures, exit_code)
+    capped = []
+    for member in answered:
+        snapshot = member.monitor.last_snapshot
+        limit = snapshot.capped(member.monitor.max_stats) if snapshot is not None else None
+        if limit is not None:
+            capped.append((member.name, limit))
+    return FleetOutcome(_render(answered, output_format, width), failures, exit_code, capped)
 
 
 def _render(members: Sequence[Member], output_format: str, width: int) -> str:
@@ -260,6 +271,11 @@ async def run_fleet_stream(
             say(f"{member.name}: poll failed: {outcome}")
             return
         written[member.name] += 1
+        if recorder is not None and out is None:
+            # Recording only: say how it goes, after the first poll and every few.
+            polls = sum(written.values())
+            if polls == 1 or polls % (PROGRESS_EVERY * len(fleet)) == 0:
+                say(f"{polls} poll(s) of {len(fleet)} appliances recorded to {recorder.path}")
         if out is None:
             return
         # The filter applies, as in every other mode (--filter, a profile's filter).

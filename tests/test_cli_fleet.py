@@ -342,6 +342,8 @@ def test_a_fleet_is_recorded_in_one_file_each_poll_tagged_and_replays_per_applia
     assert result.code == 3, result.err
     assert result.out == ""
     assert "recorded 4 poll(s) of 4 appliances" in result.err
+    # How it goes, after the first poll (the README's progress lines).
+    assert "1 poll(s) of 4 appliances recorded to" in result.err
     assert "dead: poll failed" in result.err and "refused: poll failed" in result.err
     whole = Recording.load(path)
     assert whole.appliances == ["dc", "dead", "refused", "austin"]
@@ -410,3 +412,18 @@ def test_once_at_80_columns_keeps_the_column_it_is_sorted_by(
     header = result.out.splitlines()[0]
     assert title in header.split(), header
     assert all(len(line) <= 80 for line in result.out.splitlines())
+
+
+def test_once_table_of_a_fleet_names_each_capped_appliance_on_stderr(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    base = ("--config", str(config), "--fleet", "sites", "--once", "--max-stats", "50")
+    result = run_cli(capsys, *base)
+    assert result.code == 0, result.err
+    # dc has 60 flows and austin 40: at max_stats 50 only dc's answer is capped.
+    assert result.err.splitlines() == [
+        "flowtop: dc: capped by max_stats: the appliance returned only its top 50 flows;"
+        " --max-stats 1000 asks for more"
+    ]
+    quiet = run_cli(capsys, *base, "--format", "json")
+    assert quiet.code == 0 and quiet.err == ""
