@@ -436,6 +436,37 @@ def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def start_on_terminal(
+    command: Sequence[str], columns: int, rows: int = ROWS
+) -> tuple[subprocess.Popen[bytes], int, TerminalReader]:
+    """``command`` on a new pseudo-terminal of ``columns`` x ``rows`` that becomes its
+    controlling terminal (``TERM=xterm-256color``), as a user's ssh session gives it;
+    returns the process, the terminal's master side, and its started reader."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = _environment()
+    env["TERM"] = "xterm-256color"
+    try:
+        process = subprocess.Popen(
+            list(command),
+            cwd=ROOT,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=_take_terminal,
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    reader = TerminalReader(master)
+    reader.start()
+    return process, master, reader
+
+
 # --------------------------------------------------------------------------- one case
 
 
@@ -506,10 +537,6 @@ def measure_case(
 ) -> Case:
     """Run the app and the floor side by side; measure a window, then time keys."""
     columns = PANE_SHOWN_COLUMNS if pane else PANE_HIDDEN_COLUMNS
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, columns, 0, 0))
-    env = _environment()
-    env["TERM"] = "xterm-256color"
     app_module = ["-m", "flowtop"]
     if profile is not None:
         app_module = ["-m", "benchmarks.app_cost", "--child", "profile", "--out", str(profile)]
@@ -517,23 +544,9 @@ def measure_case(
         sys.executable, *app_module, "--url", url, "--user", APP_USER,
         "--interval", f"{INTERVAL:g}", "--max-stats", str(APP_MAX_STATS),
     ]  # fmt: skip
-    reader = TerminalReader(master)
-    app: subprocess.Popen[bytes] | None = None
+    app, master, reader = start_on_terminal(command, columns)
     floor: subprocess.Popen[bytes] | None = None
     try:
-        app = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-            preexec_fn=_take_terminal,
-        )
-        os.close(slave)
-        slave = -1
-        reader.start()
         floor = subprocess.Popen(
             _child_command("floor", "--url", url),
             cwd=ROOT,
@@ -596,8 +609,6 @@ def measure_case(
         for child in (app, floor):
             if child is not None:
                 stop_process(child)
-        if slave >= 0:
-            os.close(slave)
         if reader.is_alive():
             reader.join(2.0)
         os.close(master)

@@ -27,17 +27,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import http.server
 import json
 import os
 import select
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -54,12 +51,10 @@ from benchmarks.app_cost import (
     PANE_SHOWN_COLUMNS,
     PASSWORD,
     ROOT,
-    ROWS,
-    TerminalReader,
     _environment,
-    _take_terminal,
     cpu_seconds,
     memory_kib,
+    start_on_terminal,
     stop_process,
 )
 
@@ -207,23 +202,9 @@ class Measure:
 
 def measure(name: str, argv: Sequence[str], warmup: float, seconds: float) -> Measure:
     """The app on a pty: ``1`` opens the first appliance, then a window is measured."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, PANE_SHOWN_COLUMNS, 0, 0))
-    env = _environment()
-    env["TERM"] = "xterm-256color"
-    reader = TerminalReader(master)
-    app = subprocess.Popen(
-        [sys.executable, "-m", "flowtop", *argv],
-        cwd=ROOT,
-        env=env,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=_take_terminal,
+    app, master, reader = start_on_terminal(
+        [sys.executable, "-m", "flowtop", *argv], PANE_SHOWN_COLUMNS
     )
-    os.close(slave)
-    reader.start()
     try:
         time.sleep(3.0)
         os.write(master, b"1")

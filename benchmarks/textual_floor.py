@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import os
 import random
-import struct
 import subprocess
 import sys
-import termios
 import time
 from collections.abc import Sequence
 from typing import Any, Final
@@ -38,13 +35,12 @@ from benchmarks.app_cost import (
     ROWS,
     TARGET_RATIO_SHOWN,
     TARGET_SMALL,
-    TerminalReader,
     _child_command,
     _environment,
-    _take_terminal,
     appliance,
     cpu_seconds,
     served,
+    start_on_terminal,
     stop_process,
 )
 
@@ -95,27 +91,13 @@ def _bare_app() -> int:
 def measure(seconds: float) -> tuple[float, float]:
     """CPU ms per second of the bare app, CPU ms per poll of the floor, side by side."""
     with appliance(TARGET_SMALL, 3) as url:
-        master, slave = os.openpty()
-        size = struct.pack("HHHH", ROWS, PANE_SHOWN_COLUMNS, 0, 0)
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
-        env = _environment()
-        env["TERM"] = "xterm-256color"
-        reader = TerminalReader(master)
         processes: list[subprocess.Popen[Any]] = []
+        # The reader drains the terminal (an app whose output is not read blocks).
+        bare, master, _reader = start_on_terminal(
+            [sys.executable, "-m", "benchmarks.textual_floor", "--child"], PANE_SHOWN_COLUMNS
+        )
+        processes.append(bare)
         try:
-            bare = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.textual_floor", "--child"],
-                cwd=ROOT,
-                env=env,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                start_new_session=True,
-                preexec_fn=_take_terminal,
-            )
-            processes.append(bare)
-            os.close(slave)
-            reader.start()
             floor = subprocess.Popen(
                 _child_command("floor", "--url", url),
                 cwd=ROOT,
