@@ -180,9 +180,10 @@ def memory_kib(pid: int | str = "self") -> dict[str, int]:
 # --------------------------------------------------------------------------- the appliance
 
 
-class _ApplianceHandler(http.server.BaseHTTPRequestHandler):
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """A quiet keep-alive handler that answers JSON: the bench appliances' base."""
+
     protocol_version = "HTTP/1.1"
-    server: _ApplianceServer
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -195,6 +196,10 @@ class _ApplianceHandler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+class _ApplianceHandler(JsonHandler):
+    server: _ApplianceServer
 
     def _user(self) -> str | None:
         for part in (self.headers.get("Cookie") or "").split(";"):

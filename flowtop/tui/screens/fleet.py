@@ -103,6 +103,13 @@ def _rate_on(summary: MemberSummary, number: int) -> Text:
     return Text(every, "bold" if summary.foreground else "dim")
 
 
+def _number(
+    key: str, title: str, shown: Callable[[float], str], value: Callable[[MemberSummary], float]
+) -> FleetColumn:
+    """A figure of the appliance's flows: unknown until it has answered, sorting last."""
+    return FleetColumn(key, title, _figure(lambda s: shown(value(s))), _known(value), numeric=True)
+
+
 COLUMNS: tuple[FleetColumn, ...] = (
     # The appliances in the order of their profiles (as 1-9 number them), then by name.
     FleetColumn("order", "#", lambda s, n: Text(str(n) if n <= 9 else "", "dim"), lambda s: 0),
@@ -110,34 +117,10 @@ COLUMNS: tuple[FleetColumn, ...] = (
     FleetColumn("state", "State", _state, lambda s: s.state),
     FleetColumn("host", "Host", lambda s, n: Text(strip_control(s.source)), lambda s: s.source),
     FleetColumn("flows", "Flows", _figure(_flows), _known(lambda s: s.flows), numeric=True),
-    FleetColumn(
-        "pps",
-        "pps",
-        _figure(lambda s: format_count(s.pps)),
-        _known(lambda s: s.pps),
-        numeric=True,
-    ),
-    FleetColumn(
-        "rate",
-        "Rate",
-        _figure(lambda s: format_rate(s.kbps)),
-        _known(lambda s: s.kbps),
-        numeric=True,
-    ),
-    FleetColumn(
-        "out",
-        "LAN>WAN",
-        _figure(lambda s: format_rate(s.lan_to_wan_kbps)),
-        _known(lambda s: s.lan_to_wan_kbps),
-        numeric=True,
-    ),
-    FleetColumn(
-        "in",
-        "WAN>LAN",
-        _figure(lambda s: format_rate(s.wan_to_lan_kbps)),
-        _known(lambda s: s.wan_to_lan_kbps),
-        numeric=True,
-    ),
+    _number("pps", "pps", format_count, lambda s: s.pps),
+    _number("rate", "Rate", format_rate, lambda s: s.kbps),
+    _number("out", "LAN>WAN", format_rate, lambda s: s.lan_to_wan_kbps),
+    _number("in", "WAN>LAN", format_rate, lambda s: s.wan_to_lan_kbps),
     FleetColumn(
         "app",
         "Top application",
