@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flowtop.core.columns import COLUMNS, DEFAULT_COLUMNS, Column
+from flowtop.core.columns import COLUMNS, DEFAULT_COLUMNS, FLEET_COLUMNS, Column
 
 
 @dataclass(slots=True)
@@ -22,7 +22,10 @@ class ColumnChoice:
     """Columns to pick and order; :meth:`chosen` gives the ids shown, in order."""
 
     def __init__(self, shown: Sequence[str], available: Sequence[str] | None = None) -> None:
-        self.available = tuple(COLUMNS if available is None else available)
+        if available is None:
+            # A fleet's column (the appliance) where it is shown: the all-flows view.
+            available = [c for c in COLUMNS if c not in FLEET_COLUMNS or c in shown]
+        self.available = tuple(available)
         self.entries: list[ColumnEntry] = []
         self._fill(shown)
 

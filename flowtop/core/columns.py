@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from flowtop.core import derived
 from flowtop.core.errors import UsageError
-from flowtop.core.fields import ALL_FIELDS, EITHER_END, Field, resolve_field
+from flowtop.core.fields import ALL_FIELDS, EITHER_END, FLEET_FIELDS, Field, resolve_field
 from flowtop.core.fields import RATE_TITLE as RATE_TITLE
 from flowtop.core.model import Flow, format_endpoint
 
@@ -184,6 +184,10 @@ COLUMNS: Final[dict[str, Column]] = {
     **{name: _OWN_COLUMNS[name] for name in _COLUMN_ORDER if name in _OWN_COLUMNS},
     **_OWN_COLUMNS,
 }
+# Columns of fields only a fleet's flows have (the appliance): the all-flows view's.
+FLEET_COLUMNS: Final = frozenset(
+    field.column.id for field in FLEET_FIELDS if field.column is not None
+)
 # Which field each column shows.
 COLUMN_FIELDS: Final[dict[str, str]] = {
     field.column.id: field.name for field in ALL_FIELDS if field.column is not None

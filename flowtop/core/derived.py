@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Final
@@ -565,6 +565,33 @@ class CounterTracker:
             one(LAN_TO_WAN),
             one(WAN_TO_LAN),
         )
+
+    def take_sums(self, trackers: Sequence[CounterTracker]) -> None:
+        """Hold the sums of other trackers (a fleet's appliances, for its all-flows view),
+        with the peak of their total since this one started."""
+        sums = [tracker.everything for tracker in trackers]
+        self.everything = Sums(
+            *(
+                DirectionSums(
+                    sum(part.flows for part in parts),
+                    math.fsum(part.pps for part in parts),
+                    math.fsum(part.kbps for part in parts),
+                    sum(part.moved_bytes for part in parts),
+                    sum(part.moved_packets for part in parts),
+                )
+                for parts in (
+                    [one.total for one in sums],
+                    [one.lan_to_wan for one in sums],
+                    [one.wan_to_lan for one in sums],
+                )
+            )
+        )
+        self.peak_kbps = max(self.peak_kbps, self.everything.total.kbps)
+        self.peak_pps = max(self.peak_pps, self.everything.total.pps)
+        started = [tracker.since for tracker in trackers if tracker.since is not None]
+        counted = [tracker.at for tracker in trackers if tracker.at is not None]
+        self.since = min(started) if started else None
+        self.at = max(counted) if counted else None
 
     def totals(self, shown: Iterable[FlowRecord] | None, view_id: object) -> Totals:
         """The totals of a frame: ``shown`` the records shown (None: all of them, no

@@ -14,6 +14,9 @@ rather than somewhere in a poll.
 * :data:`model_values` and :data:`model_extra`: a pydantic v2 model keeps its field
   values in ``__dict__`` and the undeclared ones in ``__pydantic_extra__``; reading
   them directly lets an ``itemgetter`` fetch many values in one C call.
+* :func:`mark_appliance`: a frozen model's field written in place, through
+  ``__dict__`` (the store marks each flow of a fleet's appliance with its name, once
+  per flow per poll, where ``model_copy`` would build a second flow).
 * :func:`share_fields_sets`: a pydantic v2 model keeps the names of the fields set
   in ``__pydantic_fields_set__``, a set of its own (2.2 KB for a flow's 26 fields,
   over half of a flow's memory); frozen models never add to it and copies copy it,
@@ -92,6 +95,14 @@ model_values: Final[Callable[[Any], dict[str, Any]]] = operator.attrgetter("__di
 model_extra: Final[Callable[[Any], dict[str, Any] | None]] = operator.attrgetter(
     "__pydantic_extra__"
 )
+
+
+def mark_appliance(flow: Any, appliance: str) -> None:
+    """Set ``flow.appliance`` (a frozen pydantic model) to ``appliance``, in place.
+
+    Only before the flow is keyed or shown: the store does it as it takes an answer.
+    """
+    model_values(flow)["appliance"] = appliance
 
 
 _fields_set_of: Final[Callable[[Any], set[str]]] = operator.attrgetter("__pydantic_fields_set__")

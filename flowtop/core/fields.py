@@ -84,6 +84,9 @@ class Field:
     # The detail pane shows the API name beside the label where it reads differently.
     show_api_name: bool = False
     sortable: bool = True
+    # Set by flowtop, not sent by the appliance: the appliance of a fleet that reported
+    # the flow (a model attribute, but no field of the API, JSON or CSV).
+    fleet: bool = False
     # Computed by flowtop (flowtop.core.derived) from the history and counters it keeps,
     # not sent by the appliance: no model attribute, no JSON or CSV field.
     derived: bool = False
@@ -271,6 +274,18 @@ DERIVED_FIELDS: Final[tuple[Field, ...]] = (
     ),
 )  # fmt: skip
 
+# Fields flowtop sets in a fleet: which appliance reported the flow.  The all-flows
+# view shows, sorts, filters (``appliance:austin``) and groups by it.
+FLEET_FIELDS: Final[tuple[Field, ...]] = (
+    Field(
+        "appliance", "text", "Appliance", _E,
+        column=ColumnSpec("appliance", "Appliance", 10, 1, squeezable=False),
+        group=GroupSpec("appliance", "Appliance", 7, "appliance"),
+        fleet=True,
+        description="the appliance of the fleet that reported the flow",
+    ),
+)  # fmt: skip
+
 # Filter-only terms: they match either end of a flow, so they are no column, sort or group.
 EITHER_END_TERMS: Final[tuple[EitherEndTerm, ...]] = (
     EitherEndTerm("ip", ("src_ip", "dest_ip"), "either address"),
@@ -278,8 +293,8 @@ EITHER_END_TERMS: Final[tuple[EitherEndTerm, ...]] = (
     EitherEndTerm("port", ("src_port", "dest_port"), "either port"),
 )
 
-# The API fields, then the derived ones: every field a name can mean.
-ALL_FIELDS: Final[tuple[Field, ...]] = FIELDS + DERIVED_FIELDS
+# The API fields, the fleet's, then the derived ones: every field a name can mean.
+ALL_FIELDS: Final[tuple[Field, ...]] = FIELDS + FLEET_FIELDS + DERIVED_FIELDS
 BY_NAME: Final[dict[str, Field]] = {field.name: field for field in ALL_FIELDS}
 # Every name and alias, lower case, to its field.
 _BY_ANY_NAME: Final[dict[str, Field]] = {
@@ -305,9 +320,11 @@ NUMERIC_FIELDS: Final = INT_FIELDS + FLOAT_FIELDS
 ALIASES: Final[dict[str, str]] = {
     alias: field.name for field in ALL_FIELDS for alias in field.aliases
 }
+# Every text field, the fleet's too: what the filter matches as text.
+TEXT_NAMES: Final = tuple(field.name for field in ALL_FIELDS if field.kind == "text")
 GROUPABLE: Final[tuple[Field, ...]] = tuple(
     sorted(
-        (field for field in FIELDS if field.group is not None),
+        (field for field in FIELDS + FLEET_FIELDS if field.group is not None),
         key=lambda field: field.group.order if field.group is not None else 0,
     )
 )
@@ -339,7 +356,9 @@ _check()
 
 def _kind_text(field: Field) -> str:
     kind = {"text": "text", "address": "address", "int": "number", "float": "number"}[field.kind]
-    return f"{kind}, derived: {field.description}" if field.derived else kind
+    if field.derived:
+        return f"{kind}, derived: {field.description}"
+    return f"{kind}, in a fleet: {field.description}" if field.fleet else kind
 
 
 def markdown_table() -> str:
@@ -348,7 +367,7 @@ def markdown_table() -> str:
         "| field | aliases | type | table column | group-by |",
         "|---|---|---|---|---|",
     ]
-    for field in (*sorted(FIELDS, key=lambda field: field.name), *DERIVED_FIELDS):
+    for field in (*sorted(FIELDS, key=lambda field: field.name), *FLEET_FIELDS, *DERIVED_FIELDS):
         aliases = " ".join(f"`{alias}`" for alias in field.aliases) or "-"
         column = f"`{field.column.id}`" if field.column is not None else "plain"
         group = f"`{field.group.id}`" if field.group is not None else "-"

@@ -71,12 +71,11 @@ from typing import Any, Final, Literal
 from flowtop.core import derived, glyphs
 from flowtop.core.errors import FilterError
 from flowtop.core.fastpaths import model_extra, model_values
-from flowtop.core.fields import ALIASES, DERIVED_NAMES, EITHER_END_TERMS
+from flowtop.core.fields import ALIASES, DERIVED_NAMES, EITHER_END_TERMS, FLEET_FIELDS, TEXT_NAMES
 from flowtop.core.model import (
     ADDRESS_FIELDS,
     API_FIELDS,
     PROTOCOL_NAMES,
-    TEXT_FIELDS,
     Flow,
     IPAddress,
     parse_address,
@@ -94,11 +93,13 @@ FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     }
 )
 
-_API_SET: Final = frozenset(API_FIELDS)
+# The API fields and the fleet's (which appliance reported a flow: a model attribute).
+_FLEET_NAMES: Final = tuple(field.name for field in FLEET_FIELDS)
+_API_SET: Final = frozenset(API_FIELDS + _FLEET_NAMES)
 # Fields flowtop derives (averages, peaks, measured rates): numbers, read from the
 # flow's record rather than the flow (flowtop.core.derived).
 _DERIVED_SET: Final = frozenset(DERIVED_NAMES)
-_TEXT_SET: Final = frozenset(TEXT_FIELDS)
+_TEXT_SET: Final = frozenset(TEXT_NAMES)
 _ADDRESS_SET: Final = frozenset(ADDRESS_FIELDS)
 _PORT_FIELDS: Final = frozenset({"src_port", "dest_port"})
 _PROTOCOL_NUMBERS: Final = {name.lower(): number for number, name in PROTOCOL_NAMES.items()}
@@ -454,7 +455,7 @@ class _Parser:
         shown = _show(name)
         close = []
         if len(lowered) <= _SHOWN_CHARS:
-            names = [*FIELD_ALIASES, *API_FIELDS, *DERIVED_NAMES]
+            names = [*FIELD_ALIASES, *API_FIELDS, *_FLEET_NAMES, *DERIVED_NAMES]
             close = difflib.get_close_matches(lowered, names, n=1)
         if close:
             raise FilterError(f'unknown field "{shown}" (did you mean {close[0]}?)', position)
@@ -732,8 +733,9 @@ def _regex(field: str, search: Callable[[str], bool]) -> Predicate:
 
 
 # Item getters on the model's values fetch eleven values in one C call, three times
-# faster than attribute access (see flowtop.core.fastpaths).
-_TEXT_VALUES = itemgetter(*TEXT_FIELDS)
+# faster than attribute access (see flowtop.core.fastpaths).  The appliance's name is
+# searched too: a word finds a fleet's appliance.
+_TEXT_VALUES = itemgetter(*TEXT_NAMES)
 _ADDRESS_VALUES = itemgetter(*ADDRESS_FIELDS)
 _ADDRESS_CHARS: Final = frozenset("0123456789abcdef.:%")
 

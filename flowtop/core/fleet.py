@@ -76,6 +76,8 @@ class Member:
         self.name = name
         self.source = source
         self.monitor = monitor
+        # Its flows, their keys and its recorded polls carry its name.
+        monitor.appliance = monitor.store.appliance = name
         # Its own rates, for when its flow view is open.
         self.interval = monitor.poll_state.interval
         self.max_stats = monitor.max_stats

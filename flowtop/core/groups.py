@@ -50,8 +50,22 @@ GROUPINGS: Final[dict[str, Grouping]] = {
     for grouped in GROUPABLE
     if grouped.group is not None
 }
-# The order `g` cycles through; None is "no grouping".
-GROUP_CYCLE: Final[tuple[str | None, ...]] = (None, *GROUPINGS)
+# Groupings by a field flowtop sets in a fleet (the appliance): only a view of several
+# appliances' flows offers them.
+FLEET_GROUPINGS: Final[frozenset[str]] = frozenset(
+    grouped.group.id for grouped in GROUPABLE if grouped.group is not None and grouped.fleet
+)
+# The order `g` cycles through; None is "no grouping".  A view of several appliances
+# cycles through the appliance first (ALL_FLOWS_GROUP_CYCLE).
+GROUP_CYCLE: Final[tuple[str | None, ...]] = (
+    None,
+    *(grouping for grouping in GROUPINGS if grouping not in FLEET_GROUPINGS),
+)
+ALL_FLOWS_GROUP_CYCLE: Final[tuple[str | None, ...]] = (
+    None,
+    *sorted(FLEET_GROUPINGS),
+    *GROUP_CYCLE[1:],
+)
 
 
 def resolve_grouping(name: str) -> Grouping:

@@ -150,15 +150,21 @@ class FlowKey(NamedTuple):
     ipp: int | None
     direction: str
     occurrence: int = 0
+    # In a fleet, the appliance that reported the flow: two appliances may report the
+    # same 5-tuple and direction (both ends of a conversation, private addresses).
+    appliance: str = ""
 
     def label(self) -> str:
-        """A short human form: ``10.0.0.1:5000 > 8.8.8.8:53 UDP``."""
+        """A short human form: ``10.0.0.1:5000 > 8.8.8.8:53 UDP`` (in a fleet, the
+        appliance's name first: ``austin 10.0.0.1:5000 > ...``)."""
         proto = PROTOCOL_NAMES.get(self.ipp, str(self.ipp)) if self.ipp is not None else "?"
         text = (
             f"{format_endpoint(self.src_ip, self.src_port)} > "
             f"{format_endpoint(self.dest_ip, self.dest_port)} {proto}"
         )
-        return f"{text} #{self.occurrence + 1}" if self.occurrence else text
+        if self.occurrence:
+            text = f"{text} #{self.occurrence + 1}"
+        return f"{self.appliance} {text}" if self.appliance else text
 
 
 def format_endpoint(address: object, port: int | None) -> str:
@@ -234,6 +240,10 @@ class Flow(BaseModel):
     unparsed_values: dict[str, Any] | None = Field(
         default=None, validation_alias="\x00unparsed", exclude=True, repr=False
     )
+    # In a fleet, the appliance that reported the flow (flowtop.core.fields.FLEET_FIELDS),
+    # set when its store takes the answer; never read from an answer: an appliance's own
+    # field called "appliance" stays an extra.
+    appliance: str | None = Field(default=None, validation_alias="\x00appliance", exclude=True)
 
     @classmethod
     def from_raw(cls, data: dict[str, Any], *, clean: bool = False) -> Flow:
@@ -280,7 +290,7 @@ class Flow(BaseModel):
 
     @property
     def key(self) -> FlowKey:
-        src, dest = self.src_ip, self.dest_ip
+        src, dest, appliance = self.src_ip, self.dest_ip, self.appliance
         # This runs per flow per poll: new_tuple skips the NamedTuple's Python
         # __new__, and the remembered text skips a Python-level __str__ (fastpaths).
         return _new_key(
@@ -293,6 +303,7 @@ class Flow(BaseModel):
                 self.ipp,
                 self.direction or "",
                 0,
+                "" if appliance is None else appliance,
             ),
         )
 

@@ -145,7 +145,7 @@ class Monitor:
         self.max_stats = max_stats
         self.sort = sort or SortSpec()
         self.flow_filter: FlowFilter = compile_filter(filter_text) if filter_text else MATCH_ALL
-        self.store = FlowStore(history=history)
+        self.store = FlowStore(history=history, appliance=appliance)
         # Counter changes, peaks and totals since start (flowtop.core.derived).
         self.counters = CounterTracker()
         # Host names (reverse DNS, looked up in the background) and port names.
@@ -158,6 +158,8 @@ class Monitor:
         # Columns named by the user (--columns, a profile): one that does not fit is said.
         self.columns_chosen = tuple(columns) != tuple(DEFAULT_COLUMNS)
         self.grouping: Grouping | None = resolve_grouping(group_by) if group_by else None
+        # The groupings `g` cycles through (a fleet's all-flows view adds the appliance).
+        self.group_cycle: tuple[str | None, ...] = GROUP_CYCLE
         # The flow sort to go back to when group mode ends.
         self._flow_sort = self.sort
         if not self.sort_applies(self.sort.column):
@@ -552,6 +554,10 @@ class Monitor:
     def failovers(self) -> list[Failover]:
         return list(self.store.failovers)
 
+    def sample_times(self, record: FlowRecord) -> list[float]:
+        """When each of ``record``'s history samples was taken (its sparklines' times)."""
+        return self.store.sample_times(record)
+
     # ---- commands: columns ----------------------------------------------------------
 
     def set_columns(self, columns: Sequence[str]) -> None:
@@ -702,8 +708,9 @@ class Monitor:
 
     def cycle_grouping(self) -> None:
         current = self.grouping.id if self.grouping else None
-        index = GROUP_CYCLE.index(current) if current in GROUP_CYCLE else 0
-        following = GROUP_CYCLE[(index + 1) % len(GROUP_CYCLE)]
+        cycle = self.group_cycle
+        index = cycle.index(current) if current in cycle else 0
+        following = cycle[(index + 1) % len(cycle)]
         self.group_by(resolve_grouping(following) if following else None)
 
     @property

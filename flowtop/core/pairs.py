@@ -44,7 +44,10 @@ def pair_records(records: Iterable[FlowRecord]) -> list[Pair]:
     first: dict[tuple[Any, ...], FlowRecord] = {}
     others: dict[tuple[Any, ...], list[FlowRecord]] = {}
     for record in ordered:
-        ends = record.key[:5]
+        # Addresses, ports, protocol and the appliance (in a fleet's all-flows view the
+        # two directions pair at one appliance, never across two).
+        key = record.key
+        ends = (key[0], key[1], key[2], key[3], key[4], key[7])
         if first.setdefault(ends, record) is not record:
             others.setdefault(ends, []).append(record)
     used: set[int] = set()
@@ -54,7 +57,7 @@ def pair_records(records: Iterable[FlowRecord]) -> list[Pair]:
             continue
         used.add(id(record))
         key = record.key
-        reverse = (key[2], key[3], key[0], key[1], key[4])
+        reverse = (key[2], key[3], key[0], key[1], key[4], key[7])
         partner: FlowRecord | None = None
         candidate = first.get(reverse)
         if candidate is not None and id(candidate) not in used:

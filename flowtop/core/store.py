@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
+from flowtop.core.fastpaths import mark_appliance
 from flowtop.core.memory import fit_to_flows
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.steps import Steps, run_to_end
@@ -186,10 +187,17 @@ class FlowStore:
     """Applies snapshots in order and keeps bounded state about live flows."""
 
     def __init__(
-        self, *, history: int = DEFAULT_HISTORY, max_events: int = DEFAULT_MAX_EVENTS
+        self,
+        *,
+        history: int = DEFAULT_HISTORY,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        appliance: str | None = None,
     ) -> None:
         LIVE_STORES.add(self)
         self.history = history
+        # In a fleet, the appliance whose flows these are: each flow taken in is marked
+        # with it (Flow.appliance), so that its key differs from another appliance's.
+        self.appliance = appliance
         self.records: dict[FlowKey, FlowRecord] = {}
         self.events: deque[FlowEvent] = deque(maxlen=max_events)
         # Flows leaving and entering the top N of capped answers, kept apart: with
@@ -278,9 +286,12 @@ class FlowStore:
         gap_ms = 0.0 if self.last_update is None else (at - self.last_update) * 1000.0
         nan = math.nan
         step = STEP_FLOWS
+        appliance = self.appliance
         for done, flow in enumerate(flows, 1):
             if done % step == 0:
                 yield
+            if appliance is not None:
+                mark_appliance(flow, appliance)
             key = flow.key
             if key in current:
                 # The appliance repeated a key: keep both, told apart by occurrence.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -20,7 +21,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from flowtop.core import glyphs
-from flowtop.core.columns import DEFAULT_COLUMNS, Column, SortSpec
+from flowtop.core.all_flows import AllFlowsMonitor
+from flowtop.core.columns import DEFAULT_COLUMNS, FLEET_COLUMNS, Column, SortSpec
 from flowtop.core.config import HighlightRule
 from flowtop.core.config.save import SaveTarget, save_to_profile
 from flowtop.core.copying import clipboard_refusal, row_expression
@@ -28,7 +30,7 @@ from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, answer_failure
 from flowtop.core.export import ExportError, export_rows
 from flowtop.core.filter import FlowFilter
 from flowtop.core.fleet import Fleet, Member, OtherEnd, state_of
-from flowtop.core.groups import Grouping, RowKey, resolve_grouping
+from flowtop.core.groups import GROUPINGS, Grouping, RowKey, resolve_grouping
 from flowtop.core.model import Flow, FlowKey
 from flowtop.core.monitor import REPLAY_REBUILD_POLLS, Frame, Message, Monitor, run_polls
 from flowtop.core.names import NameResolver
@@ -80,6 +82,8 @@ def _is_terminal(fd: int) -> bool:
 
 # The name the fleet screen is installed under.
 FLEET_SCREEN = "fleet"
+# The all-flows view takes in the appliances' answers at most this often (seconds).
+ALL_FLOWS_EVERY = 1.0
 # Terminals narrower than this get the compact footer, so that every main key shows.
 COMPACT_FOOTER_BELOW = 100
 
@@ -145,11 +149,13 @@ class FlowTopApp(App[int]):
         Binding("N", "toggle_port_names", "Port names", show=False),
         Binding("left_square_bracket", "replay_step(-1)", "Back", show=False, key_display="["),
         Binding("right_square_bracket", "replay_step(1)", "Forward", show=False, key_display="]"),
-        # A fleet: the flow view of its first nine appliances, from anywhere.
+        # A fleet: the flow view of its first nine appliances, from anywhere, and 0 for
+        # every appliance's flows in one table (k9s: 0 is all namespaces).
         *(
             Binding(str(number), f"appliance({number})", f"Appliance {number}", show=False)
             for number in range(1, 10)
         ),
+        Binding("0", "appliance(0)", "All appliances' flows", show=False),
     ]
 
     def __init__(
@@ -187,6 +193,11 @@ class FlowTopApp(App[int]):
         self._failovers_seen: dict[str, int] = {}
         self._fleet_notice = ""
         self._fleet_states: dict[str, str] = {}
+        # The fleet's all-flows view (made when first opened), and when it last took in
+        # the appliances' flows (monotonic; a fleet of 100 answers ten times a second).
+        self.all_flows: AllFlowsMonitor | None = None
+        self._all_flows_taken = -math.inf
+        self._all_flows_due = False
         # Where the column chooser saves columns and theme (None: nowhere).
         self.save_target = save_target
         self._theme_warning = ""
@@ -505,10 +516,12 @@ class FlowTopApp(App[int]):
             moved = f"{failover.old}{arrow}{failover.new}"
             text = f"{member.name}: failover, {failover.count} flows {moved}"
             self._fleet_notice = text
-            if isinstance(self.screen, FleetScreen):
+            if isinstance(self.screen, FleetScreen) or self.showing_all_flows:
                 self.notify(text, title="Failover", severity="warning", markup=False)
         if member.monitor is self.monitor and not isinstance(self.screen, FleetScreen):
             self._polled(outcome)
+        elif self.showing_all_flows:
+            self._refresh_all_flows()
         state = state_of(member.monitor)[0]
         if self._fleet_states.get(member.name) != state:
             # A first answer or a change of state shows at once (an appliance that stops
@@ -516,9 +529,37 @@ class FlowTopApp(App[int]):
             self._fleet_states[member.name] = state
             self._refresh_fleet()
 
+    @property
+    def showing_all_flows(self) -> bool:
+        """The fleet's all-flows view is open (and not under the fleet screen)."""
+        return (
+            self.all_flows is not None
+            and self.monitor is self.all_flows
+            and not isinstance(self.screen, FleetScreen)
+        )
+
+    def _refresh_all_flows(self, *, due: bool = False) -> None:
+        """Take in the appliances' flows and draw them, at most once a second; an
+        answer within the second is taken in by the fleet's one-second timer."""
+        if not self.showing_all_flows or self.all_flows is None:
+            return
+        now = time.monotonic()
+        if now - self._all_flows_taken < ALL_FLOWS_EVERY and not due:
+            self._all_flows_due = True
+            return
+        self._all_flows_due = False
+        self._all_flows_taken = now
+        changed = self.all_flows.refresh()
+        if changed or due:
+            self._render()
+        else:
+            self._update_status()
+
     def _refresh_fleet(self) -> None:
         if self.fleet is None:
             return
+        if self._all_flows_due:
+            self._refresh_all_flows(due=True)
         screen = self.screen
         if isinstance(screen, FleetScreen):
             screen.show(self.fleet.summaries(self._now()), self._fleet_notice)
@@ -528,8 +569,23 @@ class FlowTopApp(App[int]):
         assert self.fleet is not None
         self.fleet.open(name)
         member = self.fleet[name]
-        self.monitor = member.monitor
         self.source = member.source
+        self._show_monitor(member.monitor)
+
+    def open_all_flows(self) -> None:
+        """Show every appliance's flows in one table; they all poll in the background."""
+        assert self.fleet is not None
+        self.fleet.open(None)
+        if self.all_flows is None:
+            columns = [column.id for column in self.fleet.members[0].monitor.view.columns]
+            self.all_flows = AllFlowsMonitor(self.fleet, columns=columns, clock=self.clock)
+        self.all_flows.refresh()
+        self._all_flows_taken = time.monotonic()
+        self._show_monitor(self.all_flows)
+
+    def _show_monitor(self, monitor: Monitor) -> None:
+        """Show this monitor's flow view (an appliance's, or the all-flows one)."""
+        self.monitor = monitor
         self.selected = None
         if isinstance(self.screen, FleetScreen):
             self.pop_screen()
@@ -547,11 +603,19 @@ class FlowTopApp(App[int]):
 
     @on(FleetScreen.Opened)
     def _fleet_opened(self, event: FleetScreen.Opened) -> None:
-        self.open_appliance(event.name)
+        if event.name is None:
+            self.open_all_flows()
+        else:
+            self.open_appliance(event.name)
 
     def action_appliance(self, number: int) -> None:
         if self.fleet is None:
-            self.notify("1-9 open the appliances of a fleet (--fleet)", timeout=3, markup=False)
+            self.notify(
+                "0-9 open a fleet's flows and its appliances (--fleet)", timeout=3, markup=False
+            )
+            return
+        if number == 0:
+            self.open_all_flows()
             return
         if not 1 <= number <= len(self.fleet):
             self.notify(f"no appliance {number}: the fleet has {len(self.fleet)}", markup=False)
@@ -565,6 +629,10 @@ class FlowTopApp(App[int]):
     def wake(self) -> None:
         if self.fleet is not None and self.fleet.open_name is not None:
             self.fleet[self.fleet.open_name].wake.set()
+            return
+        if self.showing_all_flows and self.fleet is not None:
+            for member in self.fleet.members:
+                member.wake.set()
             return
         self._wake.set()
 
@@ -637,7 +705,7 @@ class FlowTopApp(App[int]):
             # A group shows its top flow.
             key = row.group.top.key if row.group.top is not None else None
         record = self.store.get(key) if isinstance(key, FlowKey) else None
-        times = self.store.sample_times(record) if record is not None else ()
+        times = self.monitor.sample_times(record) if record is not None else ()
         heading, extra = self._detail_extra(record, row)
         self.detail.show(
             record, self._now(), stale=self.poll_state.stale, times=times,
@@ -661,8 +729,9 @@ class FlowTopApp(App[int]):
         if partner is not None:
             extra.append(("Other direction", other_direction_rows(record.flow, partner.flow)))
             heading = pair_heading(record.flow, heading, self.glyphs.arrow)
-        if self.fleet is not None and self.fleet.open_name is not None:
-            for end in self.fleet.other_ends(self.fleet.open_name, record.flow):
+        appliance = record.flow.appliance
+        if self.fleet is not None and appliance is not None:
+            for end in self.fleet.other_ends(appliance, record.flow):
                 extra.append((f"Also seen at {end.appliance}", other_end_rows(record.flow, end)))
         return heading, extra
 
@@ -820,7 +889,8 @@ class FlowTopApp(App[int]):
             self._grouping_changed()
 
         current = self.grouping.id if self.grouping else None
-        self.push_screen(GroupScreen(current), chosen)
+        offered = [GROUPINGS[grouping] for grouping in self.monitor.group_cycle if grouping]
+        self.push_screen(GroupScreen(current, offered), chosen)
 
     # ---- actions ------------------------------------------------------------------
 
@@ -855,6 +925,12 @@ class FlowTopApp(App[int]):
         self._update_status()
 
     def action_refresh(self) -> None:
+        if self.showing_all_flows and self.fleet is not None:
+            # Every appliance, now (after an authentication stop too).
+            for member in self.fleet.members:
+                member.monitor.retry()
+            self.wake()
+            return
         self.monitor.retry()
         if self.poll_state.paused:
             self.run_worker(self._poll_once(), group="refresh", exclusive=True)
@@ -873,7 +949,20 @@ class FlowTopApp(App[int]):
         await self.monitor.replay_to(target)
         self._render()
 
+    def _per_appliance(self) -> bool:
+        """The all-flows view has no rate of its own: say so; True when it is open."""
+        if self.showing_all_flows:
+            self.notify(
+                "the interval and max_stats are each appliance's: open one (1-9) to change them",
+                timeout=4,
+                markup=False,
+            )
+            return True
+        return False
+
     def _set_interval(self, seconds: float) -> None:
+        if self._per_appliance():
+            return
         self.monitor.set_interval(seconds)
         self.wake()
         self._update_status()
@@ -885,6 +974,8 @@ class FlowTopApp(App[int]):
         self._set_interval(next_interval(self.poll_state.interval, faster=True))
 
     def action_cycle_max_stats(self) -> None:
+        if self._per_appliance():
+            return
         self.monitor.cycle_max_stats()
         self.action_refresh()
         self._update_status()
@@ -983,8 +1074,10 @@ class FlowTopApp(App[int]):
         target = self.save_target
         if target is None:
             return "nowhere to save: no config file is in use", False
+        # Not the appliance column of the all-flows view: one appliance has no such value.
+        kept = [column for column in columns if column not in FLEET_COLUMNS]
         try:
-            save_to_profile(target, {"columns": list(columns), "theme": self.theme})
+            save_to_profile(target, {"columns": kept, "theme": self.theme})
         except FlowtopError as error:
             return str(error), False
         return f"columns and theme saved to [{target.table_name}] in {target.path}", True

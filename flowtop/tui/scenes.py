@@ -403,6 +403,23 @@ async def _fleet_opened(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+async def _fleet_all_flows(pilot: Pilot[Any]) -> None:
+    """a on the fleet screen: every appliance's flows, boston's log-in refused."""
+    await _fleet_loaded(pilot)
+    app = pilot.app
+    assert isinstance(app, FlowTopApp)
+    await pilot.press("a")
+    await settle(pilot, lambda: app.table.row_count > 0)
+    await pilot.pause()
+
+
+async def _fleet_all_grouped(pilot: Pilot[Any]) -> None:
+    """The all-flows view grouped by appliance (the first grouping g offers there)."""
+    await _fleet_all_flows(pilot)
+    await pilot.press("g", "enter")
+    await pilot.pause()
+
+
 # ---- modes: replay and recording ----------------------------------------------------
 
 
@@ -506,6 +523,20 @@ SCENES: dict[str, Scene] = {
             (200, 55),
             _fleet_both_ends_app,
             _fleet_both_ends,
+        ),
+        Scene(
+            "fleet-all-flows",
+            "a on the fleet screen: every appliance's flows in one table",
+            (160, 30),
+            fleet_app,
+            _fleet_all_flows,
+        ),
+        Scene(
+            "fleet-all-grouped",
+            "The fleet's flows grouped by appliance",
+            (120, 24),
+            fleet_app,
+            _fleet_all_grouped,
         ),
         Scene(
             "replay",

@@ -81,7 +81,7 @@ def test_every_address_in_a_flow_is_remembered() -> None:
 
 
 def test_new_tuple_builds_the_same_named_tuple() -> None:
-    values = ("10.0.0.1", 5000, "8.8.8.8", 53, 17, "LAN to WAN", 0)
+    values = ("10.0.0.1", 5000, "8.8.8.8", 53, 17, "LAN to WAN", 0, "")
     key = new_tuple(FlowKey, values)
     assert type(key) is FlowKey
     assert key == FlowKey(*values) and hash(key) == hash(FlowKey(*values))

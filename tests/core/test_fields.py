@@ -42,7 +42,22 @@ def test_the_model_types_each_field_as_the_registry_says(field: fields.Field) ->
 
 def test_the_model_declares_no_field_the_registry_lacks() -> None:
     declared = set(Flow.model_fields) - {"unparsed_values"}
-    assert declared == {field.name for field in FIELDS}
+    assert declared == {field.name for field in FIELDS + fields.FLEET_FIELDS}
+
+
+def test_the_appliance_is_set_by_its_store_never_read_from_an_answer() -> None:
+    """An appliance's own field called "appliance" is one of its extras; the store of a
+    fleet's appliance marks each flow with that appliance's name, and its key with it."""
+    from flowtop.core.store import FlowStore
+
+    sent = Flow.from_raw({"src_ip": "10.0.0.1", "appliance": "mine"})
+    assert sent.appliance is None and sent.extras == {"appliance": "mine"}
+    store = FlowStore(appliance="austin")
+    store.apply([sent], at=1.0)
+    assert sent.appliance == "austin" and sent.value("appliance") == "austin"
+    (key,) = store.records
+    assert key.appliance == "austin" and key.label().startswith("austin 10.0.0.1")
+    assert sent.to_json_dict().keys() == set(fields.API_FIELDS)
 
 
 def test_model_lists_come_from_the_registry() -> None:

@@ -181,6 +181,7 @@ class FleetScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # A priority binding: the table's own enter would only select the row.
         Binding("enter", "open_selected", "Open", priority=True, key_display="enter"),
+        Binding("a", "open_all", "All flows"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("less_than_sign", "sort_step(-1)", "Sort left", show=False, key_display="<"),
         Binding("greater_than_sign", "sort_step(1)", "Sort right", show=False, key_display=">"),
@@ -189,9 +190,9 @@ class FleetScreen(Screen[None]):
     ]
 
     class Opened(Message):
-        """The user opens this appliance's flow view."""
+        """The user opens this appliance's flow view (None: every appliance's flows)."""
 
-        def __init__(self, name: str) -> None:
+        def __init__(self, name: str | None) -> None:
             self.name = name
             super().__init__()
 
@@ -261,7 +262,7 @@ class FleetScreen(Screen[None]):
         text.append(" FLEET ", "bold black on cyan")
         text.append(f" {strip_control(self._title)}  ", "bold")
         text.append(f"{live}/{len(self._summaries)} live", "bold")
-        text.append("  enter opens, 1-9 jump", "dim")
+        text.append("  enter opens, a all flows, 1-9 jump", "dim")
         column = next(c for c in COLUMNS if c.key == self._sort)
         mark = glyphs.current().sort_mark(self._descending)
         text.append(f"  sort {column.title}{mark}", "dim")
@@ -291,6 +292,9 @@ class FleetScreen(Screen[None]):
         name = self.selected_name
         if name is not None:
             self.post_message(self.Opened(name))
+
+    def action_open_all(self) -> None:
+        self.post_message(self.Opened(None))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

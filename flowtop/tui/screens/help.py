@@ -20,7 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from flowtop.core.fields import ALL_FIELDS, DERIVED_FIELDS, EITHER_END_TERMS
-from flowtop.core.groups import GROUPINGS
+from flowtop.core.groups import FLEET_GROUPINGS, GROUPINGS
 
 
 def _shown(title: str) -> str:
@@ -126,7 +126,10 @@ LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
             _line(
                 "app.choose_grouping",
                 meaning="pick a grouping: "
-                + ", ".join(_shown(g.title) for g in GROUPINGS.values()),
+                + ", ".join(
+                    _shown(g.title) for g in GROUPINGS.values() if g.id not in FLEET_GROUPINGS
+                )
+                + " (a fleet's all flows: appliance too)",
             ),
             _line(
                 "app.toggle_pairs",
@@ -186,6 +189,11 @@ LAYOUT: tuple[tuple[str, tuple[Line, ...]], ...] = (
                 joiner=" ",
             ),
             _line("fleet.open_selected", meaning="fleet screen: open the appliance's flow view"),
+            _line(
+                "fleet.open_all",
+                "app.appliance(0)",
+                meaning="every appliance's flows in one table (0 from anywhere)",
+            ),
             _line(
                 "fleet.sort_step(-1)",
                 "fleet.sort_step(1)",

@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from flowtop.core import glyphs
 from flowtop.core.columns import NO_PATH
-from flowtop.core.fields import FIELDS, SECTIONS
+from flowtop.core.fields import FIELDS, FLEET_FIELDS, SECTIONS
 from flowtop.core.model import Flow, format_endpoint, strip_control
 from flowtop.core.store import FlowRecord, SeriesStats
 from flowtop.core.units import format_age, format_bytes, format_count, format_kbps, format_rate
@@ -32,10 +32,12 @@ from flowtop.tui.widgets.text_lines import DEFAULT_WIDTH, TextLines
 _SECTIONS: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = tuple(
     (
         section,
-        tuple((f.title, f.name, f.unit) for f in FIELDS if f.section == section),
+        tuple((f.title, f.name, f.unit) for f in (*FLEET_FIELDS, *FIELDS) if f.section == section),
     )
     for section in SECTIONS
 )
+# Fields a flow has only in a fleet (its appliance): left out where it has none.
+_FLEET_NAMES = frozenset(field.name for field in FLEET_FIELDS)
 
 
 def _exact(value: Any) -> str:
@@ -114,6 +116,8 @@ def flow_fields_rows(flow: Flow) -> list[tuple[Text, Text]]:
     for title, fields in _SECTIONS:
         rows.append((Text(title, "bold"), Text("")))
         for label, name, kind in fields:
+            if name in _FLEET_NAMES and flow.value(name) is None:
+                continue
             rows.append((_label(label, name), _shown(flow, name, kind)))
     # Measured rates, averages and peaks (flowtop.core.derived), beside the reported rates.
     rows.extend(derived_rows(flow))
