@@ -511,6 +511,13 @@ SCENES: dict[str, Scene] = {
             _fleet_loaded,
         ),
         Scene(
+            "fleet-80x24",
+            "The fleet screen at 80x24: state, flows, rate and why",
+            (80, 24),
+            fleet_app,
+            _fleet_loaded,
+        ),
+        Scene(
             "fleet-flows",
             "2 on the fleet screen: austin's flow view",
             (160, 30),

@@ -238,3 +238,21 @@ async def test_a_number_past_the_fleet_says_so() -> None:
         assert isinstance(app.screen, FleetScreen)
         assert any("no appliance 9: the fleet has 3" in n.message for n in app._notifications)
         await pilot.press("q")
+
+
+async def test_at_80_columns_the_state_and_why_stay_and_wider_shows_more() -> None:
+    """A NOC at 80x24 on a jump host: the columns that do not fit go, state and why stay."""
+    app = fleet_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _loaded(pilot, app)
+        await settle(pilot, lambda: "STOPPED" in _cells(screen).get("boston", ""))
+        keys = [column.key for column in screen.columns]
+        assert keys == ["order", "name", "state", "flows", "rate", "why"]
+        assert "Invalid username or password" in _cells(screen)["boston"]
+        # The sort steps through the columns shown only.
+        await pilot.press("greater_than_sign", "greater_than_sign", "greater_than_sign")
+        assert screen._sort == "flows"
+        await pilot.resize_terminal(200, 24)
+        await settle(pilot, lambda: "host" in [column.key for column in screen.columns])
+        assert "admin@austin" in _cells(screen)["austin"]
+        await pilot.press("q")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -59,6 +60,11 @@ class FleetColumn:
     cell: Callable[[MemberSummary, int], Text]
     sort: Callable[[MemberSummary], Any]
     numeric: bool = False
+    # Narrow terminals drop the columns of the highest priority number first (as the
+    # flow table does): at 80 columns the name, state, flows, rate and why remain.
+    priority: int = 1
+    # The cells it takes, about (its widest usual value and the table's padding).
+    width: int = 10
 
 
 # A state's reason is cut to this many cells in its row (the flow view shows it whole).
@@ -104,34 +110,56 @@ def _rate_on(summary: MemberSummary, number: int) -> Text:
 
 
 def _number(
-    key: str, title: str, shown: Callable[[float], str], value: Callable[[MemberSummary], float]
+    key: str,
+    title: str,
+    shown: Callable[[float], str],
+    value: Callable[[MemberSummary], float],
+    priority: int,
+    width: int,
 ) -> FleetColumn:
     """A figure of the appliance's flows: unknown until it has answered, sorting last."""
-    return FleetColumn(key, title, _figure(lambda s: shown(value(s))), _known(value), numeric=True)
+    return FleetColumn(
+        key, title, _figure(lambda s: shown(value(s))), _known(value), True, priority, width
+    )
 
 
 COLUMNS: tuple[FleetColumn, ...] = (
     # The appliances in the order of their profiles (as 1-9 number them), then by name.
-    FleetColumn("order", "#", lambda s, n: Text(str(n) if n <= 9 else "", "dim"), lambda s: 0),
-    FleetColumn("name", "Appliance", _name, lambda s: s.name),
-    FleetColumn("state", "State", _state, lambda s: s.state),
-    FleetColumn("host", "Host", lambda s, n: Text(strip_control(s.source)), lambda s: s.source),
-    FleetColumn("flows", "Flows", _figure(_flows), _known(lambda s: s.flows), numeric=True),
-    _number("pps", "pps", format_count, lambda s: s.pps),
-    _number("rate", "Rate", format_rate, lambda s: s.kbps),
-    _number("out", "LAN>WAN", format_rate, lambda s: s.lan_to_wan_kbps),
-    _number("in", "WAN>LAN", format_rate, lambda s: s.wan_to_lan_kbps),
+    FleetColumn(
+        "order", "#", lambda s, n: Text(str(n) if n <= 9 else "", "dim"), lambda s: 0, width=3
+    ),
+    FleetColumn("name", "Appliance", _name, lambda s: s.name, width=12),
+    FleetColumn("state", "State", _state, lambda s: s.state, width=11),
+    FleetColumn(
+        "host",
+        "Host",
+        lambda s, n: Text(strip_control(s.source)),
+        lambda s: s.source,
+        priority=4,
+        width=16,
+    ),
+    FleetColumn(
+        "flows", "Flows", _figure(_flows), _known(lambda s: s.flows), numeric=True, width=7
+    ),
+    _number("pps", "pps", format_count, lambda s: s.pps, 2, 8),
+    _number("rate", "Rate", format_rate, lambda s: s.kbps, 1, 12),
+    _number("out", "LAN>WAN", format_rate, lambda s: s.lan_to_wan_kbps, 3, 12),
+    _number("in", "WAN>LAN", format_rate, lambda s: s.wan_to_lan_kbps, 3, 12),
     FleetColumn(
         "app",
         "Top application",
         lambda s, n: Text(strip_control(s.top_application)),
         lambda s: s.top_application,
+        priority=2,
+        width=16,
     ),
     FleetColumn(
         "path",
         "Busiest path",
         lambda s, n: Text(strip_control(s.busiest_path)),
         lambda s: s.busiest_path,
+        priority=3,
+        width=20,
     ),
     FleetColumn(
         "failover",
@@ -141,6 +169,8 @@ COLUMNS: tuple[FleetColumn, ...] = (
         ),
         lambda s: s.since_failover,
         numeric=True,
+        priority=4,
+        width=11,
     ),
     FleetColumn(
         "latency",
@@ -148,16 +178,33 @@ COLUMNS: tuple[FleetColumn, ...] = (
         lambda s, n: Text(f"{s.latency * 1000:.0f}ms" if s.latency is not None else ""),
         lambda s: s.latency,
         numeric=True,
+        priority=2,
+        width=9,
     ),
     FleetColumn(
         "trend",
         "Rate history",
         lambda s, n: Text(sparkline(s.rates, 16), "green"),
         lambda s: s.kbps,
+        priority=4,
+        width=18,
     ),
-    FleetColumn("every", "Polls", _rate_on, lambda s: (not s.foreground, s.interval)),
-    FleetColumn("why", "Why", _why, lambda s: s.reason or None),
+    FleetColumn(
+        "every", "Polls", _rate_on, lambda s: (not s.foreground, s.interval), priority=2, width=9
+    ),
+    FleetColumn("why", "Why", _why, lambda s: s.reason or None, width=20),
 )
+PRIORITIES: tuple[int, ...] = tuple(sorted({column.priority for column in COLUMNS}))
+
+
+def columns_for(width: int) -> tuple[FleetColumn, ...]:
+    """The columns that fit ``width`` cells: the highest priority numbers go first, the
+    first priority always stays (a NOC at 80 columns still sees state and why)."""
+    for highest in reversed(PRIORITIES):
+        shown = tuple(column for column in COLUMNS if column.priority <= highest)
+        if sum(column.width for column in shown) <= width or highest == PRIORITIES[0]:
+            return shown
+    return COLUMNS
 
 
 def row_text(summary: MemberSummary) -> str:
@@ -205,6 +252,8 @@ class FleetScreen(Screen[None]):
         self._filter = ""
         self._notice = ""
         self.shown_names: list[str] = []
+        # The columns that fit the screen's width (see columns_for).
+        self.columns: tuple[FleetColumn, ...] = COLUMNS
 
     def compose(self) -> ComposeResult:
         yield Static("", id="fleet-status")
@@ -214,11 +263,22 @@ class FleetScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column.title, key=column.key)
+        self._fit(self.size.width)
+        self.table.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """The columns that fit ``width``, the table rebuilt when they change."""
+        columns = columns_for(width)
+        table = self.table
+        if columns != self.columns or not table.columns:
+            self.columns = columns
+            table.clear(columns=True)
+            for column in columns:
+                table.add_column(column.title, key=column.key)
         self._draw()
-        table.focus()
 
     @property
     def table(self) -> DataTable[Text]:
@@ -250,7 +310,7 @@ class FleetScreen(Screen[None]):
         table.clear()
         for summary in ordered:
             number = numbers[summary.name]
-            table.add_row(*(c.cell(summary, number) for c in COLUMNS), key=summary.name)
+            table.add_row(*(c.cell(summary, number) for c in self.columns), key=summary.name)
         self.shown_names = [summary.name for summary in ordered]
         if selected in self.shown_names:
             table.move_cursor(row=self.shown_names.index(selected), animate=False)
@@ -302,8 +362,10 @@ class FleetScreen(Screen[None]):
             self.post_message(self.Opened(str(event.row_key.value)))
 
     def action_sort_step(self, step: int) -> None:
-        keys = [column.key for column in COLUMNS]
-        self._sort = keys[(keys.index(self._sort) + step) % len(keys)]
+        # Through the columns shown: an order by a hidden column reads as disorder.
+        keys = [column.key for column in self.columns]
+        index = keys.index(self._sort) if self._sort in keys else 0
+        self._sort = keys[(index + step) % len(keys)]
         column = next(c for c in COLUMNS if c.key == self._sort)
         # Numbers biggest first, text A to Z, as in the flow table.
         self._descending = column.numeric
