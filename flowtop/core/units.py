@@ -62,13 +62,16 @@ def format_count(value: float | None) -> str:
 
 
 def format_kbps(value: float | None) -> str:
-    """A bit rate given in kbps, in bit/s: ``0``, ``850k``, ``12.5M`` (Mbps), ``1.20G``."""
+    """A bit rate given in kbps, in bit/s: ``0``, ``50``, ``850k``, ``12.5M`` (Mbps),
+    ``1.20G``.  Below 1 kbps in plain bit/s (``50``, not ``0.05k``), and below one bit
+    a second ``<1``."""
     if value is None:
         return ""
     if value == 0:
         return "0"
-    if 0 < value < 0.005:
-        return "<0.01k"
+    if 0 < value < 0.9995:
+        bits = value * 1000.0
+        return "<1" if bits < 0.5 else f"{bits:.0f}"
     return _scaled(value, _KILO, 1000.0)
 
 

@@ -48,7 +48,11 @@ def test_counts(value: float, text: str) -> None:
         (850, "850k"),
         (12500, "12.5M"),
         (1.2e6, "1.20G"),
-        (0.5, "0.50k"),
+        (0.5, "500"),
+        (0.05, "50"),
+        (0.9994, "999"),
+        (0.9996, "1.00k"),
+        (0.0004, "<1"),
         (99.96, "100k"),
         (0, "0"),
     ],
@@ -59,7 +63,7 @@ def test_kbps_becomes_mbps_when_large(value: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0, "0 b/s"), (850, "850 kb/s"), (21000, "21.0 Mb/s"), (0.001, "<0.01 kb/s"), (None, "")],
+    [(0, "0 b/s"), (850, "850 kb/s"), (21000, "21.0 Mb/s"), (0.001, "1 b/s"), (0.0001, "<1 b/s"), (None, "")],
 )
 def test_rate_says_its_unit(value: float | None, text: str) -> None:
     assert format_rate(value) == text
