@@ -63,7 +63,14 @@ def test_kbps_becomes_mbps_when_large(value: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0, "0 b/s"), (850, "850 kb/s"), (21000, "21.0 Mb/s"), (0.001, "1 b/s"), (0.0001, "<1 b/s"), (None, "")],
+    [
+        (0, "0 b/s"),
+        (850, "850 kb/s"),
+        (21000, "21.0 Mb/s"),
+        (0.001, "1 b/s"),
+        (0.0001, "<1 b/s"),
+        (None, ""),
+    ],
 )
 def test_rate_says_its_unit(value: float | None, text: str) -> None:
     assert format_rate(value) == text

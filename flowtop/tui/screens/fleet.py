@@ -143,8 +143,8 @@ COLUMNS: tuple[FleetColumn, ...] = (
     ),
     _number("pps", "pps", format_count, lambda s: s.pps, 2, 8),
     _number("rate", "Rate", format_rate, lambda s: s.kbps, 1, 12),
-    _number("out", "LAN>WAN", format_rate, lambda s: s.lan_to_wan_kbps, 3, 12),
-    _number("in", "WAN>LAN", format_rate, lambda s: s.wan_to_lan_kbps, 3, 12),
+    _number("out", "LAN>WAN", format_rate, lambda s: s.lan_to_wan_kbps, 3, 11),
+    _number("in", "WAN>LAN", format_rate, lambda s: s.wan_to_lan_kbps, 3, 11),
     FleetColumn(
         "app",
         "Top application",
@@ -159,7 +159,7 @@ COLUMNS: tuple[FleetColumn, ...] = (
         lambda s, n: Text(strip_control(s.busiest_path)),
         lambda s: s.busiest_path,
         priority=3,
-        width=20,
+        width=19,
     ),
     FleetColumn(
         "failover",
@@ -192,17 +192,25 @@ COLUMNS: tuple[FleetColumn, ...] = (
     FleetColumn(
         "every", "Polls", _rate_on, lambda s: (not s.foreground, s.interval), priority=2, width=9
     ),
-    FleetColumn("why", "Why", _why, lambda s: s.reason or None, width=20),
+    FleetColumn("why", "Why", _why, lambda s: s.reason or None, width=32),
 )
 PRIORITIES: tuple[int, ...] = tuple(sorted({column.priority for column in COLUMNS}))
 
 
-def columns_for(width: int) -> tuple[FleetColumn, ...]:
+# A table cell's padding, left and right.
+CELL_PADDING = 2
+
+
+def columns_for(
+    width: int, widths: Callable[[FleetColumn], int] | None = None
+) -> tuple[FleetColumn, ...]:
     """The columns that fit ``width`` cells: the highest priority numbers go first, the
-    first priority always stays (a NOC at 80 columns still sees state and why)."""
+    first priority always stays (a NOC at 80 columns still sees state and why).
+    ``widths`` measures a column (its widest cell now); else its usual width."""
+    measure = widths or (lambda column: column.width)
     for highest in reversed(PRIORITIES):
         shown = tuple(column for column in COLUMNS if column.priority <= highest)
-        if sum(column.width for column in shown) <= width or highest == PRIORITIES[0]:
+        if sum(map(measure, shown)) <= width or highest == PRIORITIES[0]:
             return shown
     return COLUMNS
 
@@ -254,6 +262,7 @@ class FleetScreen(Screen[None]):
         self.shown_names: list[str] = []
         # The columns that fit the screen's width (see columns_for).
         self.columns: tuple[FleetColumn, ...] = COLUMNS
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="fleet-status")
@@ -270,15 +279,26 @@ class FleetScreen(Screen[None]):
         self._fit(event.size.width)
 
     def _fit(self, width: int) -> None:
-        """The columns that fit ``width``, the table rebuilt when they change."""
-        columns = columns_for(width)
+        self._width = width
+        self._draw()
+
+    def _fit_columns(self, cells: dict[str, list[Text]]) -> None:
+        """The columns that fit the screen with the cells of now, the table's columns
+        rebuilt when they change."""
+
+        def measured(column: FleetColumn) -> int:
+            texts = cells.get(column.key, [])
+            widest = max((text.cell_len for text in texts), default=0)
+            return max(widest, len(column.title)) + CELL_PADDING
+
+        # Less a vertical scrollbar's room.
+        columns = columns_for(self._width - CELL_PADDING, measured)
         table = self.table
         if columns != self.columns or not table.columns:
             self.columns = columns
             table.clear(columns=True)
             for column in columns:
                 table.add_column(column.title, key=column.key)
-        self._draw()
 
     @property
     def table(self) -> DataTable[Text]:
@@ -307,10 +327,13 @@ class FleetScreen(Screen[None]):
         present.sort(key=column.sort, reverse=self._descending)
         ordered = present + missing
         selected = self.selected_name
+        cells = {
+            c.key: [c.cell(summary, numbers[summary.name]) for summary in ordered] for c in COLUMNS
+        }
+        self._fit_columns(cells)
         table.clear()
-        for summary in ordered:
-            number = numbers[summary.name]
-            table.add_row(*(c.cell(summary, number) for c in self.columns), key=summary.name)
+        for row, summary in enumerate(ordered):
+            table.add_row(*(cells[c.key][row] for c in self.columns), key=summary.name)
         self.shown_names = [summary.name for summary in ordered]
         if selected in self.shown_names:
             table.move_cursor(row=self.shown_names.index(selected), animate=False)
