@@ -398,6 +398,12 @@ async def test_a_fleets_recording_replays_in_the_fleet_view(tmp_path: Path) -> N
         assert (len(flows["dc"]), len(flows["austin"])) == (5, 3)
         await pilot.press("2")
         await settle(pilot, lambda: app.table.row_count == 3)
+        # The all-flows view of a recording says so, and no "ago" from the wall clock.
+        await pilot.press("0")
+        await settle(pilot, lambda: app.table.row_count == 8)
+        status = app.status_info()
+        assert status.mode == "REPLAY" and status.since_update is None
+        assert app.monitor.now() == 1002.0
         await pilot.press("q")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from operator import attrgetter
 from typing import Final
 
@@ -29,7 +30,7 @@ from flowtop.core.errors import FlowtopError
 from flowtop.core.fleet import Fleet, state_of
 from flowtop.core.groups import ALL_FLOWS_GROUP_CYCLE
 from flowtop.core.model import FlowKey
-from flowtop.core.monitor import Monitor
+from flowtop.core.monitor import Monitor, StatusData
 from flowtop.core.store import LIVE_STORES, Failover, FlowEvent, FlowRecord
 
 APPLIANCE_COLUMN: Final = "appliance"
@@ -128,6 +129,27 @@ class AllFlowsMonitor(Monitor):
         if len(not_live) > NAMED_NOT_LIVE:
             shown += f" and {len(not_live) - NAMED_NOT_LIVE} more"
         self.notice = f"not live: {shown}" if shown else ""
+
+    @property
+    def replaying(self) -> bool:
+        """The appliances' flows come from a recording (a fleet's --replay)."""
+        return any(member.monitor.replay is not None for member in self.fleet.members)
+
+    def mode(self) -> str:
+        return "REPLAY" if self.replaying else ""
+
+    def status(self) -> StatusData:
+        data = super().status()
+        if self.replaying:
+            # The polls' times are the recording's: no "ago" from the wall clock.
+            return replace(data, since_update=None)
+        return data
+
+    def now(self) -> float:
+        """Now, or in a replay the time of the newest poll shown."""
+        if self.replaying and self.store.last_update is not None:
+            return self.store.last_update
+        return self.clock()
 
     def events(self) -> list[FlowEvent]:
         """Every appliance's kept events, in time order (each key names its appliance)."""
