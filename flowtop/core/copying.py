@@ -8,14 +8,17 @@ lacks becomes ``!field~.``, "has none").  A group's expression is its drill-down
 The clipboard is set through the terminal with OSC 52, which works over SSH where the
 terminal supports it.  :func:`clipboard_refusal` says when flowtop does not try: a
 terminal known to ignore OSC 52 (the Linux console, ``TERM=dumb``, macOS Terminal),
-GNU screen (it swallows the sequence), or ``clipboard = false`` in the profile.
+GNU screen (it swallows the sequence), tmux unless its ``set-clipboard`` is ``on`` (its
+default, ``external``, ignores the sequence from programs), or ``clipboard = false``
+in the profile.  A fleet's flow names its appliance too (``appliance:austin``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+import subprocess
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from flowtop.core.filter import quote_value
 from flowtop.core.model import PROTOCOL_NAMES, Flow
@@ -37,8 +40,10 @@ def flow_expression(flow: Flow) -> str:
     """The filter expression that selects exactly the flows of ``flow``'s key."""
     ipp = flow.ipp
     protocol = PROTOCOL_NAMES.get(ipp, str(ipp)).lower() if ipp is not None else None
+    in_fleet = (_term("appliance", flow.appliance),) if flow.appliance is not None else ()
     return " ".join(
         (
+            *in_fleet,
             _term("src", flow.src_ip),
             _term("sport", flow.src_port),
             _term("dst", flow.dest_ip),
@@ -58,7 +63,33 @@ def row_expression(row: Any) -> str | None:
     return flow_expression(flow) if isinstance(flow, Flow) else None
 
 
-def clipboard_refusal(environ: Mapping[str, str], enabled: bool | None = None) -> str | None:
+# How long asking tmux for its set-clipboard option may take, at start (seconds).
+TMUX_ASK_TIMEOUT: Final = 1.0
+
+
+def tmux_set_clipboard() -> str | None:
+    """tmux's ``set-clipboard`` option (``on``, ``external``, ``off``), or None when tmux
+    does not say (not found, no server, too slow)."""
+    try:
+        done = subprocess.run(
+            ["tmux", "show-options", "-gv", "set-clipboard"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=TMUX_ASK_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = done.stdout.strip()
+    return value if done.returncode == 0 and value else None
+
+
+def clipboard_refusal(
+    environ: Mapping[str, str],
+    enabled: bool | None = None,
+    tmux_option: Callable[[], str | None] = tmux_set_clipboard,
+) -> str | None:
     """Why `y` does not write to the clipboard here, or None when it does (OSC 52)."""
     if enabled is False:
         return "clipboard = false in the profile"
@@ -69,6 +100,13 @@ def clipboard_refusal(environ: Mapping[str, str], enabled: bool | None = None) -
         return f"the terminal ({term or 'no TERM'}) has no clipboard sequence (OSC 52)"
     if term.startswith("screen") and "TMUX" not in environ:
         return "GNU screen does not pass the clipboard sequence (OSC 52) on"
+    if "TMUX" in environ:
+        option = tmux_option()
+        if option is not None and option != "on":
+            return (
+                f"tmux ignores the clipboard sequence (OSC 52) with set-clipboard {option}: "
+                "tmux set -g set-clipboard on, or clipboard = true in the profile"
+            )
     if environ.get("TERM_PROGRAM") == "Apple_Terminal":
         return "macOS Terminal ignores the clipboard sequence (OSC 52)"
     return None

@@ -66,7 +66,14 @@ def test_a_group_row_copies_its_drill_down() -> None:
 
 def test_when_the_clipboard_is_not_tried() -> None:
     assert clipboard_refusal({"TERM": "xterm-256color"}) is None
-    assert clipboard_refusal({"TERM": "screen", "TMUX": "/tmp/x"}) is None
+    in_tmux = {"TERM": "screen", "TMUX": "/tmp/x"}
+    assert clipboard_refusal(in_tmux, tmux_option=lambda: "on") is None
+    # tmux's default (external) ignores the sequence from programs: say so, not "copied".
+    refusal = clipboard_refusal(in_tmux, tmux_option=lambda: "external") or ""
+    assert "set-clipboard external" in refusal and "set -g set-clipboard on" in refusal
+    # tmux does not answer (not found, too slow): try.
+    assert clipboard_refusal(in_tmux, tmux_option=lambda: None) is None
+    assert clipboard_refusal(in_tmux, True, tmux_option=lambda: "off") is None
     assert "linux" in (clipboard_refusal({"TERM": "linux"}) or "")
     assert clipboard_refusal({"TERM": "dumb"}) is not None
     assert clipboard_refusal({}) is not None
@@ -74,3 +81,17 @@ def test_when_the_clipboard_is_not_tried() -> None:
     assert clipboard_refusal({"TERM": "xterm", "TERM_PROGRAM": "Apple_Terminal"}) is not None
     assert clipboard_refusal({"TERM": "xterm"}, False) is not None
     assert clipboard_refusal({"TERM": "linux"}, True) is None
+
+
+def test_a_fleet_flow_copies_its_appliance_and_matches_it_alone() -> None:
+    """The same 5-tuple at two appliances (the all-flows view): the copy names which."""
+    from flowtop.core.filter import compile_filter
+    from flowtop.core.store import FlowStore
+
+    austin, boston = flow(1), flow(1)
+    FlowStore(appliance="austin").apply([austin], 1.0)
+    FlowStore(appliance="boston").apply([boston], 1.0)
+    expression = flow_expression(austin)
+    assert expression.startswith("appliance:austin ")
+    matcher = compile_filter(expression)
+    assert matcher.matches(austin) and not matcher.matches(boston)
