@@ -24,7 +24,7 @@ from flowtop.core.batch import (
     render_records_json,
     render_table,
 )
-from flowtop.core.columns import Column, SortSpec
+from flowtop.core.columns import COLUMNS, Column, SortSpec
 from flowtop.core.config import Settings, load_config, resolve_settings, select_fleet
 from flowtop.core.errors import FlowtopError, UsageError
 from flowtop.core.fleet import Fleet, FleetPolicy, Member
@@ -42,16 +42,8 @@ PROGRESS_EVERY: Final = 10
 # The field that says which appliance a row comes from, first in every fleet output.
 APPLIANCE_FIELD: Final = "appliance"
 
-APPLIANCE_COLUMN: Final = Column(
-    id=APPLIANCE_FIELD,
-    title="Appliance",
-    width=10,
-    numeric=False,
-    text=lambda name: str(name),
-    sort_value=lambda name: str(name),
-    priority=0,
-    squeezable=False,
-)
+# The registry's (flowtop.core.fields.FLEET_FIELDS), as in the all-flows view.
+APPLIANCE_COLUMN: Final = COLUMNS[APPLIANCE_FIELD]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from rich.cells import cell_len
 
 from flowtop.core import glyphs
 from flowtop.core.columns import Column
+from flowtop.core.fields import FLEET_FIELDS
 from flowtop.core.glyphs import asciify
 from flowtop.core.layout import SEPARATOR, fit_cell, fit_columns
 from flowtop.core.model import API_FIELDS, Flow, valid_unicode
@@ -23,6 +24,8 @@ FORMATS: Final = ("table", "json", "csv", "jsonl")
 CSV_FIELDS: Final[tuple[str, ...]] = tuple(
     name for name in Flow.model_fields if name in API_FIELDS
 ) + tuple(name for name in API_FIELDS if name not in Flow.model_fields)
+# A fleet's flows add these (the appliance), in front.
+FLEET_CSV_FIELDS: Final[tuple[str, ...]] = tuple(field.name for field in FLEET_FIELDS)
 
 
 def _longest(rows: Sequence[Row], columns: Sequence[Column]) -> list[int]:
@@ -118,8 +121,11 @@ def render_csv(flows: Sequence[Flow]) -> str:
     flow; missing is empty."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
+    # A fleet's flows (the all-flows view's export) say which appliance, first.
+    fleet = any(flow.appliance is not None for flow in flows)
+    header = (*FLEET_CSV_FIELDS, *CSV_FIELDS) if fleet else CSV_FIELDS
+    writer.writerow(header)
     for flow in flows:
         values = flow.to_json_dict()
-        writer.writerow([csv_cell(values[name]) for name in CSV_FIELDS])
+        writer.writerow([csv_cell(values.get(name)) for name in header])
     return valid_unicode(buffer.getvalue())

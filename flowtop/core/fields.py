@@ -279,7 +279,8 @@ DERIVED_FIELDS: Final[tuple[Field, ...]] = (
 FLEET_FIELDS: Final[tuple[Field, ...]] = (
     Field(
         "appliance", "text", "Appliance", _E,
-        column=ColumnSpec("appliance", "Appliance", 10, 1, squeezable=False),
+        # Priority 0: never dropped for want of room (rows of several appliances).
+        column=ColumnSpec("appliance", "Appliance", 10, 0, squeezable=False),
         group=GroupSpec("appliance", "Appliance", 7, "appliance"),
         fleet=True,
         description="the appliance of the fleet that reported the flow",

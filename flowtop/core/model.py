@@ -321,8 +321,9 @@ class Flow(BaseModel):
         return self.extras.get(name)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The 26 API fields, typed for JSON: numbers as numbers, addresses as text."""
-        out: dict[str, Any] = {}
+        """The 26 API fields, typed for JSON: numbers as numbers, addresses as text; a
+        fleet's flow names its appliance first."""
+        out: dict[str, Any] = {} if self.appliance is None else {"appliance": self.appliance}
         for name in API_FIELDS:
             value = getattr(self, name)
             if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):

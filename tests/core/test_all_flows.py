@@ -206,3 +206,28 @@ def test_the_appliance_column_comes_first_once(columns: tuple[str, ...]) -> None
         "appliance",
         *[c for c in columns if c != "appliance"],
     ]
+
+
+async def test_an_export_of_the_all_flows_view_names_each_rows_appliance_first() -> None:
+    import csv
+    import io
+    import json
+
+    from flowtop.core.export import render_rows
+    from flowtop.core.model import API_FIELDS
+
+    fleet, _ = _fleet(("austin", [_same_conversation("100")]), ("boston", [flow(2)]))
+    await _poll(fleet)
+    view = AllFlowsMonitor(fleet)
+    view.refresh()
+    rows = list(view.frame().rows)
+    document = json.loads(render_rows(rows, "json"))
+    assert sorted(item["appliance"] for item in document) == ["austin", "boston"]
+    assert all(list(item) == ["appliance", *API_FIELDS] for item in document)
+    table = list(csv.reader(io.StringIO(render_rows(rows, "csv"))))
+    assert table[0][0] == "appliance" and sorted(row[0] for row in table[1:]) == [
+        "austin",
+        "boston",
+    ]
+    # One appliance alone: the 26 fields, as ever.
+    assert list(json.loads(render_rows([flow(3)], "json"))[0]) == list(API_FIELDS)
