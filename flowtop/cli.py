@@ -39,7 +39,6 @@ from flowtop.core.config import (
     resolve_settings,
 )
 from flowtop.core.errors import ANSWER_FAILURES, FlowtopError, UsageError, answer_failure
-from flowtop.core.fleet import Fleet
 from flowtop.core.glyphs import encoding_is_utf, locale_is_utf8
 from flowtop.core.groups import (
     GROUP_JSON_FIELDS,
@@ -54,19 +53,19 @@ from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.source import build_source as build_appliance_source
 from flowtop.core.units import format_bytes
 from flowtop.demo.names import demo_lookup
-from flowtop.fleet_cli import (
-    FleetPlan,
-    build_fleet,
-    fleet_requested,
-    plan_fleet,
-    run_fleet_once,
-    run_fleet_stream,
-    write_failures,
-)
 
 if TYPE_CHECKING:
     from flowtop.core.config.save import SaveTarget
+    from flowtop.core.fleet import Fleet
     from flowtop.core.recording import Recorder, ReplaySource
+    from flowtop.fleet_cli import FleetPlan
+
+
+def fleet_requested(args: argparse.Namespace) -> bool:
+    """``--fleet`` given, or ``--profile`` more than once.  The fleet's modules are
+    imported only then: one appliance does not pay for them at start."""
+    return args.fleet is not None or len(args.profile or ()) > 1
+
 
 EXAMPLES = f"""\
 examples:
@@ -741,6 +740,15 @@ def run_tui(settings: Settings, save_target: SaveTarget | None = None) -> int:
 def run_fleet_mode(args: argparse.Namespace, environ: dict[str, str] | None = None) -> int:
     """A fleet (``--fleet``, ``--profile`` twice), or one appliance streamed as JSON lines:
     the one-shot rows or the headless stream of every appliance."""
+    from flowtop.fleet_cli import (
+        FleetPlan,
+        build_fleet,
+        plan_fleet,
+        run_fleet_once,
+        run_fleet_stream,
+        write_failures,
+    )
+
     env = dict(os.environ) if environ is None else environ
     _check_combinations(args)
 
@@ -823,6 +831,7 @@ def _demo_fleet_plan(
     if args.profile:
         raise UsageError("--demo --fleet is the demo's own fleet: leave out --profile")
     from flowtop.demo.fleet import demo_fleet_sources
+    from flowtop.fleet_cli import FleetPlan
 
     settings = settings_from_arguments(args, environ)
     seed = settings.demo_seed if settings.demo_seed is not None else 7
@@ -856,6 +865,7 @@ def run_fleet_tui(
 def fleet_replay(settings: Settings) -> tuple[FleetPlan, dict[str, ReplaySource]] | None:
     """``--replay`` of a fleet's recording: a replay per appliance (None: not a fleet's)."""
     from flowtop.core.recording import Recording, ReplaySource
+    from flowtop.fleet_cli import FleetPlan
 
     assert settings.replay is not None
     recording = Recording.load(settings.replay)
@@ -951,6 +961,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.replay is not None:
             replayed = fleet_replay(settings)
             if replayed is not None:
+                from flowtop.fleet_cli import build_fleet
+
                 plan, replays = replayed
                 fleet = build_fleet(plan, _source_of_profile, replays=replays)
                 return run_fleet_tui(plan, fleet, f"replay of {settings.replay}")

@@ -54,11 +54,6 @@ class FleetPlan:
     policy: FleetPolicy = field(default_factory=FleetPolicy)
 
 
-def fleet_requested(args: argparse.Namespace) -> bool:
-    """``--fleet`` given, or ``--profile`` more than once."""
-    return args.fleet is not None or len(args.profile or ()) > 1
-
-
 def plan_fleet(
     args: argparse.Namespace,
     cli: Mapping[str, Any],

@@ -201,6 +201,8 @@ def test_once_loads_nothing_of_the_live_view_nor_of_recordings(tmp_path: Path) -
     listed = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
     modules = set(listed[0].split()[1:])
     assert "flowtop.core.monitor" in modules  # the list is real
-    for absent in ("textual", "flowtop.tui", "flowtop.core.recording", "tomllib", "re2"):
+    absent_modules = ("textual", "flowtop.tui", "flowtop.core.recording", "tomllib", "re2")
+    # Nor the fleet's modules, for one appliance.
+    for absent in (*absent_modules, "flowtop.core.fleet", "flowtop.core.all_flows"):
         assert absent not in modules, absent
     assert not any(name.startswith("textual.") for name in modules)
