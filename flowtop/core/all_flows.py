@@ -108,6 +108,14 @@ class AllFlowsMonitor(Monitor):
         self._note_states()
         return True
 
+    def release(self) -> None:
+        """Let go of the appliances' records while the view is not shown (they end and
+        are replaced meanwhile); the next :meth:`refresh` takes them in afresh."""
+        self.store.records = {}
+        self._taken = None
+        self.last_result = None
+        self.view.reset()
+
     def _note_states(self) -> None:
         """LIVE while any appliance is; the status line names those that are not."""
         not_live = []

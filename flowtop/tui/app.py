@@ -585,6 +585,8 @@ class FlowTopApp(App[int]):
 
     def _show_monitor(self, monitor: Monitor) -> None:
         """Show this monitor's flow view (an appliance's, or the all-flows one)."""
+        if self.all_flows is not None and monitor is not self.all_flows:
+            self.all_flows.release()
         self.monitor = monitor
         self.selected = None
         if isinstance(self.screen, FleetScreen):
@@ -597,6 +599,8 @@ class FlowTopApp(App[int]):
         """Back to the fleet screen: every appliance polls at the background rate."""
         assert self.fleet is not None
         self.fleet.open(None)
+        if self.all_flows is not None:
+            self.all_flows.release()
         if not isinstance(self.screen, FleetScreen):
             self.push_screen(FLEET_SCREEN)
         self._refresh_fleet()

@@ -231,3 +231,15 @@ async def test_an_export_of_the_all_flows_view_names_each_rows_appliance_first()
     ]
     # One appliance alone: the 26 fields, as ever.
     assert list(json.loads(render_rows([flow(3)], "json"))[0]) == list(API_FIELDS)
+
+
+async def test_released_it_holds_no_record_and_takes_them_in_again() -> None:
+    fleet, _ = _fleet(("austin", [flow(1)]), ("boston", [flow(2)]))
+    await _poll(fleet)
+    view = AllFlowsMonitor(fleet)
+    view.refresh()
+    assert len(view.store.records) == 2
+    view.release()
+    assert view.store.records == {}
+    assert view.refresh(), "nothing polled since, yet the view takes the flows in again"
+    assert len(view.frame().rows) == 2 and view.frame().new == ()
