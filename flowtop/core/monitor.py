@@ -83,6 +83,8 @@ class StatusData:
     recording_failed: bool
     # Pair mode: rows holding both directions of a conversation (None: not paired).
     paired: int | None = None
+    # Group mode: the flows in the groups shown (None: not grouped).
+    grouped: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,6 +513,7 @@ class Monitor:
             recording=self.recording_name(),
             recording_failed=recorder is not None and not recorder.active,
             paired=result.paired if result is not None and self.grouping is None else None,
+            grouped=_grouped_flows(result) if self.grouping is not None else None,
         )
 
     def recording_name(self) -> str:
@@ -818,6 +821,13 @@ class Monitor:
                 continue  # a damaged poll on the way: the target is what matters
             self.store.apply(snapshot.flows, snapshot.received_at, capped=snapshot.capped())
             self.counters.after_poll(self.store)
+
+
+def _grouped_flows(result: ViewResult | None) -> int | None:
+    """The flows in the groups of a grouped view."""
+    if result is None:
+        return None
+    return sum(row.group.count for row in result.rows if row.group is not None)
 
 
 async def run_polls(

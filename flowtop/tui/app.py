@@ -768,6 +768,7 @@ class FlowTopApp(App[int]):
             recording=data.recording,
             recording_failed=data.recording_failed,
             paired=data.paired,
+            grouped=data.grouped,
         )
 
     def hidden_columns_notice(self) -> str:

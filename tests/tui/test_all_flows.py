@@ -98,3 +98,26 @@ async def test_the_interval_keys_say_the_rate_is_each_appliances() -> None:
         assert isinstance(app.monitor, AllFlowsMonitor)
         assert app.fleet is not None and app.fleet.open_name is None
         await pilot.press("q")
+
+
+async def test_grouped_under_a_filter_the_status_says_how_many_flows_it_lets_through() -> None:
+    """At 80 columns: the groups, the flows the filter lets through of all, the filter."""
+    from flowtop.tui.widgets.status import status_text
+
+    app = fleet_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _fleet_loaded(pilot, app)
+        await pilot.press("a")
+        await settle(pilot, lambda: app.table.row_count > 0)
+        await pilot.press("slash", *"proto:udp", "enter")
+        await settle(pilot, lambda: app.flow_filter.expression == "proto:udp")
+        await pilot.press("g")
+        await settle(pilot, lambda: isinstance(app.screen, GroupScreen))
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.grouping is not None)
+        info = app.status_info()
+        assert info.grouped is not None and 0 < info.grouped < info.total == 200
+        line = status_text(info, 80).plain.splitlines()[0]
+        assert f"groups of {info.grouped}/200+ flows" in line
+        assert "filter prot" in line
+        await pilot.press("q")

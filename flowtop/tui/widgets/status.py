@@ -45,6 +45,8 @@ class StatusInfo:
     recording_failed: bool = False
     # Pair mode: rows holding two flows (both directions); None: one row per flow.
     paired: int | None = None
+    # Group mode: the flows in the groups (fewer than total under a filter).
+    grouped: int | None = None
 
 
 def _ago(seconds: float) -> str:
@@ -81,8 +83,9 @@ _PRIORITY_INTERVAL: Final = 5
 _PRIORITY_LATENCY: Final = 6
 
 
-# The fewest cells a cut filter keeps ("  filter ip:10.4…").
-MIN_CUT: Final = 16
+# The fewest cells a cut filter keeps ("  filter ip:1…"): enough to say one is in force
+# (the filter bar shows it whole).
+MIN_CUT: Final = 14
 
 
 def _fit_parts(parts: list[tuple[int, Text]], width: int | None, cut: Text | None = None) -> Text:
@@ -104,6 +107,10 @@ def _fit_parts(parts: list[tuple[int, Text]], width: int | None, cut: Text | Non
                 shorter.append(glyphs.current().ellipsis, "bold yellow")
                 kept[victim] = (kept[victim][0], shorter)
                 break
+            others = [i for i in droppable if kept[i][1] is not cut]
+            if part is cut and others:
+                # Too little room to cut it short: the next part goes instead.
+                victim = max(others, key=lambda i: (kept[i][0], i))
             del kept[victim]
     line = Text(no_wrap=True, overflow="crop")
     for _, part in kept:
@@ -221,7 +228,14 @@ def status_text(info: StatusInfo, width: int | None = None) -> Text:
         parts.append((_PRIORITY_RECORDING, rec))
     parts.append((_PRIORITY_SOURCE, _part((" ", ""), (strip_control(info.source), "bold"))))
     filter_part: Text | None = None
-    if info.groups:
+    if info.groups and info.grouped is not None and info.grouped != info.total:
+        # A filter: the flows it lets through, of all ("5 groups of 197/500+ flows").
+        plus = "+" if info.capped is not None else ""
+        count = _part(
+            ("  ", ""), (f"{info.shown}", "bold"), (" groups of ", "dim"),
+            (f"{info.grouped}/{info.total}{plus}", "bold"), (" flows", "dim"),
+        )  # fmt: skip
+    elif info.groups:
         count = _part(("  ", ""), (f"{info.shown}", "bold"), (" groups of ", "dim"))
         if info.capped is not None:
             count.append("the top ", "bold yellow")
