@@ -24,13 +24,14 @@ from flowtop.core.batch import (
     render_records_json,
     render_table,
 )
-from flowtop.core.columns import COLUMNS, Column, SortSpec
+from flowtop.core.columns import COLUMNS, Column, SortSpec, resolve_column
 from flowtop.core.config import Settings, load_config, resolve_settings, select_fleet
 from flowtop.core.errors import FlowtopError, UsageError
 from flowtop.core.fleet import Fleet, FleetPolicy, Member
 from flowtop.core.model import Flow, valid_unicode
 from flowtop.core.monitor import Monitor
 from flowtop.core.source import FlowSource, Snapshot
+from flowtop.core.view import sorted_positions
 
 if TYPE_CHECKING:
     # Types only: a mode that records or replays imports the module.
@@ -178,6 +179,8 @@ def _render(members: Sequence[Member], output_format: str, width: int) -> str:
     table_rows: list[Any] = []
     columns: tuple[Column, ...] = ()
     grouped = False
+    # Flows sort across the fleet, as in the all-flows view (groups: per appliance).
+    order: list[Any] = []
     for member in members:
         frame = member.monitor.frame()
         grouped = member.monitor.grouping is not None
@@ -186,10 +189,16 @@ def _render(members: Sequence[Member], output_format: str, width: int) -> str:
         stamp = (
             {"time": _stamp(snapshot.received_at)} if snapshot and output_format == "jsonl" else {}
         )
+        sort_value = _sort_value(member.monitor)
         for row in frame.result.rows:
             record = row.to_json_dict() if grouped else row.flow.to_json_dict()
             records.append({APPLIANCE_FIELD: member.name, **stamp, **record})
             table_rows.append(_Tagged(member.name, row.cells))
+            order.append(None if grouped or sort_value is None else sort_value(row.flow))
+    if members and not grouped:
+        positions = sorted_positions(order, members[0].monitor.sort.descending)
+        records = [records[i] for i in positions]
+        table_rows = [table_rows[i] for i in positions]
     if output_format == "json":
         return render_records_json(records, ascii_only=glyphs.current().ascii)
     if output_format == "jsonl":
@@ -201,6 +210,17 @@ def _render(members: Sequence[Member], output_format: str, width: int) -> str:
         return render_records_csv(records, header)
     sort = members[0].monitor.sort.column if members else None
     return render_table(table_rows, (APPLIANCE_COLUMN, *columns), width, sort)
+
+
+def _sort_value(monitor: Monitor) -> Callable[[Any], Any] | None:
+    """The value an appliance's flows sort by (its sort column's)."""
+    for column in monitor.columns:
+        if column.id == monitor.sort.column:
+            return column.sort_value
+    try:
+        return resolve_column(monitor.sort.column).sort_value
+    except UsageError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,9 +87,18 @@ def test_once_json_carries_every_appliances_name(
     rows = json.loads(result.out)
     names = [row["appliance"] for row in rows]
     assert set(names) == {"dc", "austin"}
-    # In profile order, each appliance's rows together, with the 26 fields.
-    assert names == sorted(names, key=["dc", "austin"].index)
+    # Sorted across the fleet (by rate, the default), as the all-flows view sorts, not
+    # each appliance's rows in turn; the 26 fields after the appliance's name.
+    rates = [row["customer_kbps"] or 0.0 for row in rows]
+    assert rates == sorted(rates, reverse=True)
+    assert names != sorted(names, key=["dc", "austin"].index)
     assert len(rows[0]) == 27 and next(iter(rows[0])) == "appliance"
+    ascending = run_cli(
+        capsys, "--config", str(config), "--fleet", "sites", "--once", "--sort", "bytes:asc",
+        "--format", "csv",
+    )  # fmt: skip
+    counts = [int(row["bytes"]) for row in csv.DictReader(io.StringIO(ascending.out))]
+    assert counts == sorted(counts) and len(counts) > 100
     assert result.err == ""
 
 
