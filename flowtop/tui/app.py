@@ -32,7 +32,14 @@ from flowtop.core.filter import FlowFilter
 from flowtop.core.fleet import Fleet, Member, OtherEnd, state_of
 from flowtop.core.groups import GROUPINGS, Grouping, RowKey, resolve_grouping
 from flowtop.core.model import Flow, FlowKey
-from flowtop.core.monitor import REPLAY_REBUILD_POLLS, Frame, Message, Monitor, run_polls
+from flowtop.core.monitor import (
+    FAILOVER_NOTICE_SECONDS,
+    REPLAY_REBUILD_POLLS,
+    Frame,
+    Message,
+    Monitor,
+    run_polls,
+)
 from flowtop.core.names import NameResolver
 from flowtop.core.pairs import other_direction_rows, pair_heading
 from flowtop.core.poller import PollState, next_interval
@@ -192,6 +199,8 @@ class FlowTopApp(App[int]):
         self._fleet_title = fleet_title
         self._failovers_seen: dict[str, int] = {}
         self._fleet_notice = ""
+        # When the fleet's notice (a failover) is old news (monotonic seconds).
+        self._fleet_notice_until = 0.0
         self._fleet_states: dict[str, str] = {}
         # The fleet's all-flows view (made when first opened), and when it last took in
         # the appliances' flows (monotonic; a fleet of 100 answers ten times a second).
@@ -516,6 +525,7 @@ class FlowTopApp(App[int]):
             moved = f"{failover.old}{arrow}{failover.new}"
             text = f"{member.name}: failover, {failover.count} flows {moved}"
             self._fleet_notice = text
+            self._fleet_notice_until = time.monotonic() + FAILOVER_NOTICE_SECONDS
             if isinstance(self.screen, FleetScreen) or self.showing_all_flows:
                 self.notify(text, title="Failover", severity="warning", markup=False)
         if member.monitor is self.monitor and not isinstance(self.screen, FleetScreen):
@@ -562,7 +572,8 @@ class FlowTopApp(App[int]):
             self._refresh_all_flows(due=True)
         screen = self.screen
         if isinstance(screen, FleetScreen):
-            screen.show(self.fleet.summaries(self._now()), self._fleet_notice)
+            fresh = time.monotonic() < self._fleet_notice_until
+            screen.show(self.fleet.summaries(self._now()), self._fleet_notice if fresh else "")
 
     def open_appliance(self, name: str) -> None:
         """Show this appliance's flow view; it polls at its own rate from now on."""

@@ -132,6 +132,16 @@ async def test_a_failover_anywhere_is_announced_with_the_appliances_name() -> No
         await pilot.pause()
         notices = [n.message for n in app._notifications]
         assert any(message.startswith("austin: failover, ") for message in notices), notices
+        # On a line of its own under the fleet's, whole, for a minute.
+        await pilot.resize_terminal(80, 24)
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+        app._refresh_fleet()
+        head, note = screen.status_line.plain.splitlines()
+        assert note.startswith(" NOTE  austin: failover, ") and len(head) <= 80
+        app._fleet_notice_until = 0.0  # a minute later
+        app._refresh_fleet()
+        assert "NOTE" not in screen.status_line.plain
         # Leave as a user does: q ends every poll loop first.
         await pilot.press("q")
 

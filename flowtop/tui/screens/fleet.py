@@ -227,7 +227,7 @@ class FleetScreen(Screen[None]):
     """The appliances of the fleet; the app calls :meth:`show` after each poll."""
 
     DEFAULT_CSS = """
-    FleetScreen #fleet-status { height: 1; background: $panel; }
+    FleetScreen #fleet-status { height: auto; max-height: 3; background: $panel; }
     FleetScreen DataTable { height: 1fr; }
     FleetScreen #fleet-filter { display: none; height: 1; border: none; padding: 0 1; }
     FleetScreen #fleet-filter.-open { display: block; }
@@ -263,6 +263,8 @@ class FleetScreen(Screen[None]):
         # The columns that fit the screen's width (see columns_for).
         self.columns: tuple[FleetColumn, ...] = COLUMNS
         self._width = 0
+        # The status line as last drawn.
+        self.status_line = Text()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="fleet-status")
@@ -305,9 +307,9 @@ class FleetScreen(Screen[None]):
         return self.query_one("#fleet-table", DataTable)
 
     def show(self, summaries: Sequence[MemberSummary], notice: str = "") -> None:
+        """The appliances' rows, and the notice (a failover; empty: none now)."""
         self._summaries = list(summaries)
-        if notice:
-            self._notice = notice
+        self._notice = notice
         if self.is_mounted:
             self._draw()
 
@@ -340,21 +342,36 @@ class FleetScreen(Screen[None]):
         self._draw_status()
 
     def _draw_status(self) -> None:
+        """The fleet's line: the keys' hint goes first when it does not fit, then the
+        sort; a notice (a failover) has a line of its own, whole."""
         live = sum(1 for s in self._summaries if s.state in ANSWERING)
-        text = Text()
-        text.append(" FLEET ", "bold black on cyan")
-        text.append(f" {strip_control(self._title)}  ", "bold")
-        text.append(f"{live}/{len(self._summaries)} live", "bold")
-        text.append("  enter opens, a all flows, 1-9 jump", "dim")
+        width = self.size.width or 80
+        head = Text()
+        head.append(" FLEET ", "bold black on cyan")
+        head.append(f" {strip_control(self._title)}  ", "bold")
+        head.append(f"{live}/{len(self._summaries)} live", "bold")
+        hint = Text("  enter opens, a all flows, 1-9 jump", "dim")
         column = next(c for c in COLUMNS if c.key == self._sort)
         mark = glyphs.current().sort_mark(self._descending)
-        text.append(f"  sort {column.title}{mark}", "dim")
+        sort = Text(f"  sort {column.title}{mark}", "dim")
+        shown = Text()
         if self._filter:
-            text.append("  filter ", "")
-            text.append(self._filter, "bold yellow")
+            shown.append("  filter ", "")
+            shown.append(self._filter, "bold yellow")
+        parts = [head, hint, sort, shown]
+        for extra in (hint, sort):
+            # The hint, then the sort: the filter in force stays.
+            if sum(part.cell_len for part in parts) > width:
+                parts = [part for part in parts if part is not extra]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for part in parts:
+            text.append_text(part)
         if self._notice:
-            text.append("  ")
+            text.append("\n")
+            text.append(" NOTE ", "bold black on yellow")
+            text.append(" ")
             text.append(strip_control(self._notice), "bold yellow")
+        self.status_line = text
         self.query_one("#fleet-status", Static).update(text)
 
     @property
