@@ -921,8 +921,11 @@ class FlowTopApp(App[int]):
 
     # What works on the fleet screen: leaving, help, the palette, opening an appliance.
     _FLEET_ACTIONS: ClassVar[frozenset[str]] = frozenset(
-        {"quit", "help", "appliance", "command_palette", "suspend_process"}
-    )
+        {
+            "quit", "help", "appliance", "command_palette", "suspend_process",
+            "toggle_pause", "refresh",
+        }
+    )  # fmt: skip
     # The keys of names, conversations, columns and copying: the table's too.
     _VIEW_ACTIONS: ClassVar[frozenset[str]] = frozenset(
         {"copy_row", "toggle_pairs", "choose_columns", "toggle_host_names", "toggle_port_names"}
@@ -936,12 +939,39 @@ class FlowTopApp(App[int]):
         return not (action in self._TABLE_ACTIONS and isinstance(self.screen, EventsScreen))
 
     def action_toggle_pause(self) -> None:
+        if self.fleet is not None and (
+            isinstance(self.screen, FleetScreen) or self.showing_all_flows
+        ):
+            # The whole fleet: every appliance (PAUSED on the fleet screen), the view too.
+            pause = not all(member.monitor.poll_state.paused for member in self.fleet.members)
+            for member in self.fleet.members:
+                if pause:
+                    member.monitor.pause()
+                else:
+                    member.monitor.resume()
+                member.wake.set()
+            if self.all_flows is not None:
+                if pause:
+                    self.all_flows.pause()
+                else:
+                    self.all_flows.resume()
+                    self._refresh_all_flows(due=True)
+            self.notify(
+                "every appliance paused" if pause else "every appliance polls again",
+                timeout=2,
+                markup=False,
+            )
+            self._refresh_fleet()
+            self._update_status()
+            return
         self.monitor.toggle_pause()
         self.wake()
         self._update_status()
 
     def action_refresh(self) -> None:
-        if self.showing_all_flows and self.fleet is not None:
+        if self.fleet is not None and (
+            isinstance(self.screen, FleetScreen) or self.showing_all_flows
+        ):
             # Every appliance, now (after an authentication stop too).
             for member in self.fleet.members:
                 member.monitor.retry()

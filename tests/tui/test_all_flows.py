@@ -121,3 +121,25 @@ async def test_grouped_under_a_filter_the_status_says_how_many_flows_it_lets_thr
         assert f"groups of {info.grouped}/200+ flows" in line
         assert "filter prot" in line
         await pilot.press("q")
+
+
+async def test_space_pauses_the_whole_fleet_from_its_screen_and_from_all_flows() -> None:
+    app = fleet_app(refused="")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await _fleet_loaded(pilot, app)
+        assert app.fleet is not None
+        fleet = app.fleet
+        await pilot.press("space")
+        await settle(pilot, lambda: all(m.monitor.poll_state.paused for m in fleet.members))
+        assert {summary.state for summary in fleet.summaries()} == {"PAUSED"}
+        await pilot.press("space")
+        await settle(pilot, lambda: not any(m.monitor.poll_state.paused for m in fleet.members))
+        await pilot.press("a")
+        await settle(pilot, lambda: app.table.row_count > 0)
+        await pilot.press("space")
+        await settle(pilot, lambda: all(m.monitor.poll_state.paused for m in fleet.members))
+        assert app.all_flows is not None and app.all_flows.poll_state.paused
+        await pilot.press("space")
+        await settle(pilot, lambda: not any(m.monitor.poll_state.paused for m in fleet.members))
+        assert not app.all_flows.poll_state.paused
+        await pilot.press("q")
