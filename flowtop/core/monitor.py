@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from flowtop.core import glyphs, memory, names
+from flowtop.core import glyphs, names
 from flowtop.core.client import MAX_STATS_CHOICES
 from flowtop.core.columns import DEFAULT_COLUMNS, RATE_TITLE, Column, SortSpec, resolve_column
 from flowtop.core.config import HighlightRule
@@ -237,8 +237,6 @@ class Monitor:
             if outcome is snapshot and self.last_result is not None:
                 # Frames are drawn: the next one's view, in steps too.
                 await run_sliced(self._prepare_steps())
-            if outcome is snapshot:
-                memory.after_poll()
         return outcome
 
     def apply_guarded(self, snapshot: Snapshot) -> Snapshot | FlowtopError:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import time
-import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -23,19 +21,6 @@ def gc_state() -> Iterator[None]:
     gc.set_threshold(*threshold)
     memory._tuned = tuned
     gc.unfreeze()
-
-
-class Node:
-    """An object that can be in a reference cycle and be watched with a weak reference."""
-
-    def __init__(self) -> None:
-        self.other: Node | None = None
-
-
-def _cycle() -> weakref.ref[Node]:
-    a, b = Node(), Node()
-    a.other, b.other = b, a
-    return weakref.ref(a)
 
 
 def _body(hosts: range) -> bytes:
@@ -91,104 +76,6 @@ def test_young_generation_follows_the_flow_count() -> None:
     assert gc.get_threshold()[0] == memory.YOUNG_THRESHOLD
 
 
-@pytest.mark.usefixtures("gc_state")
-def test_after_a_poll_nothing_is_frozen_unless_tuned() -> None:
-    memory._tuned = False
-    gc.unfreeze()
-    kept = [Node() for _ in range(100)]
-    assert not memory.after_poll()
-    assert gc.get_freeze_count() == 0
-    assert kept
-
-
-@pytest.mark.usefixtures("gc_state")
-def test_what_survives_a_poll_is_frozen_and_still_freed_by_reference_counting() -> None:
-    memory.tune_garbage_collector()
-    before = gc.get_freeze_count()
-    kept = [Node() for _ in range(1000)]
-    gone = weakref.ref(kept[0])
-    assert not memory.after_poll()
-    assert gc.get_freeze_count() >= before + 1000
-    ids = set(map(id, kept))
-    assert not any(id(node) in ids for node in gc.get_objects())  # no generation scans them
-    del kept
-    assert gone() is None
-    assert gc.get_freeze_count() < before + 1000
-
-
-@pytest.mark.usefixtures("gc_state")
-def test_a_cycle_frozen_after_a_poll_is_collected_by_the_full_collection_due(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(memory, "FULL_COLLECTION_POLLS", 3)
-    memory.tune_garbage_collector()
-    cycle = _cycle()
-    assert not memory.after_poll()
-    gc.collect()
-    assert cycle() is not None  # frozen: no collection of the generations sees it
-    assert not memory.after_poll()
-    assert memory.after_poll()  # the third poll: unfrozen and collected
-    assert cycle() is None
-    assert gc.get_freeze_count() > 0  # what lives is frozen again
-    assert not memory.after_poll()
-
-
-@pytest.mark.usefixtures("gc_state")
-def test_frozen_objects_grown_by_a_quarter_bring_a_full_collection_sooner() -> None:
-    memory.tune_garbage_collector()
-    assert not memory.after_poll()
-    cycle = _cycle()
-    grown = [Node() for _ in range(gc.get_freeze_count() // 4 + memory.FROZEN_SLACK + 1000)]
-    assert memory.after_poll()
-    assert cycle() is None
-    assert memory._fewest_frozen >= len(grown)
-    assert not memory.after_poll()
-
-
-@pytest.mark.usefixtures("gc_state")
-def test_the_fewest_frozen_follow_the_flows_down() -> None:
-    """After fewer flows, a quarter more is counted from the fewer."""
-    memory.tune_garbage_collector()
-    step = gc.get_freeze_count() // 4 + memory.FROZEN_SLACK + 1000
-    many = [Node() for _ in range(2 * step)]
-    memory.full_collection()
-    del many
-    assert not memory.after_poll()
-    again = [Node() for _ in range(step)]  # a quarter more than the fewer, not the many
-    assert memory.after_poll()
-    assert again
-
-
-def test_polls_of_the_core_make_no_reference_cycles() -> None:
-    """What freezing after each poll relies on: the flows, records and rows of the polls
-    of churning flows are all freed by reference counting."""
-    from flowtop.core.monitor import Monitor
-    from flowtop.core.source import Snapshot
-    from tests.core.factories import flow
-
-    monitor = Monitor(history=5)
-
-    def poll(n: int) -> None:
-        flows = [flow(i, bytes=str(n * i)) for i in range(n * 50, n * 50 + 300)]
-        monitor.apply(Snapshot(flows, time.time(), 0.1))
-        monitor.frame()
-        monitor.sort_by("bytes" if n % 2 else "pps")
-        monitor.frame()
-
-    poll(0)
-    poll(1)
-    gc.collect()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for n in range(2, 12):
-            poll(n)
-        assert gc.collect() == 0
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def test_rate_history_takes_four_bytes_a_sample() -> None:
     """Two series of 300 samples at 50 000 flows: about 120 MB in float32, 240 in float64."""
     ring = Ring(300)
@@ -207,17 +94,3 @@ def test_memory_per_flow_with_full_history_stays_under_6_kib() -> None:
     result = measure(400, history=300)
     assert result.parsed < 3 * 1024
     assert result.per_flow < 6 * 1024
-
-
-async def test_the_monitor_freezes_after_each_poll_applied(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from flowtop.core.monitor import Monitor
-    from flowtop.core.source import Snapshot
-    from tests.core.factories import flow
-
-    calls: list[int] = []
-    monitor = Monitor()
-    monkeypatch.setattr(memory, "after_poll", lambda: calls.append(len(monitor.store)) or False)
-    await monitor._apply_in_steps(Snapshot([flow(1), flow(2)], time.time(), 0.1))
-    assert calls == [2]
