@@ -420,21 +420,23 @@ class Monitor:
         else:
             self._prepared = (inputs, result)
 
-    def _sort_can_wait(self, inputs: tuple[object, ...]) -> bool:
-        """Only the sort changed since the flow rows last shown (their store, or a poll
-        is going into the store), there are many flows, and this sort of them is not
-        at hand: the rows shown can carry the new sort's mark until it is computed."""
-        shown, last = self._shown_inputs, self.last_result
-        if shown is None or last is None or not isinstance(last.rows, FlowRows):
+    def _sort_can_wait(
+        self, rows_inputs: tuple[object, ...] | None, inputs: tuple[object, ...]
+    ) -> bool:
+        """Rows computed from ``rows_inputs`` differ from the view wanted now only by
+        their sort (or a poll is going into the store), there are many flows, and this
+        sort of them is not at hand: the rows can carry the new sort's mark until it is
+        computed."""
+        if rows_inputs is None:
             return False
         if len(self.store.records) < DEFER_SORT_FLOWS or self.view.has_sorted(self.sort):
             return False
-        same_flows = shown[:2] == inputs[:2] or self._applying.locked()
+        same_flows = rows_inputs[:2] == inputs[:2] or self._applying.locked()
         return (
             same_flows
-            and shown[2] == inputs[2]
-            and shown[3] != inputs[3]
-            and (shown[4:] == inputs[4:])
+            and rows_inputs[2] == inputs[2]
+            and rows_inputs[3] != inputs[3]
+            and (rows_inputs[4:] == inputs[4:])
         )
 
     async def finish_view(self) -> None:
@@ -476,9 +478,23 @@ class Monitor:
                 raise prepared[1]
             result = prepared[1]
             self._keep_until_next_poll(self.last_result)
-        elif defer_sort and self._sort_can_wait(inputs):
-            last = self.last_result
-            assert last is not None  # checked by _sort_can_wait
+        elif (
+            defer_sort
+            and prepared is not None
+            and not isinstance(prepared[1], Exception)
+            and self._sort_can_wait(prepared[0], inputs)
+        ):
+            # The poll's view, prepared under the sort of before a key changed it.
+            result = prepared[1]
+            self._keep_until_next_poll(self.last_result)
+            shown_inputs = prepared[0]
+            self.view_pending = True
+        elif (
+            defer_sort
+            and (last := self.last_result) is not None
+            and isinstance(last.rows, FlowRows)
+            and self._sort_can_wait(self._shown_inputs, inputs)
+        ):
             result = ViewResult(last.rows, ViewDiff([], []), last.total)
             shown_inputs = self._shown_inputs
             self.view_pending = True

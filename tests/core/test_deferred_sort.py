@@ -105,3 +105,20 @@ def test_groups_are_never_put_off() -> None:
     frame = monitor.frame(defer_sort=True)
     assert frame.sort.column == "flows"
     assert not monitor.view_pending
+
+
+async def test_a_poll_prepared_under_the_sort_before_a_key_shows_its_flows_then_sorts() -> None:
+    monitor = _monitor()
+    flows = [
+        flow(n, customer_kbps=str(float(n)), bytes=str(10_000 - n)) for n in range(2, FLOWS + 3)
+    ]
+    await monitor._apply_in_steps(Snapshot(flows, 2.0, 0.1))  # prepared, sorted by rate
+    monitor.sort_by("bytes")  # a key before the poll's frame
+    ports, column = _ports(monitor)
+    assert column == "bytes"
+    assert ports == list(range(40000 + FLOWS + 2, 40001, -1))  # the poll's flows, by rate
+    assert monitor.view_pending
+    await monitor.finish_view()
+    ports, _ = _ports(monitor)
+    assert ports == list(range(40002, 40000 + FLOWS + 3))
+    assert not monitor.view_pending
