@@ -513,6 +513,7 @@ class Case:
     exit_code: int | None = None
     quit_seconds: float = 0.0
     tree: str = ""  # with --against: which tree's app ("this" or "against")
+    window_hwm_kib: int = 0  # the app's peak RSS before the keys (0: no keys)
 
     @property
     def ratio(self) -> float:
@@ -619,6 +620,7 @@ def measure_case(
             output_bytes=end_bytes - start_bytes,
         )
         if keys:
+            case.window_hwm_kib = case.app.hwm_kib
             measure_keys(master, reader, plan.key_tries, case)
             case.app.hwm_kib = memory_kib(app.pid)["VmHWM"]
         quit_started = time.monotonic()
@@ -687,6 +689,9 @@ def report_trees(cases: Sequence[Case]) -> None:
                     continue
                 tries = [ms for c in runs for ms in c.latencies_ms]
                 key = f", key {statistics.median(tries):.0f} ms" if tries else ""
+                if tries:
+                    window = statistics.median(c.window_hwm_kib / MIB for c in runs)
+                    key += f" (peak RSS before the keys {window:.0f} MiB)"
                 print(
                     f"  {flows} {'shown' if pane else 'hidden'} {tree or 'app'} "
                     f"({len(runs)} runs): "
