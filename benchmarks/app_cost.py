@@ -7,6 +7,13 @@ Run from the repository root::
     python -m benchmarks.app_cost --check    # exit 1 if a target is missed
     python -m benchmarks.app_cost --flows 1000 --flows 50000   # chosen sizes
     python -m benchmarks.app_cost --steps    # also CPU per poll by step, under cProfile
+    python -m benchmarks.app_cost --flows 50000 --shown-only --keys 20 --repeat 3 \
+        --against ../before                  # this tree's app and another's, in turn
+
+Comparing (``--against DIR``).  The app of another source tree (a checkout of the
+branch point, say) runs in turn with this one against the same appliance, each case
+``--repeat`` times, the order swapped every repetition, so a before and an after
+share the machine's load; the report gives each run and the medians of each tree.
 
 The appliance.  A tiny stdlib HTTP server in its own process speaks the login,
 logout and flows resources over loopback and answers every poll with N flows (a
@@ -36,7 +43,9 @@ Key latency (with the pane shown, at the first and the largest size): while poll
 go on, ``B`` (sort by bytes) and ``P`` (sort by pps) are sent in turn; the latency
 is the time from writing the key to the terminal to reading the header with the
 new sort mark ("Bytes▼" or "pps▼") from it.  Median of several tries, spread
-over the poll cycle by a random pause.
+over the poll cycle by a random pause.  From 10 000 flows the mark is drawn over the
+rows shown and the rows sorted in steps just after (``Monitor.finish_view``): the
+latency is the key's answer, not the end of that sort.
 
 Steps (``--steps``).  The app runs twice more per size, pane shown, under cProfile
 timed in the main thread's CPU time: a short run (start-up, two polls, quit) and a
@@ -138,6 +147,10 @@ class Plan:
     quick: bool
     steps: bool = False
     min_polls: int = 2  # the fewest whole poll cycles in a window
+    # The app of another source tree, run in turn with this one (None: this one only).
+    against: Path | None = None
+    repeat: int = 1
+    shown_only: bool = False
 
 
 def make_plan(quick: bool, sizes: Sequence[int] | None, seconds: float | None) -> Plan:
@@ -442,7 +455,7 @@ def _take_terminal() -> None:
 
 
 def start_on_terminal(
-    command: Sequence[str], columns: int, rows: int = ROWS
+    command: Sequence[str], columns: int, rows: int = ROWS, root: Path = ROOT
 ) -> tuple[subprocess.Popen[bytes], int, TerminalReader]:
     """``command`` on a new pseudo-terminal of ``columns`` x ``rows`` that becomes its
     controlling terminal (``TERM=xterm-256color``), as a user's ssh session gives it;
@@ -451,10 +464,12 @@ def start_on_terminal(
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = _environment()
     env["TERM"] = "xterm-256color"
+    if root != ROOT:
+        env["PYTHONPATH"] = str(root)
     try:
         process = subprocess.Popen(
             list(command),
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdin=slave,
             stdout=slave,
@@ -499,6 +514,8 @@ class Case:
     missed_keys: int = 0
     exit_code: int | None = None
     quit_seconds: float = 0.0
+    tree: str = ""  # with --against: which tree's app ("this" or "against")
+    window_hwm_kib: int = 0  # the app's peak RSS before the keys (0: no keys)
 
     @property
     def ratio(self) -> float:
@@ -538,7 +555,13 @@ def _wait_polls(url: str, process: subprocess.Popen[Any], who: str, polls: int) 
 
 
 def measure_case(
-    url: str, flows: int, pane: bool, plan: Plan, keys: bool, profile: Path | None = None
+    url: str,
+    flows: int,
+    pane: bool,
+    plan: Plan,
+    keys: bool,
+    profile: Path | None = None,
+    root: Path = ROOT,
 ) -> Case:
     """Run the app and the floor side by side; measure a window, then time keys."""
     columns = PANE_SHOWN_COLUMNS if pane else PANE_HIDDEN_COLUMNS
@@ -549,7 +572,7 @@ def measure_case(
         sys.executable, *app_module, "--url", url, "--user", APP_USER,
         "--interval", f"{INTERVAL:g}", "--max-stats", str(APP_MAX_STATS),
     ]  # fmt: skip
-    app, master, reader = start_on_terminal(command, columns)
+    app, master, reader = start_on_terminal(command, columns, root=root)
     floor: subprocess.Popen[bytes] | None = None
     try:
         floor = subprocess.Popen(
@@ -599,6 +622,7 @@ def measure_case(
             output_bytes=end_bytes - start_bytes,
         )
         if keys:
+            case.window_hwm_kib = case.app.hwm_kib
             measure_keys(master, reader, plan.key_tries, case)
             case.app.hwm_kib = memory_kib(app.pid)["VmHWM"]
         quit_started = time.monotonic()
@@ -647,7 +671,37 @@ def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
 
 
 def _pane(case: Case) -> str:
-    return f"{'shown' if case.pane else 'hidden'} {case.columns}x{ROWS}"
+    tree = f" {case.tree}" if case.tree else ""
+    return f"{'shown' if case.pane else 'hidden'} {case.columns}x{ROWS}{tree}"
+
+
+def report_trees(cases: Sequence[Case]) -> None:
+    """With --against: every key try, and each tree's medians over its runs."""
+    print("\nKeys, each try (ms, sorted):")
+    for case in cases:
+        if case.latencies_ms:
+            shown = " ".join(f"{ms:.0f}" for ms in sorted(case.latencies_ms))
+            print(f"  {case.flows} {_pane(case)}: {shown}")
+    print("Medians by tree (over the runs; keys: over every try):")
+    for flows in sorted({case.flows for case in cases}):
+        for pane in (True, False):
+            for tree in dict.fromkeys(case.tree for case in cases):
+                runs = [c for c in cases if (c.flows, c.pane, c.tree) == (flows, pane, tree)]
+                if not runs:
+                    continue
+                tries = [ms for c in runs for ms in c.latencies_ms]
+                key = f", key {statistics.median(tries):.0f} ms" if tries else ""
+                if tries:
+                    window = statistics.median(c.window_hwm_kib / MIB for c in runs)
+                    key += f" (peak RSS before the keys {window:.0f} MiB)"
+                print(
+                    f"  {flows} {'shown' if pane else 'hidden'} {tree or 'app'} "
+                    f"({len(runs)} runs): "
+                    f"app/floor {statistics.median(c.ratio for c in runs):.2f}x, "
+                    f"app {statistics.median(c.app.per_poll_ms for c in runs):.0f} ms/poll, "
+                    f"peak RSS {statistics.median(c.app.hwm_kib / MIB for c in runs):.0f} MiB"
+                    f"{key}"
+                )
 
 
 def report(cases: Sequence[Case], plan: Plan) -> bool:
@@ -659,7 +713,7 @@ def report(cases: Sequence[Case], plan: Plan) -> bool:
         f"windows of {plan.seconds:g} s or more from one of the app's answers to another,"
         f" side by side against one loopback appliance; load average {_load()}"
     )
-    widths = [7, 16, 9, 8, 9, 6, 8, 9, 10, 10]
+    widths = [7, max([16, *(len(_pane(case)) for case in cases)]), 9, 8, 9, 6, 8, 9, 10, 10]
     print(
         _row(
             [
@@ -774,10 +828,21 @@ def run(plan: Plan) -> tuple[list[Case], dict[int, dict[str, float | None]]]:
     for flows in plan.sizes:
         _say(f"{flows} flows: building the appliance's answers ...")
         with appliance(flows, plan.bodies) as url:
-            for pane in (True, False):
-                _say(f"{flows} flows, pane {'shown' if pane else 'hidden'}: app and floor ...")
-                keys = pane and flows in plan.key_sizes
-                cases.append(measure_case(url, flows, pane, plan, keys))
+            trees: list[tuple[str, Path]] = [("", ROOT)]
+            if plan.against is not None:
+                trees = [("against", plan.against), ("this", ROOT)]
+            for repetition in range(plan.repeat):
+                order = trees if repetition % 2 == 0 else trees[::-1]
+                for pane in (True,) if plan.shown_only else (True, False):
+                    for tree, root in order:
+                        _say(
+                            f"{flows} flows, pane {'shown' if pane else 'hidden'}"
+                            f"{' ' + tree if tree else ''}: app and floor ..."
+                        )
+                        keys = pane and flows in plan.key_sizes
+                        case = measure_case(url, flows, pane, plan, keys, root=root)
+                        case.tree = tree
+                        cases.append(case)
             if plan.steps:
                 found = profile_steps(url, flows, plan)
                 if found is not None:
@@ -953,12 +1018,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--steps", action="store_true", help="also run the app under cProfile: CPU per step"
     )
+    parser.add_argument("--keys", type=_positive(int), help="key tries a case (default 12)")
+    parser.add_argument("--shown-only", action="store_true", help="no pane-hidden case")
+    parser.add_argument(
+        "--against", type=Path, help="also run the app of this source tree, in turn"
+    )
+    parser.add_argument("--repeat", type=_positive(int), default=1, help="runs of each case")
     args = parser.parse_args(arguments)
-    plan = dataclasses.replace(make_plan(args.quick, args.flows, args.seconds), steps=args.steps)
+    plan = dataclasses.replace(
+        make_plan(args.quick, args.flows, args.seconds),
+        steps=args.steps,
+        against=args.against.resolve() if args.against else None,
+        repeat=args.repeat,
+        shown_only=args.shown_only,
+    )
+    if args.keys:
+        plan = dataclasses.replace(plan, key_tries=args.keys)
     # SIGTERM would end this process without running the cleanups that stop the children.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     cases, steps = run(plan)
     met = report(cases, plan)
+    if plan.against is not None or plan.repeat > 1:
+        report_trees(cases)
     if steps:
         report_steps(steps)
     return 1 if args.check and not met else 0

@@ -206,3 +206,43 @@ def test_fleet_cost_measures_a_fleet_beside_one_appliance() -> None:
     assert float(alone.group(1)) > 0 and float(fleet.group(1)) > 0
     assert 20 < int(fleet.group(2)) < 2000
     assert "targets: under 15 % of a core: " in done.stdout
+
+
+def test_a_comparison_reports_each_try_and_each_trees_medians(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks.app_cost import Case, Usage, main, make_plan, report_trees
+
+    def case(tree: str, tries: list[float], hwm_mib: int) -> Case:
+        return Case(
+            flows=50_000,
+            pane=True,
+            columns=160,
+            wall=10.0,
+            app=Usage(cpu=4.0, polls=4, hwm_kib=hwm_mib * 1024),
+            floor=Usage(cpu=1.0, polls=4, hwm_kib=200 * 1024),
+            output_bytes=0,
+            latencies_ms=tries,
+            tree=tree,
+            window_hwm_kib=(hwm_mib - 10) * 1024,
+        )
+
+    report_trees(
+        [
+            case("against", [300.0, 100.0], 420),
+            case("this", [50.0, 70.0], 430),
+            case("this", [60.0, 20.0], 440),
+            case("against", [200.0, 140.0], 430),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "50000 shown 160x45 against: 100 300" in out
+    assert (
+        "50000 shown against (2 runs): app/floor 4.00x, app 1000 ms/poll, peak RSS 425 MiB,"
+        " key 170 ms (peak RSS before the keys 415 MiB)"
+    ) in out
+    assert "50000 shown this (2 runs): app/floor 4.00x, app 1000 ms/poll, peak RSS 435 MiB" in out
+    assert "key 55 ms" in out
+    assert make_plan(False, [50_000], 10.0).key_sizes == (50_000,)
+    with pytest.raises(SystemExit):
+        main(["--repeat", "0"])

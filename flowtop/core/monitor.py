@@ -34,7 +34,7 @@ from flowtop.core.poller import PollPhase, PollState, clamp_interval, next_inter
 from flowtop.core.source import FlowSource, Snapshot
 from flowtop.core.steps import Steps, run_sliced, run_to_end
 from flowtop.core.store import Failover, FlowEvent, FlowRecord, FlowStore, StoreUpdate
-from flowtop.core.view import FlowRows, FlowView, Row, ViewResult
+from flowtop.core.view import FlowRows, FlowView, Row, ViewDiff, ViewResult
 
 if TYPE_CHECKING:
     # recording.record_headless runs a Monitor: the types only, to import no cycle.
@@ -48,6 +48,10 @@ REPLAY_REBUILD_POLLS = 60
 BURY_STEP = 1000
 # The wait while nothing can happen but a command (paused, stopped, end of a replay).
 IDLE_WAIT = 3600.0
+# From this many flows, a frame asked to (the TUI's) shows a new sort's mark over the
+# rows shown and leaves the sort to Monitor.finish_view, in steps: sorting 50 000
+# flows by a column not sorted since the last poll holds the loop for some 90 ms.
+DEFER_SORT_FLOWS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +200,10 @@ class Monitor:
         self._prepared: tuple[tuple[object, ...], ViewResult | Exception] | None = None
         # Flows of views replaced, freed in steps at the next poll.
         self._graveyard: list[list[Flow]] = []
+        # What the flow rows last shown were computed from (None: not flow rows).
+        self._shown_inputs: tuple[object, ...] | None = None
+        # The last frame showed a new sort over rows not yet sorted by it: finish_view.
+        self.view_pending = False
 
     # ---- polls --------------------------------------------------------------------
 
@@ -416,9 +424,42 @@ class Monitor:
         else:
             self._prepared = (inputs, result)
 
-    def frame(self, *, stale: bool | None = None) -> Frame:
+    def _sort_can_wait(
+        self, rows_inputs: tuple[object, ...] | None, inputs: tuple[object, ...]
+    ) -> bool:
+        """Rows computed from ``rows_inputs`` differ from the view wanted now only by
+        their sort (or a poll is going into the store), there are many flows, and this
+        sort of them is not at hand: the rows can carry the new sort's mark until it is
+        computed."""
+        if rows_inputs is None:
+            return False
+        if len(self.store.records) < DEFER_SORT_FLOWS or self.view.has_sorted(self.sort):
+            return False
+        same_flows = rows_inputs[:2] == inputs[:2] or self._applying.locked()
+        return (
+            same_flows
+            and rows_inputs[2] == inputs[2]
+            and rows_inputs[3] != inputs[3]
+            and (rows_inputs[4:] == inputs[4:])
+        )
+
+    async def finish_view(self) -> None:
+        """Sort in steps the rows a frame showed under a new sort's mark (see
+        :meth:`frame`); the next frame shows them.  After a poll going into the store:
+        its own view is sorted so."""
+        async with self._applying:
+            prepared = self._prepared
+            if self.view_pending and (prepared is None or prepared[0] != self._view_inputs()):
+                await run_sliced(self._prepare_steps())
+
+    def frame(self, *, stale: bool | None = None, defer_sort: bool = False) -> Frame:
         """Compute the view now: the rows, their highlights, the status, and what
-        happened since the previous frame (new flows, the bell, messages)."""
+        happened since the previous frame (new flows, the bell, messages).
+
+        ``defer_sort``: a new sort of many flows is not computed here; the frame shows
+        the rows last shown under the new sort's mark and sets :attr:`view_pending`,
+        and :meth:`finish_view` sorts them in steps (the TUI: a key is answered at once).
+        """
         if stale is None:
             stale = self.poll_state.stale
         predicate = None if self.flow_filter.is_empty else self.flow_filter
@@ -426,18 +467,44 @@ class Monitor:
         new = self._new
         self._new = ()
         prepared, self._prepared = self._prepared, None
+        self.view_pending = False
+        inputs = self._view_inputs()
+        shown_inputs: tuple[object, ...] | None = inputs
+        if self.grouping is not None or self.pairs:
+            shown_inputs = None
         if self.grouping is not None:
             result = self.view.compute_groups(records, self.grouping, predicate, self.sort)
             new = ()
         elif self.pairs:
             result = self.view.compute_pairs(records, predicate, self.sort)
-        elif prepared is not None and prepared[0] == self._view_inputs():
+        elif prepared is not None and prepared[0] == inputs:
             if isinstance(prepared[1], Exception):
                 raise prepared[1]
             result = prepared[1]
             self._keep_until_next_poll(self.last_result)
+        elif (
+            defer_sort
+            and prepared is not None
+            and not isinstance(prepared[1], Exception)
+            and self._sort_can_wait(prepared[0], inputs)
+        ):
+            # The poll's view, prepared under the sort of before a key changed it.
+            result = prepared[1]
+            self._keep_until_next_poll(self.last_result)
+            shown_inputs = prepared[0]
+            self.view_pending = True
+        elif (
+            defer_sort
+            and (last := self.last_result) is not None
+            and isinstance(last.rows, FlowRows)
+            and self._sort_can_wait(self._shown_inputs, inputs)
+        ):
+            result = ViewResult(last.rows, ViewDiff([], []), last.total)
+            shown_inputs = self._shown_inputs
+            self.view_pending = True
         else:
             result = self.view.compute(records, predicate, self.sort)
+        self._shown_inputs = shown_inputs
         if self.naming.hosts and self.naming.resolver is not None:
             # The rows in their order: the top of the table is looked up first; then the
             # flows the filter hides (a filter on names needs their names).

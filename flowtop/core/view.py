@@ -352,6 +352,10 @@ class FlowView:
         self._previous_unsorted = unsorted
         return ViewResult(rows, diff, len(everything))
 
+    def has_sorted(self, sort: SortSpec) -> bool:
+        """This sort was computed for the flows of the last flow view (a lookup now)."""
+        return sort in self._orders
+
     def _sorted_before(
         self, sort: SortSpec, records: list[FlowRecord], flows: list[Flow]
     ) -> FlowRows | None:

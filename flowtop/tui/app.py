@@ -658,7 +658,9 @@ class FlowTopApp(App[int]):
         or grouping); a failure to compute or draw it marks the view stale with the
         reason."""
         try:
-            self._draw(self.monitor.frame())
+            self._draw(self.monitor.frame(defer_sort=True))
+            if self.monitor.view_pending:
+                self.run_worker(self._finish_view(), group="sort", exclusive=True)
         except ANSWER_FAILURES as error:
             self.log.error("answer could not be shown", error)
             self.monitor.failed(answer_failure(error))
@@ -669,6 +671,14 @@ class FlowTopApp(App[int]):
                 if self.last_result is not None:
                     self.table.apply(self.last_result, self.sort, stale=True, new=())
                 self._update_status()
+
+    async def _finish_view(self) -> None:
+        """The rows of a new sort shown under its mark before it was computed (many
+        flows: a key is answered at once), sorted in steps and drawn."""
+        monitor = self.monitor
+        await monitor.finish_view()
+        if monitor is self.monitor and monitor.view_pending:
+            self._render()
 
     def _tell(self, messages: Iterable[Message]) -> None:
         for message in messages:
