@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Final
 
+from flowtop.core import glyphs
 from flowtop.core.fastpaths import model_values
 from flowtop.core.fields import BY_NAME, DERIVED_NAMES
 from flowtop.core.model import Flow
@@ -672,10 +673,14 @@ def totals_parts(totals: Totals) -> list[TotalsPart]:
     ``Total 45.3Mb/s 3.20k pps  L>W 30.1Mb/s  W>L 15.2Mb/s  peak 60.0Mb/s  moved
     1.23GB in 5m02s``; with a filter the shown flows first (``Shown``), then ``all``.
     """
+    if totals.since is None:
+        # Nothing counted yet (no answer): no zeros passed off as traffic.
+        return [(0, "Total", f"{glyphs.current().missing} (no answer yet)")]
     shown = totals.shown
     span = ""
-    if totals.since is not None and totals.at is not None:
-        span = format_seconds(round(max(0.0, totals.at - totals.since)))
+    if totals.at is not None and totals.at > totals.since:
+        # Over one poll and more: the bytes of a single poll moved in no time at all.
+        span = format_seconds(round(totals.at - totals.since))
     filtered = totals.filtered
     parts: list[TotalsPart] = [
         (0, "Shown" if filtered else "Total", _rate(shown.total.kbps)),

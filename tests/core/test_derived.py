@@ -402,3 +402,16 @@ def test_the_span_of_bytes_moved_never_stands_alone() -> None:
     parts = [(0, "Total", "1.00Mb/s"), (3, "moved", "1.00GB"), (1, "in", "5s")]
     assert fit_totals(parts, 20) == [(0, "Total", "1.00Mb/s")]
     assert fit_totals(parts, 40) == parts
+
+
+def test_the_totals_line_before_any_answer_and_after_one_poll() -> None:
+    """Not zeros for an appliance that never answered; no "in 0ms" after one poll."""
+    from flowtop.core.derived import CounterTracker, totals_parts
+
+    nothing = CounterTracker().totals(None, "")
+    assert [(label, value) for _, label, value in totals_parts(nothing)] == [
+        ("Total", "— (no answer yet)")
+    ]
+    one = _one_poll_totals(_flow(1, customer_kbps=1000))
+    labels = [label for _, label, _ in totals_parts(one)]
+    assert "moved" in labels and "in" not in labels
