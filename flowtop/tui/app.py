@@ -50,6 +50,7 @@ from flowtop.core.store import FlowRecord, FlowStore
 from flowtop.core.units import format_count, format_rate
 from flowtop.core.view import FlowView, Row, ViewResult
 from flowtop.tui.ascii import ASCII_CLASS, AsciiFilter
+from flowtop.tui.footer import fit_footer
 from flowtop.tui.highlight import rule_styles, styles_by_key
 from flowtop.tui.screens.columns import ColumnScreen
 from flowtop.tui.screens.events import EventsScreen
@@ -92,7 +93,6 @@ FLEET_SCREEN = "fleet"
 # The all-flows view takes in the appliances' answers at most this often (seconds).
 ALL_FLOWS_EVERY = 1.0
 # Terminals narrower than this get the compact footer, so that every main key shows.
-COMPACT_FOOTER_BELOW = 100
 
 
 def other_end_rows(flow: Flow, end: OtherEnd) -> list[tuple[str, str]]:
@@ -360,15 +360,7 @@ class FlowTopApp(App[int]):
         body.set_class(wide, "-wide")
         body.set_class(not wide, "-narrow")
         body.set_class(visible, "-detail")
-        # Below 100 columns the footer's keys do not fit with their padding, nor beside
-        # the palette's key (ctrl+p still opens it, and help lists it).
-        footer = self.query_one(Footer)
-        compact = (self.size.width if width is None else width) < COMPACT_FOOTER_BELOW
-        if footer.compact != compact:
-            footer.compact = compact
-            footer.show_command_palette = not compact
-            # The palette key is composed, not drawn: it comes and goes with a recompose.
-            footer.refresh(recompose=True)
+        fit_footer(self.query_one(Footer), self.size.width if width is None else width)
         if not wide and visible:
             self.detail.focus()
         elif self.focused is None or self.focused is self.detail:

@@ -24,6 +24,7 @@ from flowtop.core import glyphs
 from flowtop.core.fleet import MemberSummary
 from flowtop.core.model import strip_control
 from flowtop.core.units import format_age, format_count, format_rate
+from flowtop.tui.footer import fit_footer
 
 STATE_STYLES = {
     "LIVE": "bold black on green",
@@ -282,6 +283,7 @@ class FleetScreen(Screen[None]):
 
     def _fit(self, width: int) -> None:
         self._width = width
+        fit_footer(self.query_one(Footer), width)
         self._draw()
 
     def _fit_columns(self, cells: dict[str, list[Text]]) -> None:
