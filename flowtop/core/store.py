@@ -26,9 +26,16 @@ from flowtop.core.model import Flow, FlowKey
 from flowtop.core.steps import Steps, run_to_end
 
 DEFAULT_HISTORY: Final = 300
+# The rate history of all flows together is bounded: samples per series over every
+# flow (two float32 series a flow).  Up to HISTORY_BUDGET / history flows (16 666 at
+# 300) each keeps its whole history; more flows keep fewer samples each, never fewer
+# than MIN_HISTORY (the 40 s average and a sparkline's width at 1 s).  At 50 000 flows
+# 300 samples a series were some 146 MB of the process's 590 MB.
+HISTORY_BUDGET: Final = 5_000_000
+MIN_HISTORY: Final = 60
 DEFAULT_MAX_EVENTS: Final = 2000
 PATH_TIMELINE_LIMIT: Final = 32
-TRIM_EVERY: Final = 64
+TRIM_EVERY: Final = 16
 # Flows a step of FlowStore.apply_steps takes (a few ms; see flowtop.core.steps).
 STEP_FLOWS: Final = 500
 # A failover is "many flows moving from one path to the same other path in one poll".
@@ -173,6 +180,13 @@ class StoreUpdate:
     capped: int | None = None
 
 
+def history_for(flow_count: int, history: int = DEFAULT_HISTORY) -> int:
+    """The samples each series keeps at ``flow_count`` flows (see :data:`HISTORY_BUDGET`)."""
+    if flow_count <= 0:
+        return history
+    return min(history, max(MIN_HISTORY, HISTORY_BUDGET // flow_count))
+
+
 def capped_at(answered: int, max_stats: int) -> int | None:
     """``max_stats`` if an answer of ``answered`` items filled it (the appliance may
     have cut the list there), else None.  Items that were not flows count too."""
@@ -195,6 +209,8 @@ class FlowStore:
     ) -> None:
         LIVE_STORES.add(self)
         self.history = history
+        # The samples a series keeps at the last answer's flow count (see history_for).
+        self.depth = history
         # In a fleet, the appliance whose flows these are: each flow taken in is marked
         # with it (Flow.appliance), so that its key differs from another appliance's.
         self.appliance = appliance
@@ -270,6 +286,9 @@ class FlowStore:
         flow as of one answer or the other.  Only one apply may be under way at a time.
         """
         fit_to_flows(len(flows))
+        # The samples a series keeps now: fewer each when there are very many flows.
+        depth = history_for(len(flows), self.history)
+        self.depth = depth
         self.poll += 1
         self.poll_times.append(at)
         update = StoreUpdate(poll=self.poll, at=at, capped=capped)
@@ -307,8 +326,8 @@ class FlowStore:
                     flow=flow,
                     first_seen=at,
                     first_poll=self.poll,
-                    pps=Ring(self.history),
-                    kbps=Ring(self.history),
+                    pps=Ring(depth),
+                    kbps=Ring(depth),
                 )
                 update.added.append(key)
                 if not first_poll:
@@ -353,8 +372,10 @@ class FlowStore:
         self.capped = capped
         if self.poll % TRIM_EVERY == 0:
             for done, record in enumerate(current.values(), 1):
-                record.pps.trim()
-                record.kbps.trim()
+                pps_ring, kbps_ring = record.pps, record.kbps
+                pps_ring.capacity = kbps_ring.capacity = depth
+                pps_ring.trim()
+                kbps_ring.trim()
                 if done % step == 0:
                     yield
         update.failovers = self._failovers(update.path_changes, at)

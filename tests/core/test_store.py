@@ -105,3 +105,37 @@ def test_ring_wraps_and_keeps_order() -> None:
         ring.append(float(v))
     assert ring.values() == [2.0, 3.0, 4.0]
     assert len(ring) == 3 and ring.capacity == 3
+
+
+def test_very_many_flows_keep_fewer_samples_each_within_the_budget() -> None:
+    """The history of all flows is bounded: at 50 000 flows a series keeps 100 samples,
+    at 1000 its whole 300, never fewer than the floor; rings shrink at their next trim."""
+    from flowtop.core.store import (
+        HISTORY_BUDGET,
+        MIN_HISTORY,
+        TRIM_EVERY,
+        FlowStore,
+        history_for,
+    )
+
+    assert history_for(1000) == 300 and history_for(50_000) == HISTORY_BUDGET // 50_000
+    assert history_for(10_000_000) == MIN_HISTORY and history_for(0) == 300
+    store = FlowStore(history=300)
+    few = [flow(n) for n in range(3)]
+    for poll in range(TRIM_EVERY * 3):
+        store.apply(few, float(poll))
+    record = next(iter(store.records.values()))
+    assert len(record.pps) == TRIM_EVERY * 3 and record.pps.capacity == 300
+    # The same flows among very many: their series keep what the budget allows.
+    import flowtop.core.store as store_module
+
+    original = store_module.HISTORY_BUDGET
+    store_module.HISTORY_BUDGET = 3 * MIN_HISTORY
+    try:
+        for poll in range(TRIM_EVERY * 3, TRIM_EVERY * 4):
+            store.apply(few, float(poll))
+    finally:
+        store_module.HISTORY_BUDGET = original
+    assert store.depth == MIN_HISTORY
+    assert record.pps.capacity == MIN_HISTORY and len(record.pps.data) <= MIN_HISTORY
+    assert len(record.pps) == MIN_HISTORY == len(store.sample_times(record))
