@@ -22,6 +22,13 @@ async def _fleet_loaded(pilot: Any, app: FlowTopApp) -> None:
     await pilot.pause()
 
 
+async def _all_flows(pilot: Any, app: FlowTopApp, key: str = "a") -> None:
+    """The fleet loaded, then its all-flows view opened with ``key`` (a or 0)."""
+    await _fleet_loaded(pilot, app)
+    await pilot.press(key)
+    await settle(pilot, lambda: app.table.row_count > 0)
+
+
 def _appliances(app: FlowTopApp) -> list[str]:
     rows = app.last_result.rows if app.last_result is not None else []
     return [row.key.appliance for row in rows if isinstance(row.key, FlowKey)]
@@ -30,9 +37,7 @@ def _appliances(app: FlowTopApp) -> list[str]:
 async def test_a_on_the_fleet_screen_shows_every_appliances_flows_named() -> None:
     app = fleet_app()
     async with app.run_test(size=(160, 30)) as pilot:
-        await _fleet_loaded(pilot, app)
-        await pilot.press("a")
-        await settle(pilot, lambda: app.table.row_count > 0)
+        await _all_flows(pilot, app, "a")
         assert not isinstance(app.screen, FleetScreen)
         assert isinstance(app.monitor, AllFlowsMonitor)
         assert app.columns[0].id == "appliance"
@@ -52,9 +57,7 @@ async def test_a_on_the_fleet_screen_shows_every_appliances_flows_named() -> Non
 async def test_appliance_filters_and_the_group_picker_offers_the_appliance_first() -> None:
     app = fleet_app()
     async with app.run_test(size=(160, 30)) as pilot:
-        await _fleet_loaded(pilot, app)
-        await pilot.press("0")
-        await settle(pilot, lambda: app.table.row_count > 0)
+        await _all_flows(pilot, app, "0")
         await pilot.press("slash", *"appliance:austin", "enter")
         await settle(pilot, lambda: set(_appliances(app)) == {"austin"})
         assert app.table.row_count == 100
@@ -82,9 +85,7 @@ async def test_appliance_filters_and_the_group_picker_offers_the_appliance_first
 async def test_the_interval_keys_say_the_rate_is_each_appliances() -> None:
     app = fleet_app()
     async with app.run_test(size=(160, 30)) as pilot:
-        await _fleet_loaded(pilot, app)
-        await pilot.press("0")
-        await settle(pilot, lambda: app.table.row_count > 0)
+        await _all_flows(pilot, app, "0")
         before = app.poll_state.interval
         await pilot.press("plus")
         await pilot.pause()
@@ -106,9 +107,7 @@ async def test_grouped_under_a_filter_the_status_says_how_many_flows_it_lets_thr
 
     app = fleet_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _fleet_loaded(pilot, app)
-        await pilot.press("a")
-        await settle(pilot, lambda: app.table.row_count > 0)
+        await _all_flows(pilot, app, "a")
         await pilot.press("slash", *"proto:udp", "enter")
         await settle(pilot, lambda: app.flow_filter.expression == "proto:udp")
         await pilot.press("g")

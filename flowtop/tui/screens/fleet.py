@@ -124,6 +124,15 @@ def _number(
     )
 
 
+def _text(
+    key: str, title: str, value: Callable[[MemberSummary], str], priority: int, width: int
+) -> FleetColumn:
+    """A text of the appliance (from the appliance: never markup, no control character)."""
+    return FleetColumn(
+        key, title, lambda s, n: Text(strip_control(value(s))), value, False, priority, width
+    )
+
+
 COLUMNS: tuple[FleetColumn, ...] = (
     # The appliances in the order of their profiles (as 1-9 number them), then by name.
     FleetColumn(
@@ -131,14 +140,7 @@ COLUMNS: tuple[FleetColumn, ...] = (
     ),
     FleetColumn("name", "Appliance", _name, lambda s: s.name, width=12),
     FleetColumn("state", "State", _state, lambda s: s.state, width=11),
-    FleetColumn(
-        "host",
-        "Host",
-        lambda s, n: Text(strip_control(s.source)),
-        lambda s: s.source,
-        priority=4,
-        width=16,
-    ),
+    _text("host", "Host", lambda s: s.source, 4, 16),
     FleetColumn(
         "flows", "Flows", _figure(_flows), _known(lambda s: s.flows), numeric=True, width=7
     ),
@@ -146,22 +148,8 @@ COLUMNS: tuple[FleetColumn, ...] = (
     _number("rate", "Rate", format_rate, lambda s: s.kbps, 1, 12),
     _number("out", "LAN>WAN", format_rate, lambda s: s.lan_to_wan_kbps, 3, 11),
     _number("in", "WAN>LAN", format_rate, lambda s: s.wan_to_lan_kbps, 3, 11),
-    FleetColumn(
-        "app",
-        "Top application",
-        lambda s, n: Text(strip_control(s.top_application)),
-        lambda s: s.top_application,
-        priority=2,
-        width=16,
-    ),
-    FleetColumn(
-        "path",
-        "Busiest path",
-        lambda s, n: Text(strip_control(s.busiest_path)),
-        lambda s: s.busiest_path,
-        priority=3,
-        width=19,
-    ),
+    _text("app", "Top application", lambda s: s.top_application, 2, 16),
+    _text("path", "Busiest path", lambda s: s.busiest_path, 3, 19),
     FleetColumn(
         "failover",
         "Failover",
