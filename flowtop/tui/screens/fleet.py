@@ -188,6 +188,8 @@ PRIORITIES: tuple[int, ...] = tuple(sorted({column.priority for column in COLUMN
 
 # A table cell's padding, left and right.
 CELL_PADDING = 2
+# How far the last column reaches past the right edge, in cells (see _fit_columns).
+LAST_COLUMN_REACH = 3
 
 
 def columns_for(
@@ -217,7 +219,7 @@ class FleetScreen(Screen[None]):
 
     DEFAULT_CSS = """
     FleetScreen #fleet-status { height: auto; max-height: 3; background: $panel; }
-    FleetScreen DataTable { height: 1fr; }
+    FleetScreen DataTable { height: 1fr; overflow-x: hidden; }
     FleetScreen #fleet-filter { display: none; height: 1; border: none; padding: 0 1; }
     FleetScreen #fleet-filter.-open { display: block; }
     """
@@ -252,6 +254,8 @@ class FleetScreen(Screen[None]):
         # The columns that fit the screen's width (see columns_for).
         self.columns: tuple[FleetColumn, ...] = COLUMNS
         self._width = 0
+        # The last column's width with its padding (see _fit_columns).
+        self._last_width = 0
         # The status line as last drawn.
         self.status_line = Text()
 
@@ -285,12 +289,19 @@ class FleetScreen(Screen[None]):
 
         # Less a vertical scrollbar's room.
         columns = columns_for(self._width - CELL_PADDING, measured)
+        # The last column reaches a little past the right edge (cropped: no horizontal
+        # scrolling): no blank stretch after the columns, which Textual versions draw
+        # in different colours.
+        others = sum(measured(column) for column in columns[:-1])
+        last = max(measured(columns[-1]), self._width - others + LAST_COLUMN_REACH)
         table = self.table
-        if columns != self.columns or not table.columns:
+        if columns != self.columns or last != self._last_width or not table.columns:
             self.columns = columns
+            self._last_width = last
             table.clear(columns=True)
             for column in columns:
-                table.add_column(column.title, key=column.key)
+                width = last - CELL_PADDING if column is columns[-1] else None
+                table.add_column(column.title, key=column.key, width=width)
 
     @property
     def table(self) -> DataTable[Text]:
