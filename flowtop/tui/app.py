@@ -933,6 +933,18 @@ class FlowTopApp(App[int]):
         {"copy_row", "toggle_pairs", "choose_columns", "toggle_host_names", "toggle_port_names"}
     )
 
+    def flow_view_key(self, key: str) -> str | None:
+        """What a key of the flow view (not of the fleet screen) does, for the fleet
+        screen to say where it works; None for any other key."""
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding):
+                continue
+            action = binding.action.split("(")[0]
+            keys = [part.strip() for part in binding.key.split(",")]
+            if key in keys and action not in self._FLEET_ACTIONS:
+                return binding.description or action
+        return None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(self.screen, FleetScreen):
             return action in self._FLEET_ACTIONS

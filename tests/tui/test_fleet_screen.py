@@ -266,3 +266,19 @@ async def test_at_80_columns_the_state_and_why_stay_and_wider_shows_more() -> No
         await settle(pilot, lambda: "host" in [column.key for column in screen.columns])
         assert "admin@austin" in _cells(screen)["austin"]
         await pilot.press("q")
+
+
+async def test_a_key_of_the_flow_view_says_where_it_works() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        screen = await _loaded(pilot, app)
+        await pilot.press("s")
+        await pilot.pause()
+        messages = [str(n.message) for n in app._notifications]
+        assert any(m.startswith("Sort (s) works in a flow view: enter opens") for m in messages)
+        count = len(app._notifications)
+        # The screen's own keys and the filter's typing say nothing of the kind.
+        await pilot.press("i", "slash", "g")
+        await pilot.pause()
+        assert len(app._notifications) == count and screen._filter == "g"
+        await pilot.press("escape", "q")

@@ -394,6 +394,20 @@ class FleetScreen(Screen[None]):
         if name is not None:
             self.post_message(self.Opened(name))
 
+    def on_key(self, event: events.Key) -> None:
+        """A key of the flow view pressed here: say where it works, not nothing."""
+        if not self.table.has_focus or event.key in _OWN_KEYS:
+            return  # typing into the filter, or a key of this screen's
+        described = getattr(self.app, "flow_view_key", None)
+        what = described(event.key) if described is not None else None
+        if what:
+            self.notify(
+                f"{what} ({event.key}) works in a flow view: enter opens an appliance, "
+                "a every appliance's flows",
+                timeout=3,
+                markup=False,
+            )
+
     def action_open_all(self) -> None:
         self.post_message(self.Opened(None))
 
@@ -439,3 +453,12 @@ class FleetScreen(Screen[None]):
             field.value = ""
             self._draw()
         self.table.focus()
+
+
+# The keys this screen binds itself (the flow view's meaning of them does not apply).
+_OWN_KEYS: frozenset[str] = frozenset(
+    key.strip()
+    for binding in FleetScreen.BINDINGS
+    if isinstance(binding, Binding)
+    for key in binding.key.split(",")
+)
