@@ -293,8 +293,20 @@ def _serve(flows: int, bodies: int) -> int:
 @contextlib.contextmanager
 def appliance(flows: int, bodies: int) -> Iterator[str]:
     """The benchmark's appliance in its own process; yields its URL."""
-    process = subprocess.Popen(
+    with served_by(
         _child_command("serve", "--flows", str(flows), "--bodies", str(bodies)),
+        SERVER_READY,
+        SERVER_START_TIMEOUT,
+    ) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def served_by(command: Sequence[str], ready: str, timeout: float) -> Iterator[str]:
+    """A bench server in its own process, stopped on exit; yields the URL it prints last
+    on its first line, which starts with ``ready``."""
+    process = subprocess.Popen(
+        command,
         cwd=ROOT,
         env=_environment(),
         stdin=subprocess.DEVNULL,
@@ -303,10 +315,10 @@ def appliance(flows: int, bodies: int) -> Iterator[str]:
     )
     try:
         assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], SERVER_START_TIMEOUT)
-        first = process.stdout.readline().decode(errors="replace") if ready else ""
-        if not first.startswith(SERVER_READY):
-            raise RuntimeError(f"the bench appliance did not start: {first.strip()!r}")
+        started, _, _ = select.select([process.stdout], [], [], timeout)
+        first = process.stdout.readline().decode(errors="replace") if started else ""
+        if not first.startswith(ready):
+            raise RuntimeError(f"the bench server did not start: {first.strip()!r}")
         yield first.split()[-1]
     finally:
         stop_process(process)

@@ -33,7 +33,6 @@ import contextlib
 import http.server
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -53,11 +52,10 @@ from benchmarks.app_cost import (
     LOGIN_PATHS,
     PANE_SHOWN_COLUMNS,
     PASSWORD,
-    ROOT,
     JsonHandler,
-    _environment,
     cpu_seconds,
     memory_kib,
+    served_by,
     start_on_terminal,
     stop_process,
 )
@@ -144,25 +142,11 @@ def _serve() -> int:
 
 @contextlib.contextmanager
 def appliances() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fleet_cost", "--child"],
-        cwd=ROOT,
-        env=_environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
-        first = process.stdout.readline().decode(errors="replace") if ready else ""
-        if not first.startswith(READY):
-            raise RuntimeError(f"the bench appliances did not start: {first.strip()!r}")
-        yield first.split()[-1]
-    finally:
-        stop_process(process)
-        if process.stdout is not None:
-            process.stdout.close()
+    """The fleet's appliances, one server in its own process; yields its URL."""
+    with served_by(
+        [sys.executable, "-m", "benchmarks.fleet_cost", "--child"], READY, START_TIMEOUT
+    ) as url:
+        yield url
 
 
 def write_config(folder: Path, url: str, count: int) -> Path:
